@@ -147,6 +147,11 @@ class ResNetBase(ResNet):
             kwargs['init_cfg'] = self.block_init_cfg(kwargs['block'])
         return super().make_res_layer(**kwargs)
 
+    def train(self, mode: bool = True) -> 'ResNetBase':
+        """mmdet's ``train`` (freezing, ``norm_eval``), returning ``self`` so ``model.eval()`` chains."""
+        super().train(mode)
+        return self
+
     # ---------------------------------------------------------------------- forward pass
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         if self.deep_stem:

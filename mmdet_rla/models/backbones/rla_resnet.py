@@ -8,7 +8,7 @@ For block ``t`` of stage ``s`` (paper Eq. 11 and Fig. 3)::
 
 ``h`` has ``rla_channels`` (k) channels, starts at zero and is average-pooled whenever the main
 path halves its resolution. Compared with the authors' mmdet 2.x file this implementation:
-creates ``h`` on the input's device and dtype (no ``'cuda'``), pools ``h`` in ceil mode so any
+creates ``h`` on the input's device and dtype (no hard-coded GPU device), pools ``h`` in ceil mode so any
 input size works, skips the update after the last block in detection mode (so every parameter
 receives a gradient and DDP needs no ``find_unused_parameters``), supports BasicBlock depths and
 CIFAR stems, and keeps mmdet's ResNet knobs.

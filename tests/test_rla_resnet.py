@@ -1,0 +1,232 @@
+"""Behaviour of the RLA-ResNet backbone and its detector configs."""
+import glob
+import os
+import re
+
+import pytest
+import torch
+from mmdet.models.backbones import ResNet
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmdet_rla.models import RLAResNet
+from mmdet_rla.registry import MMPRETRAIN_MODELS, build_model
+from mmdet_rla.testing import detector_smoke_test
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RLA_CONFIGS = sorted(glob.glob(os.path.join(REPO, 'configs', 'rla', '*_coco.py')))
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize('depth,stem_type,channels', [
+    (18, 'imagenet', (64, 128, 256, 512)),
+    (34, 'imagenet', (64, 128, 256, 512)),
+    (50, 'imagenet', (256, 512, 1024, 2048)),
+    (101, 'imagenet', (256, 512, 1024, 2048)),
+    (152, 'imagenet', (256, 512, 1024, 2048)),
+    (20, 'cifar', (16, 32, 64)),
+    (110, 'cifar', (16, 32, 64)),
+    (164, 'cifar', (64, 128, 256)),
+])
+def test_every_depth_builds_through_the_registry(depth, stem_type, channels):
+    model = build_model(dict(type='RLAResNet', depth=depth, stem_type=stem_type)).eval()
+    assert isinstance(model, RLAResNet)
+    size = 32 if stem_type == 'cifar' else 64
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, size, size))
+    assert tuple(o.shape[1] for o in outs) == channels
+
+
+def test_registered_for_mmpretrain_too():
+    assert MMPRETRAIN_MODELS is not None
+    assert MMPRETRAIN_MODELS.get('RLAResNet') is RLAResNet
+
+
+@pytest.mark.parametrize('out_indices', [(0, ), (1, ), (2, ), (3, ), (0, 2), (0, 1, 2, 3)])
+def test_out_indices_channels_and_strides(out_indices):
+    model = RLAResNet(depth=18, out_indices=out_indices).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(2, 3, 64, 96))
+    assert len(outs) == len(out_indices)
+    for i, out in zip(out_indices, outs):
+        stride = 4 * 2**i
+        assert out.shape == (2, 64 * 2**i, 64 // stride, 96 // stride)
+
+
+@pytest.mark.parametrize('hw', [(97, 131), (225, 225), (33, 31)])
+def test_odd_input_sizes(hw):
+    model = RLAResNet(depth=50).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, *hw))
+    # stem: conv /2 then max-pool /2, then /2 per stage; every strided step rounds up.
+    h, w = hw
+    for _ in range(2):
+        h, w = (h + 1) // 2, (w + 1) // 2
+    for i, out in enumerate(outs):
+        assert out.shape[-2:] == (h, w), (i, out.shape)
+        h, w = (h + 1) // 2, (w + 1) // 2
+
+
+def test_parameter_counts_match_the_official_backbone():
+    # The official detection backbone has 23,789,632 / 42,922,112 parameters, 64 of which belong to
+    # the norm of an update after the last block that no output reads; this backbone drops it.
+    assert n_params(RLAResNet(depth=50)) == 23_789_568
+    assert n_params(RLAResNet(depth=101)) == 42_922_048
+    # ECA adds one 1-D kernel per block: 13 blocks of size 5 and 3 of size 7 at depth 50.
+    assert n_params(RLAResNet(depth=50, channel_attention='eca')) == 23_789_568 + 86
+    # The classification variant keeps the last update and the output norm: the official count
+    # without its fc layer.
+    assert n_params(RLAResNet(depth=50, with_rla_output=True)) == 23_789_696
+
+
+def test_classification_output_concatenates_the_state():
+    model = RLAResNet(depth=50, with_rla_output=True, out_indices=(3, )).eval()
+    with torch.no_grad():
+        (out, ) = model(torch.rand(1, 3, 64, 64))
+    assert out.shape == (1, 2048 + 32, 2, 2)
+    assert model.feat_dim == 2080
+    assert (out[:, 2048:] >= 0).all()  # ReLU(BN(h))
+
+
+def test_zero_init_of_last_norm_and_kaiming_init():
+    model = RLAResNet(depth=50)
+    model.init_weights()
+    for stage in (model.layer1, model.layer4):
+        for block in stage.blocks:
+            assert torch.count_nonzero(block.norm3.weight) == 0
+            assert torch.count_nonzero(block.norm1.weight) == block.norm1.weight.numel()
+    basic = RLAResNet(depth=18)
+    basic.init_weights()
+    assert torch.count_nonzero(basic.layer2.blocks[1].norm2.weight) == 0
+
+
+def test_frozen_stages_freeze_rla_parts_and_norm_eval_holds():
+    model = RLAResNet(depth=18, frozen_stages=2, norm_eval=True)
+    model.train()
+    frozen = ['conv1', 'bn1', 'layer1', 'layer2']
+    for name, param in model.named_parameters():
+        expect_frozen = any(name.startswith(f + '.') for f in frozen)
+        assert param.requires_grad != expect_frozen, name
+    for part in (model.layer1.conv_out, model.layer1.recurrent_conv, model.layer2.norms[0]):
+        assert all(not p.requires_grad for p in part.parameters())
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            assert not m.training
+    # With norm_eval=False only the frozen stages' norms stay in eval mode.
+    model = RLAResNet(depth=18, frozen_stages=1, norm_eval=False)
+    model.train()
+    assert not model.layer1.norms[0].training
+    assert model.layer2.norms[0].training and model.layer2.blocks[0].bn1.training
+
+
+def test_with_cp_gives_the_same_outputs_and_gradients():
+    torch.manual_seed(0)
+    plain = RLAResNet(depth=18, norm_eval=False)
+    checkpointed = RLAResNet(depth=18, norm_eval=False, with_cp=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, 65, 47, requires_grad=True)
+    outs_plain = plain.train()(x)
+    outs_cp = checkpointed.train()(x)
+    for a, b in zip(outs_plain, outs_cp):
+        torch.testing.assert_close(a, b)
+    sum(o.square().sum() for o in outs_plain).backward()
+    sum(o.square().sum() for o in outs_cp).backward()
+    for (name, p), q in zip(plain.named_parameters(), checkpointed.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_every_parameter_gets_a_gradient_in_detection_mode(depth):
+    model = RLAResNet(depth=depth, frozen_stages=-1, norm_eval=False).train()
+    outs = model(torch.rand(2, 3, 64, 64))
+    sum(o.mean() for o in outs).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert missing == []
+
+
+def test_state_follows_input_dtype_and_device():
+    model = RLAResNet(depth=18).eval().double()
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, 40, 40, dtype=torch.float64))
+    assert all(o.dtype == torch.float64 for o in outs)
+    model = RLAResNet(depth=18).eval()
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        outs = model(torch.rand(1, 3, 41, 39))
+    assert all(torch.isfinite(o.float()).all() for o in outs)
+
+
+def test_rla_input_choices_differ_and_output_matches_block_output():
+    torch.manual_seed(0)
+    residual = RLAResNet(depth=18, rla_input='residual', zero_init_residual=False).eval()
+    output = RLAResNet(depth=18, rla_input='output', zero_init_residual=False).eval()
+    output.load_state_dict(residual.state_dict())
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        a, b = residual(x)[-1], output(x)[-1]
+    assert not torch.allclose(a, b)
+
+
+def test_state_update_is_the_papers_equation():
+    """h' = Conv3(tanh(BN(h + Conv1(y)))), checked on one stage against a hand computation."""
+    torch.manual_seed(0)
+    model = RLAResNet(depth=18, zero_init_residual=False).eval()
+    stage = model.layer1
+    x = torch.rand(1, 64, 16, 16)
+    h = torch.rand(1, 32, 16, 16)
+    with torch.no_grad():
+        x_out, h_out = stage(x, h)
+        expected_h = h
+        expected_x = x
+        for t, block in enumerate(stage.blocks):
+            y = block.residual(torch.cat([expected_x, expected_h], 1))
+            expected_x = torch.relu(y + expected_x)
+            expected_h = stage.recurrent_conv(
+                torch.tanh(stage.norms[t](expected_h + stage.conv_out(y))))
+    torch.testing.assert_close(x_out, expected_x)
+    torch.testing.assert_close(h_out, expected_h)
+
+
+@pytest.mark.parametrize('kwargs,pattern', [
+    (dict(depth=42), r"depth must be one of \[18, 34, 50, 101, 152\], got 42"),
+    (dict(depth=50, rla_channels=0), r'rla_channels must be a positive integer, got 0'),
+    (dict(depth=50, out_indices=(0, 4)), r'out_indices must hold distinct stage indices in \[0, 3\]'),
+    (dict(depth=50, frozen_stages=7), r'frozen_stages must be an integer in \[-1, 4\], got 7'),
+    (dict(depth=50, channel_attention='cbam'), r"channel_attention must be one of \[None, 'se', 'eca'\]"),
+    (dict(depth=50, rla_input='both'), r"rla_input must be one of \['residual', 'output'\]"),
+    (dict(depth=50, stem_type='tiny'), r"stem_type must be one of \['imagenet', 'cifar'\]"),
+    (dict(depth=50, stem_type='cifar'), r'depth must be one of \[20, 32, 44, 56, 110, 164\], got 50'),
+    (dict(depth=50, style='keras'), r"style must be one of \['pytorch', 'caffe'\]"),
+    (dict(depth=50, strides=(1, 2, 2)), r'strides must have one entry per stage'),
+    (dict(depth=50, channel_attention='eca', eca_kernel_sizes=(4, 4, 4, 4)), r'eca_kernel_size must be odd'),
+])
+def test_bad_arguments_name_the_argument_and_allowed_values(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        RLAResNet(**kwargs)
+
+
+def test_no_hard_coded_cuda_in_the_package():
+    package = os.path.join(REPO, 'mmdet_rla')
+    offenders = []
+    for path in glob.glob(os.path.join(package, '**', '*.py'), recursive=True):
+        with open(path, encoding='utf-8') as f:
+            for lineno, line in enumerate(f, 1):
+                if re.search(r"""["']cuda(:\d+)?["']""", line):
+                    offenders.append(f'{path}:{lineno}')
+    assert offenders == []
+
+
+def test_rla_configs_cover_three_detectors_and_four_backbones():
+    names = {os.path.basename(p) for p in RLA_CONFIGS}
+    for det in ('faster-rcnn', 'retinanet', 'mask-rcnn'):
+        for var in ('rla-r50', 'rla-r101', 'rla-eca-r50', 'rla-eca-r101'):
+            assert f'{det}_{var}_fpn_1x_coco.py' in names
+
+
+@pytest.mark.parametrize('config', RLA_CONFIGS, ids=os.path.basename)
+def test_detector_config_trains_one_step_and_infers(config):
+    losses, results = detector_smoke_test(config)
+    assert losses and all(torch.isfinite(torch.as_tensor(
+        [float(x) for x in (v if isinstance(v, list) else [v])])).all() for v in losses.values())
+    assert len(results) == 1 and hasattr(results[0], 'pred_instances')
