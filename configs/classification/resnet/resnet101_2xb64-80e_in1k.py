@@ -1,0 +1,15 @@
+# Plain ResNet-101 with the RoR paper's ImageNet recipe (the "Residual" column of its Table 5): SGD with
+# momentum 0.9, 128 images per step on 2 GPUs, 80 epochs, lr 0.01 divided by 10 after 50% and 75% of the
+# epochs, Kaiming init. The paper states no weight decay; 1e-4 (mmpretrain's ResNet default) is kept.
+_base_ = [
+    'mmpretrain::_base_/models/resnet101.py',
+    'mmpretrain::_base_/datasets/imagenet_bs64.py',
+    'mmpretrain::_base_/schedules/imagenet_bs256.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+default_scope = 'mmpretrain'
+
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4))
+param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[40, 60], gamma=0.1)
+train_cfg = dict(by_epoch=True, max_epochs=80, val_interval=1)
+auto_scale_lr = dict(base_batch_size=128)
