@@ -5,8 +5,11 @@
 """
 from typing import Dict, List, Tuple
 
+import logging
+
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 
 def build_detector_from_config(config_path: str, *, pretrained: bool = False) -> torch.nn.Module:
@@ -24,7 +27,14 @@ def build_detector_from_config(config_path: str, *, pretrained: bool = False) ->
     if not pretrained:
         cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
-    model.init_weights()
+    # init_weights logs one INFO record per parameter: keep that out of smoke tests.
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
     return model
 
 
