@@ -1,3 +1,4 @@
 from .channel_attention import ECALayer, SELayer, build_channel_attention
 
 __all__ = ['SELayer', 'ECALayer', 'build_channel_attention']
+from .conv_rnn import ConvGRUCell, ConvLSTMCell, ConvRNNCell, LightRecurrentConv, build_conv_rnn_cell  # noqa: E402,F401

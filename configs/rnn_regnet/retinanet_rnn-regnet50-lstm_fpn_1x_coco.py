@@ -1,0 +1,28 @@
+# RetinaNet with a RegNet-50 backbone (RNN-regulated ResNet, ConvLSTM regulators), FPN, 1x schedule,
+# COCO 2017. The RegNet paper reports ImageNet/CIFAR classification only: no detection results.
+_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmdet_rla'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='RNNRegNet',
+        depth=50,
+        regulator='lstm',
+        regulator_conv='light',  # the paper's two-step grouped convolution
+        state_transition='conv3x3',  # learned 3x3 stride-2 conv on (h, c) between stages
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        style='pytorch',
+        norm_cfg=dict(type='BN', requires_grad=True),
+        # No ImageNet weights of RegNet are published, so as written the backbone trains from
+        # scratch: nothing is frozen and its norms train. With weights trained on ImageNet (the
+        # backbone is registered in mmpretrain too; paper recipe in docs/rnn_regnet.md), set
+        # init_cfg=dict(type='Pretrained', checkpoint=...), frozen_stages=1 and norm_eval=True,
+        # as mmdet's ResNet-50 configs do.
+        frozen_stages=-1,
+        norm_eval=False,
+        init_cfg=None))
+
+# mmdet's 1x recipe: 16 images per step at lr 0.02; --auto-scale-lr rescales for other batch sizes.
+auto_scale_lr = dict(enable=False, base_batch_size=16)
