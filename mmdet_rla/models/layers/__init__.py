@@ -1,4 +1,7 @@
 from .channel_attention import ECALayer, SELayer, build_channel_attention
+from .conv_rnn import ConvGRUCell, ConvLSTMCell, ConvRNNCell, LightRecurrentConv, build_conv_rnn_cell
 
-__all__ = ['SELayer', 'ECALayer', 'build_channel_attention']
-from .conv_rnn import ConvGRUCell, ConvLSTMCell, ConvRNNCell, LightRecurrentConv, build_conv_rnn_cell  # noqa: E402,F401
+__all__ = [
+    'SELayer', 'ECALayer', 'build_channel_attention',
+    'ConvRNNCell', 'ConvGRUCell', 'ConvLSTMCell', 'LightRecurrentConv', 'build_conv_rnn_cell',
+]
