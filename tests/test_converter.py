@@ -24,6 +24,15 @@ CLI = osp.join(REPO, 'tools', 'model_converters', 'rlanet2mmdet.py')
 register_all_modules(init_default_scope=False)
 
 
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """Single-threaded torch in this module (a busy 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def classifier_cfg(channel_attention=None) -> dict:
     """The RLA-ResNet-50 ImageClassifier the authors' code defines (fc: 2048 + 32 -> 1000)."""
     backbone = dict(type='RLAResNet', depth=50, rla_input='output', with_rla_output=True, out_indices=(3, ))

@@ -1,0 +1,12 @@
+# Plain ResNet-56 (He et al.'s CIFAR net: 3 stages of 16/32/64 channels), the
+# baseline of the RegNet paper (Tables III/IV), with its CIFAR recipe
+# (see ../rnn_regnet/rnn-regnet20-convlstm_1xb64_cifar10.py).
+# Paper test error: 6.78%.
+_base_ = '../rnn_regnet/rnn-regnet20-convlstm_1xb64_cifar10.py'
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='RoRResNet', depth=56, stem_type='cifar', cifar_arch='he',
+        # RoR switched off (no Represent channels, no drop-layer) is exactly mmdet's ResNet.
+        represent_ratio=0, refine_drop_rate=0, out_indices=(2, )))

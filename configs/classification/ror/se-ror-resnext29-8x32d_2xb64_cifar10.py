@@ -1,0 +1,10 @@
+# Slim SE-RoR-ResNeXt-29 (8x32d, SE reduction 16) on CIFAR-10,
+# the RoR CIFAR recipe (see ror-resnet56_2xb64_cifar10.py).
+# Paper test error: 4.33% (Residual: 4.28%, SDepth: 4.26%).
+_base_ = './ror-resnet56_2xb64_cifar10.py'
+
+model = dict(
+    backbone=dict(_delete_=True, type='RoRResNeXt', depth=29, stem_type='cifar', groups=8, base_width=64,
+                  represent_ratio=0.05, refine_drop_rate=0.2, seed=0, out_indices=(2, ),
+                  slim=True, channel_attention='se', se_reduction=16),
+    head=dict(in_channels=512))

@@ -1,0 +1,295 @@
+"""Classification: every config builds and classifies, the demo learns through the tools, and
+classification checkpoints of ours initialise detector backbones with no missing weights."""
+import glob
+import json
+import logging
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+from mmpretrain.utils import register_all_modules
+
+from mmdet_rla.datasets.synthetic_cls import CLASSES, generate_cls_dataset, make_pattern_image
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CLS_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'classification', '*', '*.py')))
+DEMO_CONFIG = osp.join(REPO, 'configs', 'classification', '_demo_', 'rla-resnet20-tiny_1xb16_synthetic-patterns.py')
+DEMO_EPOCHS = 12
+register_all_modules(init_default_scope=False)
+
+# Parameter counts with the fc layer. RLA: the authors' code (measured); RoR adds no parameters.
+EXPECTED_PARAMS = {
+    'rla-resnet50_4xb64_in1k.py': 25_870_696,
+    'rla-resnet101_4xb64_in1k.py': 45_003_176,
+    'rla-eca-resnet50_4xb64_in1k.py': 25_870_782,
+    'rla-eca-resnet101_4xb64_in1k.py': 45_003_347,
+    'resnet50_4xb64_in1k.py': 25_557_032,
+    'resnet101_4xb64_in1k.py': 44_549_160,
+    'resnet101_2xb64-80e_in1k.py': 44_549_160,
+    'ror-resnet101_2xb64_in1k.py': 44_549_160,
+    'ror-resnet101-slim_2xb64_in1k.py': 11_678_728,
+    'resnet101-slim_2xb64-80e_in1k.py': 11_678_728,
+}
+# Paper totals in millions (RegNet Table VI: 31.3M; RoR Table 2: ResNeXt-29 34.4M / 8.6M; ResNet-56/110/164
+# 2.3M / 4.6M / 6.8M; RLA Table 2: ResNet-110 1.73M + 0.07M, ResNet-164 1.72M + 0.02M).
+PAPER_MILLIONS = {
+    'rnn-regnet50-convlstm_4xb32_in1k.py': 31.3,
+    'ror-resnext29-8x64d_2xb64_cifar10.py': 34.4,
+    'ror-resnext29-8x32d_2xb64_cifar10.py': 8.6,
+    'ror-resnet56_2xb64_cifar10.py': 2.3,
+    'ror-resnet110_2xb64_cifar10.py': 4.6,
+    'ror-resnet164_2xb64_cifar10.py': 6.8,
+    'rla-resnet110_1xb128_cifar10.py': 1.80,
+}
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """Single-threaded torch in this module: many small models on a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_the_config_set_is_complete():
+    names = {osp.relpath(p, osp.join(REPO, 'configs', 'classification')) for p in CLS_CONFIGS}
+    for name in ('rla/rla-resnet152_4xb64_in1k.py', 'rla/rla-eca-resnet152_4xb64_in1k.py',
+                 'rla/rla-resnet164_1xb128_cifar100.py', 'rnn_regnet/rnn-regnet50-convgru_4xb32_in1k.py',
+                 'rnn_regnet/se-rnn-regnet20-convlstm_1xb64_cifar10.py', 'rnn_regnet/rnn-regnet56-convgru_1xb64_cifar100.py',
+                 'ror/ror-resnet164-slim_2xb64_cifar100.py', 'ror/se-ror-resnext29-8x64d_2xb64_cifar10.py',
+                 'resnet/resnet50_4xb32-90e_in1k.py', 'resnet/resnet110_1xb128_cifar10.py'):
+        assert name in names
+    assert len(CLS_CONFIGS) >= 70
+
+
+@pytest.mark.parametrize('path', CLS_CONFIGS, ids=lambda p: osp.relpath(p, osp.join(REPO, 'configs', 'classification')))
+def test_config_builds_and_classifies(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.model.type == 'ImageClassifier'
+    if cfg.model.backbone.type in ('RLAResNet', 'RNNRegNet', 'RoRResNet', 'RoRResNeXt'):
+        assert cfg.custom_imports == dict(imports=['mmdet_rla'], allow_failed_imports=False)
+    if cfg.model.backbone.type == 'RLAResNet':  # the classifier reads concat(x, ReLU(BN(h)))
+        assert cfg.model.backbone.with_rla_output is True
+    num_classes = cfg.model.head.num_classes
+    assert cfg.data_preprocessor.num_classes == num_classes
+    model = MMPRETRAIN_MODELS.build(cfg.model).eval()
+    name = osp.basename(path)
+    if name in EXPECTED_PARAMS:
+        assert n_params(model) == EXPECTED_PARAMS[name]
+    if name in PAPER_MILLIONS:
+        assert round(n_params(model) / 1e6, 1 if PAPER_MILLIONS[name] > 2 else 2) == PAPER_MILLIONS[name]
+    size = 64 if 'in1k' in name else 32
+    with torch.no_grad():
+        logits = model(torch.rand(1, 3, size, size), mode='tensor')
+    assert logits.shape == (1, num_classes)  # also checks head.in_channels against the backbone
+
+
+def test_ror_classifier_equals_resnet_count_and_loads_its_weights():
+    """RoR adds no parameters: an mmpretrain ResNet-101 classifier's weights load into RoR-ResNet-101's."""
+    ror = MMPRETRAIN_MODELS.build(Config.fromfile(osp.join(REPO, 'configs/classification/ror/ror-resnet101_2xb64_in1k.py')).model)
+    resnet = MMPRETRAIN_MODELS.build(
+        Config.fromfile(osp.join(REPO, 'configs/classification/resnet/resnet101_2xb64-80e_in1k.py')).model)
+    assert n_params(ror) == n_params(resnet) == 44_549_160
+    missing, unexpected = ror.load_state_dict(resnet.state_dict(), strict=False)
+    assert unexpected == []
+    assert all(key.endswith('refine_mask') for key in missing)  # RoR's fixed channel masks (buffers)
+
+
+# ---------------------------------------------------------------------------- the dataset
+def test_synthetic_dataset_layout_and_determinism(tmp_path):
+    first = generate_cls_dataset(str(tmp_path / 'a'), train_per_class=3, val_per_class=2, seed=5)
+    generate_cls_dataset(str(tmp_path / 'b'), train_per_class=3, val_per_class=2, seed=5)
+    assert first['classes'] == list(CLASSES) and first['num_train'] == 12 and first['num_val'] == 8
+    for split, count in (('train', 3), ('val', 2)):
+        for name in CLASSES:
+            files = sorted(glob.glob(str(tmp_path / 'a' / split / name / '*.png')))
+            assert len(files) == count
+            for file in files:
+                twin = file.replace(osp.join(str(tmp_path), 'a'), osp.join(str(tmp_path), 'b'))
+                assert open(file, 'rb').read() == open(twin, 'rb').read()
+    assert (tmp_path / 'a' / 'classes.txt').read_text().split() == list(CLASSES)
+    # mmpretrain's CustomDataset reads the layout with the same label order.
+    from mmpretrain.datasets import CustomDataset
+    dataset = CustomDataset(data_root=str(tmp_path / 'a'), data_prefix='train', pipeline=[])
+    assert list(dataset.CLASSES) == list(CLASSES) and len(dataset) == 12
+
+
+def test_pattern_images_differ_in_structure_not_colour():
+    rng = np.random.default_rng(0)
+    image = make_pattern_image('hstripes', rng, 48)
+    assert image.shape == (48, 48, 3) and image.dtype == np.uint8
+    # Horizontal stripes vary along rows, hardly along columns.
+    assert np.abs(np.diff(image.astype(float), axis=0)).mean() > 2 * np.abs(np.diff(image.astype(float), axis=1)).mean()
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(train_per_class=0), 'train_per_class'),
+    (dict(image_size=8), 'image_size'),
+    (dict(classes=['hexagon']), 'classes'),
+    (dict(classes=[]), 'classes'),
+])
+def test_synthetic_dataset_argument_errors(kwargs, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        generate_cls_dataset(str(tmp_path), **kwargs)
+
+
+# --------------------------------------------------------------- the demo through the tools
+@pytest.fixture(scope='module')
+def demo_run(tmp_path_factory, subprocess_env):
+    """Generate the dataset (CLI), train the demo config (tools/train.py), test it (tools/test.py)."""
+    root = tmp_path_factory.mktemp('cls_demo')
+    data, work = str(root / 'data'), str(root / 'work')
+    done = subprocess.run([sys.executable, osp.join(REPO, 'tools/misc/make_cls_dataset.py'), data, '--seed', '0'],
+                          capture_output=True, text=True, env=subprocess_env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    options = ['--cfg-options'] + [f'{split}_dataloader.dataset.data_root={data}' for split in ('train', 'val', 'test')]
+    done = subprocess.run([sys.executable, osp.join(REPO, 'tools/train.py'), DEMO_CONFIG, '--work-dir', work] + options,
+                          capture_output=True, text=True, env=subprocess_env, cwd=REPO, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoint = osp.join(work, f'epoch_{DEMO_EPOCHS}.pth')
+    test_dir = str(root / 'test')
+    done = subprocess.run([sys.executable, osp.join(REPO, 'tools/test.py'), DEMO_CONFIG, checkpoint, '--work-dir',
+                           test_dir] + options, capture_output=True, text=True, env=subprocess_env, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(work=work, checkpoint=checkpoint, test_dir=test_dir)
+
+
+def read_json_lines(pattern: str) -> list:
+    files = sorted(glob.glob(pattern))
+    assert files, pattern
+    with open(files[-1]) as file:
+        return [json.loads(line) for line in file if line.strip()]
+
+
+def test_demo_learns_far_above_chance(demo_run):
+    train_log = read_json_lines(osp.join(demo_run['work'], '*', 'vis_data', 'scalars.json'))
+    losses = [entry['loss'] for entry in train_log if 'loss' in entry]
+    assert losses[-1] < 0.5 * losses[0]  # from about ln 4 = 1.39
+    test_metrics = read_json_lines(osp.join(demo_run['test_dir'], '*', '*.json'))[-1]
+    # 4 balanced classes: chance is 25%; measured 100% (seed 0).
+    assert test_metrics['accuracy/top1'] >= 75.0
+
+
+def test_distributed_test_of_the_demo_checkpoint(demo_run, tmp_path, subprocess_env):
+    """tools/dist_test.sh: 2 processes (gloo on CPU) evaluate the same checkpoint, metrics gathered."""
+    with socket.socket() as probe:  # a free port for torchrun's rendezvous
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    env = dict(subprocess_env, PORT=str(port))
+    data = osp.join(osp.dirname(demo_run['work']), 'data')
+    done = subprocess.run(['bash', osp.join(REPO, 'tools/dist_test.sh'), DEMO_CONFIG, demo_run['checkpoint'], '2',
+                           '--work-dir', str(tmp_path), '--cfg-options', f'test_dataloader.dataset.data_root={data}'],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = read_json_lines(osp.join(str(tmp_path), '*', '*.json'))[-1]
+    single = read_json_lines(osp.join(demo_run['test_dir'], '*', '*.json'))[-1]
+    assert metrics['accuracy/top1'] == single['accuracy/top1']  # all 80 images, counted once
+
+
+# ------------------------------------------------------- classification -> detection weights
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def init_and_log(model: torch.nn.Module) -> str:
+    """``model.init_weights()``, returning what mmengine logged meanwhile (missing/unexpected keys)."""
+    logger = MMLogger.get_current_instance()
+    records = _Records()
+    logger.addHandler(records)
+    try:
+        model.init_weights()
+    finally:
+        logger.removeHandler(records)
+    return '\n'.join(records.messages)
+
+
+def unexpected_keys(log: str) -> set:
+    lines = [line for line in log.splitlines() if line.startswith('unexpected key in source state_dict: ')]
+    assert len(lines) == 1, log
+    return set(lines[0].split(': ', 1)[1].split(', '))
+
+
+def test_runner_checkpoint_of_the_demo_initialises_a_detector_backbone(demo_run):
+    """tools/train.py's checkpoint -> RetinaNet with the same tiny RLA backbone, loaded by init_cfg."""
+    from mmdet.registry import MODELS as MMDET_MODELS
+    from mmdet.utils import register_all_modules as register_mmdet
+
+    from mmdet_rla.tools_support.checkpoint import allow_runner_checkpoints
+
+    register_mmdet(init_default_scope=False)
+    allow_runner_checkpoints()  # what tools/train.py does: weights_only loads of our Runner checkpoints
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'rla', 'retinanet_rla-r50_fpn_1x_coco.py'))
+    cls_backbone = Config.fromfile(DEMO_CONFIG).model.backbone
+    cfg.model.backbone = dict(
+        cls_backbone, with_rla_output=False, out_indices=(0, 1, 2),
+        init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=demo_run['checkpoint']))
+    cfg.model.neck.update(in_channels=[8, 16, 32], start_level=0)
+    detector = MMDET_MODELS.build(cfg.model)
+    log = init_and_log(detector)
+
+    assert 'missing keys' not in log
+    # The classifier's extra parts, unused by a detector: the last update's norm and the output norm.
+    assert {k.rsplit('.', 1)[0] for k in unexpected_keys(log)} == {'layer3.norms.2', 'layer3.output_norm'}
+    weights = torch.load(demo_run['checkpoint'], map_location='cpu', weights_only=True)['state_dict']
+    for key, value in detector.backbone.state_dict().items():
+        assert torch.equal(value, weights['backbone.' + key]), key
+
+
+def test_imagenet_classifier_checkpoint_initialises_the_rla_detector_configs(tmp_path):
+    """configs/classification/rla/rla-resnet50 weights -> configs/rla/retinanet_rla-r50 (prefix='backbone.')."""
+    from mmdet.registry import MODELS as MMDET_MODELS
+    from mmdet.utils import register_all_modules as register_mmdet
+
+    register_mmdet(init_default_scope=False)
+    cls_cfg = Config.fromfile(osp.join(REPO, 'configs', 'classification', 'rla', 'rla-resnet50_4xb64_in1k.py'))
+    det_cfg = Config.fromfile(osp.join(REPO, 'configs', 'rla', 'retinanet_rla-r50_fpn_1x_coco.py'))
+    # Both sides compute the same RLA path, so the weights mean the same thing.
+    assert cls_cfg.model.backbone.rla_input == det_cfg.model.backbone.rla_input
+
+    classifier = MMPRETRAIN_MODELS.build(cls_cfg.model).eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # random weights and BN statistics, so that a mixed-up tensor would show
+        for name, tensor in classifier.state_dict().items():
+            if name.endswith('running_var'):
+                tensor.uniform_(0.5, 2.0, generator=generator)
+            elif name.endswith('weight') and tensor.dim() == 1:
+                tensor.uniform_(0.1, 0.4, generator=generator)
+            elif tensor.is_floating_point():
+                tensor.normal_(0, 0.05, generator=generator)
+    path = str(tmp_path / 'rla-resnet50_in1k.pth')
+    torch.save({'meta': {'note': 'trained with configs/classification/rla/rla-resnet50_4xb64_in1k.py'},
+                'state_dict': classifier.state_dict()}, path)
+
+    det_cfg.model.backbone.init_cfg = dict(type='Pretrained', prefix='backbone.', checkpoint=path)
+    detector = MMDET_MODELS.build(det_cfg.model)
+    log = init_and_log(detector)
+    assert 'missing keys' not in log
+    assert {k.rsplit('.', 1)[0] for k in unexpected_keys(log)} == {'layer4.norms.2', 'layer4.output_norm'}
+    for key, value in detector.backbone.state_dict().items():
+        assert torch.equal(value, classifier.backbone.state_dict()[key]), key
+
+    # Same features: the detector's stage outputs are the classifier backbone's (before the concat of h).
+    detector.backbone.eval()
+    images = torch.rand(1, 3, 96, 80, generator=generator)
+    with torch.no_grad():
+        detector_outs = detector.backbone(images)
+        classifier_out = classifier.backbone(images)[-1]
+    assert torch.equal(detector_outs[-1], classifier_out[:, :2048])
