@@ -97,6 +97,18 @@ def test_config_builds_and_classifies(path):
     assert logits.shape == (1, num_classes)  # also checks head.in_channels against the backbone
 
 
+@pytest.mark.parametrize('folder', ['rla', 'rnn_regnet', 'ror', 'resnet'])
+def test_metafile_lists_every_config_of_its_folder(folder):
+    import yaml
+    with open(osp.join(REPO, 'configs', 'classification', folder, 'metafile.yml')) as file:
+        models = yaml.safe_load(file)['Models']
+    configs = {osp.basename(p) for p in CLS_CONFIGS if osp.basename(osp.dirname(p)) == folder}
+    assert {osp.basename(m['Config']) for m in models} == configs
+    for model in models:
+        assert osp.isfile(osp.join(REPO, model['Config']))
+        assert model['Name'] == osp.splitext(osp.basename(model['Config']))[0]
+
+
 def test_ror_classifier_equals_resnet_count_and_loads_its_weights():
     """RoR adds no parameters: an mmpretrain ResNet-101 classifier's weights load into RoR-ResNet-101's."""
     ror = MMPRETRAIN_MODELS.build(Config.fromfile(osp.join(REPO, 'configs/classification/ror/ror-resnet101_2xb64_in1k.py')).model)
