@@ -51,9 +51,14 @@ def reference_of(cfg: dict) -> dict:
 
 
 def build(cfg: dict) -> torch.nn.Module:
+    import logging
+
+    from mmengine.logging import MMLogger
+
     import mmdet_rla  # noqa: F401  (registers the backbones)
     from mmdet_rla.registry import build_model
     model = build_model(dict(cfg))
+    MMLogger.get_current_instance().setLevel(logging.WARNING)  # no per-parameter init records
     model.init_weights()
     return model
 
@@ -119,6 +124,22 @@ def peak_memory_mb(cfg: dict, mode: str, batch: int, size: int, device: str) -> 
     return float(json.loads(out.strip().splitlines()[-1])['peak_mb'])
 
 
+def _peak_rss_bytes() -> int:
+    """Peak resident set size of this process image.
+
+    Linux's ``VmHWM`` belongs to the address space created by ``exec``; ``ru_maxrss`` would instead
+    carry over the (large) peak of the benchmark process that forked this one.
+    """
+    try:
+        with open('/proc/self/status', encoding='ascii') as status:
+            for line in status:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _measure_memory_here(cfg: dict, mode: str, batch: int, size: int, device: str) -> None:
     model = build(cfg).to(device)
     inputs = torch.rand(batch, 3, size, size, device=device)
@@ -128,7 +149,7 @@ def _measure_memory_here(cfg: dict, mode: str, batch: int, size: int, device: st
         import psutil
         before = psutil.Process().memory_info().rss
         run()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+        peak = _peak_rss_bytes() - before
     else:
         run()  # allocator warm-up, lazy initialisation
         torch.cuda.reset_peak_memory_stats(device)
