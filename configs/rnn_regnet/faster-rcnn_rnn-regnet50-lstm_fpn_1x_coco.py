@@ -17,7 +17,7 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         # No ImageNet weights of RegNet are published, so as written the backbone trains from
         # scratch: nothing is frozen and its norms train. With weights trained on ImageNet (the
-        # backbone is registered in mmpretrain too; paper recipe in docs/rnn_regnet.md), set
+        # backbone is registered in mmpretrain too; paper recipe in README.md (RegNet section)), set
         # init_cfg=dict(type='Pretrained', checkpoint=...), frozen_stages=1 and norm_eval=True,
         # as mmdet's ResNet-50 configs do.
         frozen_stages=-1,
