@@ -1,0 +1,69 @@
+"""Train a model from a config: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] ...``.
+
+mmdet 3.x conventions, for any config scope (detection configs with ``default_scope='mmdet'``,
+classification configs with ``default_scope='mmpretrain'``). Distributed runs:
+``tools/dist_train.sh CONFIG N`` (torchrun; gloo on a CPU-only machine, NCCL with GPUs) or
+``tools/slurm_train.sh``.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repo, without installing
+
+from mmengine.device import get_device  # noqa: E402
+
+from mmdet_rla.tools_support.cli import (add_common_args, build_runner, finish_args,  # noqa: E402
+                                         load_config)
+from mmdet_rla.tools_support.launch import teardown_distributed  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a model (detector or classifier)')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help="scale the learning rate by the total batch size (config's auto_scale_lr)")
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint; without a path, from the latest one in the work dir')
+    add_common_args(parser)
+    return finish_args(parser.parse_args(argv))
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+
+    if args.amp:
+        if get_device() == 'cpu':
+            # mmengine's AmpOptimWrapper asserts a GPU (or NPU/MLU/MUSA) deep inside the Runner.
+            raise ValueError('--amp needs a GPU, NPU, MLU or MUSA device; this machine has none '
+                             '(train without --amp on CPU)')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+
+    if args.auto_scale_lr:
+        auto_scale_lr = cfg.get('auto_scale_lr', None)
+        if not auto_scale_lr or 'enable' not in auto_scale_lr or 'base_batch_size' not in auto_scale_lr:
+            raise ValueError('--auto-scale-lr needs auto_scale_lr = dict(enable=..., base_batch_size=...) '
+                             'in the config')
+        cfg.auto_scale_lr.enable = True
+
+    # An explicit checkpoint wins over auto-resume from the work dir (mmdet's convention).
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    runner = build_runner(cfg)
+    try:
+        runner.train()
+    finally:
+        teardown_distributed()
+
+
+if __name__ == '__main__':
+    main()
