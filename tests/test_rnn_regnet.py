@@ -473,12 +473,7 @@ def test_every_config_builds_the_backbone_it_names(config):
     assert cfg.model.neck.in_channels == [256, 512, 1024, 2048]
 
 
-# One train step and one inference per detector, covering each backbone variant once.
-@pytest.mark.parametrize('name', [
-    'faster-rcnn_rnn-regnet50-lstm_fpn_1x_coco.py',
-    'retinanet_rnn-regnet50-gru_fpn_1x_coco.py',
-    'mask-rcnn_se-rnn-regnet50-lstm_fpn_1x_coco.py',
-])
+@pytest.mark.parametrize('name', [os.path.basename(p) for p in CONFIGS])
 def test_detector_config_trains_one_step_and_infers(name):
     losses, results = detector_smoke_test(os.path.join(CONFIG_DIR, name))
     values = [v for value in losses.values() for v in (value if isinstance(value, list) else [value])]
