@@ -183,6 +183,16 @@ class ResNetBase(ResNet):
         return tuple(outs)
 
 
+def family_arch_settings(basic: Type[nn.Module], bottleneck: Type[nn.Module]) -> Tuple[ArchSettings, ArchSettings]:
+    """ResNet's ImageNet and CIFAR depth tables with a family's own BasicBlock and Bottleneck."""
+
+    def with_family_blocks(table: ArchSettings) -> ArchSettings:
+        return {depth: (bottleneck if issubclass(block, Bottleneck) else basic, blocks)
+                for depth, (block, blocks) in table.items()}
+
+    return with_family_blocks(ResNet.arch_settings), with_family_blocks(ResNetBase.cifar_arch_settings)
+
+
 def _is_pretrained(init_cfg: Any) -> bool:
     cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
     return any(isinstance(c, dict) and c.get('type') == 'Pretrained' for c in cfgs)

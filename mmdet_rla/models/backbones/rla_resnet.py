@@ -25,7 +25,7 @@ from torch import nn
 from ...registry import register_model
 from ...utils import check_choice, check_positive_int
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
-from .base import ResNetBase, StatefulLayer
+from .base import ResNetBase, StatefulLayer, family_arch_settings
 
 RLA_INPUTS = ('residual', 'output')
 
@@ -198,17 +198,7 @@ class RLAResNet(ResNetBase):
         [(1, 256, 25, 33), (1, 512, 13, 17), (1, 1024, 7, 9), (1, 2048, 4, 5)]
     """
 
-    arch_settings = {
-        18: (RLABasicBlock, (2, 2, 2, 2)),
-        34: (RLABasicBlock, (3, 4, 6, 3)),
-        50: (RLABottleneck, (3, 4, 6, 3)),
-        101: (RLABottleneck, (3, 4, 23, 3)),
-        152: (RLABottleneck, (3, 8, 36, 3)),
-    }
-    cifar_arch_settings = {
-        depth: (RLABottleneck if block is Bottleneck else RLABasicBlock, blocks)
-        for depth, (block, blocks) in ResNetBase.cifar_arch_settings.items()
-    }
+    arch_settings, cifar_arch_settings = family_arch_settings(RLABasicBlock, RLABottleneck)
 
     def __init__(self,
                  depth: int,

@@ -21,7 +21,7 @@ from ...registry import register_model
 from ...utils import check_choice, check_indices, check_positive_int
 from ..layers.channel_attention import SELayer
 from ..layers.conv_rnn import CONV_RNN_CELLS, RECURRENT_CONV_TYPES, State, build_conv_rnn_cell
-from .base import ResNetBase, StatefulLayer
+from .base import ResNetBase, StatefulLayer, family_arch_settings
 
 REGULATORS = tuple(CONV_RNN_CELLS)  # 'rnn', 'gru', 'lstm'
 STATE_TRANSITIONS = (None, 'conv3x3', 'conv1x1', 'reset')
@@ -288,17 +288,7 @@ class RNNRegNet(ResNetBase):
         [(1, 256, 25, 33), (1, 512, 13, 17), (1, 1024, 7, 9), (1, 2048, 4, 5)]
     """
 
-    arch_settings = {
-        18: (RegBasicBlock, (2, 2, 2, 2)),
-        34: (RegBasicBlock, (3, 4, 6, 3)),
-        50: (RegBottleneck, (3, 4, 6, 3)),
-        101: (RegBottleneck, (3, 4, 23, 3)),
-        152: (RegBottleneck, (3, 8, 36, 3)),
-    }
-    cifar_arch_settings = {
-        depth: (RegBottleneck if block is Bottleneck else RegBasicBlock, blocks)
-        for depth, (block, blocks) in ResNetBase.cifar_arch_settings.items()
-    }
+    arch_settings, cifar_arch_settings = family_arch_settings(RegBasicBlock, RegBottleneck)
 
     def __init__(self,
                  depth: int,
