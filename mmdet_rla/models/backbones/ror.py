@@ -247,25 +247,13 @@ class RoRBottleneck(_RoRBlockMixin, Bottleneck):
         return _bottleneck_residual(self, x)
 
 
-class RoRResNeXtBottleneck(_RoRBlockMixin, ResNeXtBottleneck):
+class RoRResNeXtBottleneck(RoRBottleneck, ResNeXtBottleneck):
     """mmdet ResNeXt Bottleneck (grouped 3x3) with the Refine-or-Represent summation.
 
     Arguments as :class:`RoRBasicBlock`, plus mmdet's ``groups``, ``base_width`` and
-    ``base_channels`` and every mmdet Bottleneck argument.
+    ``base_channels`` and every mmdet Bottleneck argument. The MRO puts ResNeXt's constructor (grouped
+    ``conv2``) under :class:`RoRBottleneck`'s.
     """
-
-    last_norm_name = 'norm3'
-
-    def __init__(self, inplanes: int, planes: int, *, represent_ratio: float = 0.05,
-                 refine_drop_rate: float = 0.2, drop_scaling: str = 'inverted',
-                 mask_generator: Optional[torch.Generator] = None, channel_attention: Optional[str] = None,
-                 se_reduction: int = 16, eca_kernel_size: int = 3, **kwargs) -> None:
-        super().__init__(inplanes, planes, **kwargs)
-        self._add_ror_parts(planes * self.expansion, represent_ratio, refine_drop_rate, drop_scaling,
-                            mask_generator, channel_attention, se_reduction, eca_kernel_size)
-
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        return _bottleneck_residual(self, x)
 
 
 def _halve(name: str, value: int) -> int:
