@@ -22,7 +22,8 @@ def build_detector_from_config(config_path: str, *, pretrained: bool = False) ->
 
     import mmdet_rla  # noqa: F401  (registers the backbones)
 
-    register_all_modules()
+    # No global default scope: building must not change what later mmpretrain builds resolve to.
+    register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(config_path)
     if not pretrained:
         cfg.model.backbone.init_cfg = None

@@ -450,7 +450,7 @@ def test_detector_config_builds_trains_one_step_and_infers(config):
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
 
-    register_all_modules()
+    register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(config)
     backbone = cfg.model.backbone
     assert backbone.init_cfg['type'] == 'Pretrained'  # ImageNet ResNet/ResNeXt weights (no download here)

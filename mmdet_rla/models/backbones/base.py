@@ -183,6 +183,20 @@ class ResNetBase(ResNet):
         return tuple(outs)
 
 
+def bottleneck_residual(block: Bottleneck, x: torch.Tensor) -> torch.Tensor:
+    """The branch of mmdet's Bottleneck (plugins included), up to its last norm."""
+    out = block.relu(block.norm1(block.conv1(x)))
+    if block.with_plugins:
+        out = block.forward_plugin(out, block.after_conv1_plugin_names)
+    out = block.relu(block.norm2(block.conv2(out)))
+    if block.with_plugins:
+        out = block.forward_plugin(out, block.after_conv2_plugin_names)
+    out = block.norm3(block.conv3(out))
+    if block.with_plugins:
+        out = block.forward_plugin(out, block.after_conv3_plugin_names)
+    return out
+
+
 def family_arch_settings(basic: Type[nn.Module], bottleneck: Type[nn.Module]) -> Tuple[ArchSettings, ArchSettings]:
     """ResNet's ImageNet and CIFAR depth tables with a family's own BasicBlock and Bottleneck."""
 

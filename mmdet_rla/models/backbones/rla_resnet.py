@@ -25,7 +25,7 @@ from torch import nn
 from ...registry import register_model
 from ...utils import check_choice, check_positive_int
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
-from .base import ResNetBase, StatefulLayer, family_arch_settings
+from .base import ResNetBase, StatefulLayer, bottleneck_residual, family_arch_settings
 
 RLA_INPUTS = ('residual', 'output')
 
@@ -97,16 +97,7 @@ class RLABottleneck(_RLABlockMixin, Bottleneck):
         self._add_rla_parts(channel_attention, planes * self.expansion, se_reduction, eca_kernel_size)
 
     def residual(self, xh: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.norm1(self.conv1(xh)))
-        if self.with_plugins:
-            out = self.forward_plugin(out, self.after_conv1_plugin_names)
-        out = self.relu(self.norm2(self.conv2(out)))
-        if self.with_plugins:
-            out = self.forward_plugin(out, self.after_conv2_plugin_names)
-        out = self.norm3(self.conv3(out))
-        if self.with_plugins:
-            out = self.forward_plugin(out, self.after_conv3_plugin_names)
-        return out
+        return bottleneck_residual(self, xh)
 
 
 class RLAStage(StatefulLayer):

@@ -25,7 +25,7 @@ from torch import nn
 from ...registry import register_model
 from ...utils import check_choice, check_positive_int
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
-from .base import STEM_TYPES, ArchSettings, ResNetBase
+from .base import STEM_TYPES, ArchSettings, ResNetBase, bottleneck_residual
 
 DROP_SCALINGS = ('inverted', 'test_time')
 DROP_SCHEDULES = ('constant', 'linear')
@@ -182,20 +182,6 @@ class _RoRBlockMixin:
             missing_keys.remove(mask_key)
 
 
-def _bottleneck_residual(block: Bottleneck, x: torch.Tensor) -> torch.Tensor:
-    """The branch of mmdet's Bottleneck (plugins included), up to its last norm."""
-    out = block.relu(block.norm1(block.conv1(x)))
-    if block.with_plugins:
-        out = block.forward_plugin(out, block.after_conv1_plugin_names)
-    out = block.relu(block.norm2(block.conv2(out)))
-    if block.with_plugins:
-        out = block.forward_plugin(out, block.after_conv2_plugin_names)
-    out = block.norm3(block.conv3(out))
-    if block.with_plugins:
-        out = block.forward_plugin(out, block.after_conv3_plugin_names)
-    return out
-
-
 class RoRBasicBlock(_RoRBlockMixin, BasicBlock):
     """mmdet BasicBlock (two 3x3 convs) with the Refine-or-Represent summation.
 
@@ -244,7 +230,7 @@ class RoRBottleneck(_RoRBlockMixin, Bottleneck):
                             mask_generator, channel_attention, se_reduction, eca_kernel_size)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
-        return _bottleneck_residual(self, x)
+        return bottleneck_residual(self, x)
 
 
 class RoRResNeXtBottleneck(RoRBottleneck, ResNeXtBottleneck):
