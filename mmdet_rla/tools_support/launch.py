@@ -102,8 +102,13 @@ def setup_distributed(cfg: Config, launcher: str) -> Optional[str]:
 
 
 def teardown_distributed() -> None:
-    """Destroy the default process group if one exists (torch warns at exit otherwise)."""
+    """Destroy the default process group if one exists (torch warns at exit otherwise).
+
+    The barrier first keeps a rank from tearing gloo down while its peer is still communicating
+    (seen here as an intermittent ``terminate called without an active exception`` at exit).
+    """
     if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
         torch_dist.destroy_process_group()
 
 
