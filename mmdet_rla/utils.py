@@ -9,6 +9,12 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:
         raise ValueError(f'{name} must be one of {list(allowed)}, got {value!r}')
 
 
+def check_bool(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is ``True`` or ``False`` (not merely truthy)."""
+    if not isinstance(value, bool):
+        raise ValueError(f'{name} must be one of [True, False], got {value!r}')
+
+
 def check_positive_int(name: str, value: Any) -> None:
     """Raise ``ValueError`` unless ``value`` is an int >= 1."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

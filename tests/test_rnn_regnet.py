@@ -198,6 +198,37 @@ def test_state_follows_input_dtype_and_autocast():
     assert all(torch.isfinite(o.float()).all() for o in outs)
 
 
+def test_lstm_regulator_trains_under_autocast():
+    torch.manual_seed(0)
+    model = RNNRegNet(depth=50, base_channels=16, regulator='lstm', norm_eval=False).train()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        outs = model(torch.rand(2, 3, 41, 39))
+    sum(o.float().mean() for o in outs).backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize('regulator', ['lstm', 'gru', 'rnn'])
+def test_fused_light_convolution_backbone_matches_the_literal_two_steps(regulator):
+    torch.manual_seed(0)
+    kwargs = dict(depth=50, base_channels=16, regulator=regulator, norm_eval=False)
+    fused = RNNRegNet(**kwargs).double().train()
+    literal = RNNRegNet(fuse_light_conv=False, **kwargs).double().train()
+    literal.load_state_dict(fused.state_dict())  # the same parameters
+    x = torch.rand(2, 3, 45, 37, dtype=torch.float64)
+    outs_fused, outs_literal = fused(x), literal(x)
+    for a, b in zip(outs_fused, outs_literal):
+        torch.testing.assert_close(a, b)
+    sum(o.square().mean() for o in outs_fused).backward()
+    sum(o.square().mean() for o in outs_literal).backward()
+    for (name, p), q in zip(fused.named_parameters(), literal.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+    # A channels-last input gives the same features.
+    with torch.no_grad():
+        for a, b in zip(fused.eval()(x), fused(x.contiguous(memory_format=torch.channels_last))):
+            torch.testing.assert_close(a, b)
+
+
 # ------------------------------------------------------------------------- the architecture
 def test_stages_without_a_regulator_are_plain_resnet_stages():
     # No regulator anywhere: exactly mmdet's ResNet (parameters and outputs).
@@ -277,27 +308,78 @@ def test_regulator_changes_the_features_and_the_state_carries_over():
 
 
 # ------------------------------------------------------------------------------- the cells
-def test_light_convolution_mixes_input_and_hidden_channels():
+@pytest.mark.parametrize('fuse_steps', [True, False])
+def test_light_convolution_mixes_input_and_hidden_channels(fuse_steps):
     torch.manual_seed(0)
-    conv = LightRecurrentConv(channels=8, num_gates=4)
+    conv = LightRecurrentConv(channels=8, num_gates=4, fuse_steps=fuse_steps)
     assert conv.pair_conv.groups == 8 and conv.spatial_conv.groups == 8
+
+    def pre(x, h, gates=None):  # (B, gates, N, H, W)
+        maps = conv(x, h, gates)
+        assert all(m.shape == (2, 8, 9, 7) for m in maps)
+        return torch.stack(maps, 1)
+
     x, h = torch.rand(2, 8, 9, 7), torch.rand(2, 8, 9, 7)
-    out = conv(x, h)
+    out = pre(x, h)
     assert out.shape == (2, 4, 8, 9, 7)
-    changed_h = conv(x, h + torch.rand_like(h))
-    changed_x = conv(x + torch.rand_like(x), h)
+    changed_h = pre(x, h + torch.rand_like(h))
+    changed_x = pre(x + torch.rand_like(x), h)
     for other in (changed_h, changed_x):
         diff = (other - out).abs().amax(dim=(0, 3, 4))  # (gate, channel)
         assert (diff > 1e-6).all()  # every output map of every group reads x and h
     # Hidden channel i reads only input/hidden channel i (the groups keep pairs apart).
     bumped = h.clone()
     bumped[:, 3] += 1
-    diff = (conv(x, bumped) - out).abs().amax(dim=(0, 1, 3, 4))
+    diff = (pre(x, bumped) - out).abs().amax(dim=(0, 1, 3, 4))
     assert diff[3] > 1e-6 and torch.count_nonzero(diff) == 1
     # Asking for a subset of gates gives the same maps as the full convolution.
-    torch.testing.assert_close(conv(x, h, gates=(2, 0)), out[:, [2, 0]])
+    torch.testing.assert_close(pre(x, h, gates=(2, 0)), out[:, [2, 0]])
     plain = PlainRecurrentConv(8, 8, 3)
-    torch.testing.assert_close(plain(x, h, gates=(1, )), plain(x, h)[:, [1]])
+    torch.testing.assert_close(plain(x, h, gates=(1, ))[0], plain(x, h)[1])
+
+
+@pytest.mark.parametrize('num_gates,gates', [(1, None), (3, (0, 1)), (3, (2, )), (4, None), (4, (3, 1))])
+def test_fused_light_convolution_is_the_two_steps_composed(num_gates, gates):
+    """Same parameters, same function: values and every gradient agree (float64, odd sizes)."""
+    torch.manual_seed(0)
+    fused = LightRecurrentConv(5, num_gates).double()
+    for param in fused.parameters():  # away from the default init, bias included
+        torch.nn.init.normal_(param)
+    literal = LightRecurrentConv(5, num_gates, fuse_steps=False).double()
+    literal.load_state_dict(fused.state_dict())
+    x = torch.randn(2, 5, 7, 9, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(2, 5, 7, 9, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(2, num_gates if gates is None else len(gates), 5, 7, 9, dtype=torch.float64)
+    results = []
+    for conv in (fused, literal):
+        out = torch.stack(conv(x, h, gates), 1)
+        inputs = (x, h, *conv.parameters())
+        results.append((out, torch.autograd.grad((out * weights).sum(), inputs)))
+    (out_a, grads_a), (out_b, grads_b) = results
+    torch.testing.assert_close(out_a, out_b)
+    for grad_a, grad_b in zip(grads_a, grads_b):
+        torch.testing.assert_close(grad_a, grad_b)
+
+
+@pytest.mark.parametrize('kind', ['rnn', 'gru', 'lstm'])
+def test_cells_gradcheck_and_keep_the_callers_memory_format(kind):
+    torch.manual_seed(0)
+    cell = build_conv_rnn_cell(kind, 3, 3).double()
+    x = torch.randn(2, 3, 5, 4, dtype=torch.float64, requires_grad=True)
+    state = tuple(torch.randn(2, 3, 5, 4, dtype=torch.float64, requires_grad=True)
+                  for _ in range(cell.num_states))
+    assert torch.autograd.gradcheck(lambda x, *s: cell(x, s), (x, *state))
+    assert torch.autograd.gradcheck(lambda x: cell(x), (x, ))  # zero state
+    # Both outputs feeding one loss (the usual case inside a stage: gradients reach h and c).
+    assert torch.autograd.gradcheck(lambda x, *s: sum(t * (i + 1) for i, t in enumerate(cell(x, s))), (x, *state))
+    if kind == 'lstm':  # only one of the outputs used downstream
+        assert torch.autograd.gradcheck(lambda x, *s: cell(x, s)[1], (x, *state))
+        assert torch.autograd.gradcheck(lambda x, *s: cell(x, s)[0], (x, *state))
+    for memory_format in (torch.contiguous_format, torch.channels_last):
+        x_in = x.detach().contiguous(memory_format=memory_format)
+        h = cell(x_in)[0]
+        assert h.is_contiguous(memory_format=memory_format)
+        torch.testing.assert_close(h, cell(x.detach())[0])
 
 
 def test_light_convolution_parameter_counts():
@@ -335,6 +417,18 @@ def test_lstm_cell_follows_its_equations():
     new_h, new_c = cell(x, (h, c))
     torch.testing.assert_close(new_c, expected_c)
     torch.testing.assert_close(new_h, expected_h)
+    # The hand-written backward gives autograd's gradients of the same equations.
+    x, h, c = (t.requires_grad_() for t in (x, h, c))
+    inputs = (x, h, c, *cell.parameters())
+
+    def gradients(h_out: torch.Tensor, c_out: torch.Tensor) -> tuple:
+        return torch.autograd.grad((h_out * 2 + c_out.square()).sum(), inputs)
+
+    i, f, g, o = cell.conv.conv(torch.cat([x, h], 1)).chunk(4, dim=1)
+    expected_c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    expected = gradients(torch.sigmoid(o) * torch.tanh(expected_c), expected_c)
+    for got, want in zip(gradients(*cell(x, (h, c))), expected):
+        torch.testing.assert_close(got, want)
     zero_h, zero_c = cell(x)  # no state: zeros
     torch.testing.assert_close(zero_c, cell(x, (torch.zeros_like(h), torch.zeros_like(c)))[1])
 
@@ -398,6 +492,7 @@ def test_cell_arguments_are_checked():
     (dict(depth=50, regulator_resolution='half'), r"regulator_resolution must be one of \['output', 'input'\]"),
     (dict(depth=50, share_cells='yes'), r'share_cells must be one of \[True, False\]'),
     (dict(depth=50, with_se=1), r'with_se must be one of \[True, False\]'),
+    (dict(depth=50, fuse_light_conv='yes'), r"fuse_light_conv must be one of \[True, False\], got 'yes'"),
     (dict(depth=50, with_se=True, se_reduction=0), r'se_reduction must be a positive integer, got 0'),
     (dict(depth=42), r'depth must be one of \[18, 34, 50, 101, 152\], got 42'),
     (dict(depth=50, stem_type='cifar'), r'depth must be one of \[20, 32, 44, 56, 110, 164\], got 50'),
@@ -416,9 +511,15 @@ def test_regnet50_lstm_parameters_and_flops_match_table_vi():
     assert n_params(resnet) + FC_1000 == 25_557_032
     assert n_params(regnet) + FC_1000 == 31_333_416  # paper: 31.3M
     assert abs(n_params(regnet) + FC_1000 - 31.3e6) < 0.05e6
-    increase = macs(regnet) - macs(resnet)  # paper: 5.12G - 4.14G = +0.98G
+    # The paper counts the light convolution's two steps (paper: 5.12G - 4.14G = +0.98G) ...
+    literal = RNNRegNet(depth=50, regulator='lstm', fuse_light_conv=False)
+    increase = macs(literal) - macs(resnet)
     assert abs(increase - 0.98e9) <= 0.098e9, increase
     assert increase == 973_113_344
+    # ... which the default runs composed: the same function and parameters, fewer multiply-adds
+    # (18k instead of 2k + 9k^2 per pixel and channel in the cells).
+    assert n_params(literal) == n_params(regnet)
+    assert macs(regnet) - macs(resnet) == 863_813_744
 
 
 # Paper Table IV: parameter increase over ResNet-20/32/56 in M (two decimals), measured exactly.

