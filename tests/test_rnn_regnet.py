@@ -212,7 +212,7 @@ def test_lstm_regulator_trains_under_autocast():
 def test_fused_light_convolution_backbone_matches_the_literal_two_steps(regulator):
     torch.manual_seed(0)
     kwargs = dict(depth=50, base_channels=16, regulator=regulator, norm_eval=False)
-    fused = RNNRegNet(**kwargs).double().train()
+    fused = RNNRegNet(fuse_light_conv=True, **kwargs).double().train()
     literal = RNNRegNet(fuse_light_conv=False, **kwargs).double().train()
     literal.load_state_dict(fused.state_dict())  # the same parameters
     x = torch.rand(2, 3, 45, 37, dtype=torch.float64)
@@ -342,7 +342,7 @@ def test_light_convolution_mixes_input_and_hidden_channels(fuse_steps):
 def test_fused_light_convolution_is_the_two_steps_composed(num_gates, gates):
     """Same parameters, same function: values and every gradient agree (float64, odd sizes)."""
     torch.manual_seed(0)
-    fused = LightRecurrentConv(5, num_gates).double()
+    fused = LightRecurrentConv(5, num_gates, fuse_steps=True).double()
     for param in fused.parameters():  # away from the default init, bias included
         torch.nn.init.normal_(param)
     literal = LightRecurrentConv(5, num_gates, fuse_steps=False).double()
@@ -359,6 +359,8 @@ def test_fused_light_convolution_is_the_two_steps_composed(num_gates, gates):
     torch.testing.assert_close(out_a, out_b)
     for grad_a, grad_b in zip(grads_a, grads_b):
         torch.testing.assert_close(grad_a, grad_b)
+    # By default the steps are composed only where that saves multiply-adds: 18k < 2k + 9k^2 iff k >= 2.
+    assert LightRecurrentConv(5, num_gates).fuse_steps == (num_gates >= 2)
 
 
 @pytest.mark.parametrize('kind', ['rnn', 'gru', 'lstm'])

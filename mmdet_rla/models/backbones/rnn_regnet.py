@@ -276,10 +276,11 @@ class RNNRegNet(ResNetBase):
         regulator_resolution: ``'output'`` or ``'input'`` (see above).
         with_se: SE-RegNet: squeeze-and-excitation on the residual branch, before the sum.
         se_reduction: SE reduction ratio (``None``: 8 on CIFAR as in the paper, 16 on ImageNet).
-        fuse_light_conv: Run each light convolution's 1x1 and 3x3 steps as one 3x3 group
-            convolution with the composed kernel: the same function of the same parameters (the
-            state_dict does not change) at 18k instead of 2k + 9k^2 multiply-adds per pixel and
-            channel. ``False`` runs the paper's two steps literally; the paper's FLOPs (Table VI)
+        fuse_light_conv: Run each light convolution's 1x1 and 3x3 steps composed, as depthwise 3x3
+            convolutions: the same function of the same parameters (the state_dict does not
+            change) at 18k instead of 2k + 9k^2 multiply-adds per pixel and channel for k gates.
+            ``None`` (default): composed where that is cheaper (ConvGRU, ConvLSTM), literal for
+            ConvRNN. ``False`` runs the paper's two steps literally; the paper's FLOPs (Table VI)
             count those. See :class:`~mmdet_rla.models.layers.conv_rnn.LightRecurrentConv`.
         **kwargs: Every :class:`ResNetBase` / mmdet ``ResNet`` argument (``stem_type``,
             ``out_indices``, ``frozen_stages`` (stage ``i`` freezes its regulator parts too),
@@ -305,15 +306,16 @@ class RNNRegNet(ResNetBase):
                  regulator_resolution: str = 'output',
                  with_se: bool = False,
                  se_reduction: Optional[int] = None,
-                 fuse_light_conv: bool = True,
+                 fuse_light_conv: Optional[bool] = None,
                  **kwargs) -> None:
         check_choice('regulator', regulator, REGULATORS)
         check_choice('regulator_conv', regulator_conv, RECURRENT_CONV_TYPES)
         check_choice('state_transition', state_transition, STATE_TRANSITIONS)
         check_choice('regulator_resolution', regulator_resolution, REGULATOR_RESOLUTIONS)
-        for name, flag in (('share_cells', share_cells), ('with_se', with_se),
-                           ('fuse_light_conv', fuse_light_conv)):
+        for name, flag in (('share_cells', share_cells), ('with_se', with_se)):
             check_bool(name, flag)
+        if fuse_light_conv is not None:
+            check_bool('fuse_light_conv', fuse_light_conv)
         if se_reduction is not None:
             check_positive_int('se_reduction', se_reduction)
         if regulator_stages is not None:

@@ -4,7 +4,8 @@ These are the regulators of RegNet (Xu et al., "RegNet: Self-Regulated Network f
 Classification"), usable on their own for any recurrence over feature maps. Every cell reads an
 input ``x`` (``input_channels``) and its state, a tuple of ``hidden_channels`` maps (``(h,)`` or
 ``(h, c)``), and returns the new state; ``state[0]`` is always the hidden map ``h``. A missing
-state (``None``) starts at zeros on ``x``'s device and in its dtype.
+state (``None``) starts at zeros on ``x``'s device and in its dtype. ``h`` comes back in ``x``'s
+memory format (NCHW or channels-last); ConvLSTM's ``c`` stays in the layout the cell computes in.
 
 All gate pre-activations of a cell come from one *recurrent convolution* over ``[x, h]``:
 
@@ -12,7 +13,8 @@ All gate pre-activations of a cell come from one *recurrent convolution* over ``
   group ``i`` holds ``(x_i, h_i)``; a 1x1 convolution with ``groups=N`` fuses each pair into
   ``k`` maps, and a 3x3 convolution with ``groups=N`` captures the spatial context of each group,
   giving ``k`` pre-activations (one per gate) for every hidden channel. ``N = hidden_channels``
-  must equal ``input_channels``. Parameters: ``2kN + 9k^2N + kN`` (bias).
+  must equal ``input_channels``. Parameters: ``2kN + 9k^2N + kN`` (bias). By default the two
+  steps run composed, as two depthwise 3x3 convolutions per gate (see :class:`LightRecurrentConv`).
 - ``'conv3x3'`` (the paper's Table I baseline): one plain 3x3 convolution from
   ``input_channels + N`` to ``kN`` channels.
 """
@@ -61,29 +63,33 @@ class LightRecurrentConv(nn.Module):
 
         out_ij = K_ij,x * x_i + K_ij,h * h_i + b_ij,   K_ij,c = sum_m W3_ijm W1_imc
 
-    With ``fuse_steps=True`` (default) the cell computes exactly that: two depthwise 3x3
-    convolutions per gate. It is the same function of the same parameters (the state_dict is the
-    paper's two steps), needing ``18k`` instead of ``2k + 9k^2`` multiply-adds per pixel and hidden
-    channel (72 vs 152 for ConvLSTM; zero padding commutes with the bias-free 1x1 step, so borders
-    agree too), with no interleaving copy and each gate's map dense: on a 2-core CPU the ConvLSTM
-    cells of RegNet-50 train 2.6x faster than the literal two steps. ``fuse_steps=False`` runs
-    the paper's two steps literally (the paper's FLOP counts count those).
+    With ``fuse_steps=True`` the cell computes exactly that: two depthwise 3x3 convolutions per
+    gate. It is the same function of the same parameters (the state_dict is the paper's two
+    steps), needing ``18k`` instead of ``2k + 9k^2`` multiply-adds per pixel and hidden channel
+    (72 vs 152 for ConvLSTM; zero padding commutes with the bias-free 1x1 step, so borders agree
+    too), with no interleaving copy and each gate's map dense: on a 2-core CPU the ConvLSTM cells
+    of RegNet-50 train 2.6x faster than the literal two steps. ``fuse_steps=False`` runs the
+    paper's two steps literally (the paper's FLOP counts count those). The default (``None``)
+    composes when that saves multiply-adds, i.e. for ``k >= 2`` (ConvGRU, ConvLSTM); a ConvRNN
+    (``k = 1``: 11 vs 18) keeps the two steps.
 
     Args:
         channels: ``N``, channels of ``x`` and of ``h`` alike.
         num_gates: ``k``, pre-activation maps per hidden channel (ConvRNN 1, ConvGRU 3, ConvLSTM 4).
         bias: Give the 3x3 step a bias (the 1x1 step needs none: the 3x3 step is linear on it).
-        fuse_steps: Run the two steps as the composed depthwise kernels.
+        fuse_steps: Run the two steps as the composed depthwise kernels (``None``: when ``k >= 2``).
     """
 
-    def __init__(self, channels: int, num_gates: int, bias: bool = True, fuse_steps: bool = True) -> None:
+    def __init__(self, channels: int, num_gates: int, bias: bool = True,
+                 fuse_steps: Optional[bool] = None) -> None:
         super().__init__()
         check_positive_int('channels', channels)
         check_positive_int('num_gates', num_gates)
-        check_bool('fuse_steps', fuse_steps)
+        if fuse_steps is not None:
+            check_bool('fuse_steps', fuse_steps)
         self.channels = channels
         self.num_gates = num_gates
-        self.fuse_steps = fuse_steps
+        self.fuse_steps = num_gates >= 2 if fuse_steps is None else fuse_steps
         self.pair_conv = nn.Conv2d(2 * channels, num_gates * channels, 1, groups=channels, bias=False)
         self.spatial_conv = nn.Conv2d(
             num_gates * channels, num_gates * channels, 3, padding=1, groups=channels, bias=bias)
@@ -170,7 +176,7 @@ class PlainRecurrentConv(nn.Module):
 
 
 def build_recurrent_conv(conv_type: str, input_channels: int, hidden_channels: int,
-                         num_gates: int, bias: bool = True, fuse_steps: bool = True) -> nn.Module:
+                         num_gates: int, bias: bool = True, fuse_steps: Optional[bool] = None) -> nn.Module:
     """Build the recurrent convolution named by ``conv_type`` (``'light'`` or ``'conv3x3'``).
 
     ``fuse_steps`` applies to ``'light'`` only (see :class:`LightRecurrentConv`).
@@ -192,7 +198,7 @@ class _ConvRecurrentCell(nn.Module):
     num_states = 1
 
     def __init__(self, input_channels: int, hidden_channels: int, conv_type: str = 'light',
-                 bias: bool = True, fuse_steps: bool = True) -> None:
+                 bias: bool = True, fuse_steps: Optional[bool] = None) -> None:
         super().__init__()
         self.input_channels = input_channels
         self.hidden_channels = hidden_channels
@@ -356,7 +362,7 @@ CONV_RNN_CELLS = {'rnn': ConvRNNCell, 'gru': ConvGRUCell, 'lstm': ConvLSTMCell}
 
 
 def build_conv_rnn_cell(kind: str, input_channels: int, hidden_channels: int, conv_type: str = 'light',
-                        bias: bool = True, fuse_steps: bool = True) -> _ConvRecurrentCell:
+                        bias: bool = True, fuse_steps: Optional[bool] = None) -> _ConvRecurrentCell:
     """Build the cell named by ``kind`` (``'rnn'``, ``'gru'`` or ``'lstm'``)."""
     check_choice('regulator', kind, tuple(CONV_RNN_CELLS))
     return CONV_RNN_CELLS[kind](input_channels, hidden_channels, conv_type, bias, fuse_steps)
