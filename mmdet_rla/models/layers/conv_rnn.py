@@ -67,11 +67,11 @@ class LightRecurrentConv(nn.Module):
     gate. It is the same function of the same parameters (the state_dict is the paper's two
     steps), needing ``18k`` instead of ``2k + 9k^2`` multiply-adds per pixel and hidden channel
     (72 vs 152 for ConvLSTM; zero padding commutes with the bias-free 1x1 step, so borders agree
-    too), with no interleaving copy and each gate's map dense: on a 2-core CPU the ConvLSTM cells
-    of RegNet-50 train 2.6x faster than the literal two steps. ``fuse_steps=False`` runs the
-    paper's two steps literally (the paper's FLOP counts count those). The default (``None``)
-    composes when that saves multiply-adds, i.e. for ``k >= 2`` (ConvGRU, ConvLSTM); a ConvRNN
-    (``k = 1``: 11 vs 18) keeps the two steps.
+    too), with no interleaving copy and each gate's map dense (on a 2-core CPU a RegNet-50
+    training step went from 1.85x to 1.56x ResNet-50's time, batch 8 at 224x224).
+    ``fuse_steps=False`` runs the paper's two steps literally (the paper's FLOP counts count
+    those). The default (``None``) composes when that saves multiply-adds, i.e. for ``k >= 2``
+    (ConvGRU, ConvLSTM); a ConvRNN (``k = 1``: 11 vs 18) keeps the two steps.
 
     Args:
         channels: ``N``, channels of ``x`` and of ``h`` alike.
@@ -304,11 +304,12 @@ class _LSTMGates(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_h: Optional[torch.Tensor], grad_c: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
+    def backward(ctx, grad_h: Optional[torch.Tensor],
+                 grad_c: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
         input_gate, forget_gate, cell_input, output_gate, c, tanh_c = ctx.saved_tensors
         # dL/dC' = grad_c + grad_h * o * (1 - tanh(C')^2)
-        if grad_h is None:
-            grad_o = torch.zeros_like(output_gate)
+        if grad_h is None:  # (None gradients stand for zeros)
+            grad_o = None
             grad_cell = grad_c if grad_c is not None else torch.zeros_like(tanh_c)
         else:
             grad_o = _sigmoid_backward(grad_h * tanh_c, output_gate)
@@ -317,8 +318,8 @@ class _LSTMGates(torch.autograd.Function):
                 grad_cell += grad_c
         grad_i = _sigmoid_backward(grad_cell * cell_input, input_gate)
         grad_g = _tanh_backward(grad_cell * input_gate, cell_input)
-        if c is None:
-            return grad_i, torch.zeros_like(forget_gate), grad_g, grad_o, None
+        if c is None:  # no forget term: the forget gate had no effect
+            return grad_i, None, grad_g, grad_o, None
         grad_f = _sigmoid_backward(grad_cell * c, forget_gate)
         return grad_i, grad_f, grad_g, grad_o, grad_cell * forget_gate if ctx.needs_input_grad[4] else None
 
