@@ -433,6 +433,9 @@ def test_lstm_cell_follows_its_equations():
         torch.testing.assert_close(got, want)
     zero_h, zero_c = cell(x)  # no state: zeros
     torch.testing.assert_close(zero_c, cell(x, (torch.zeros_like(h), torch.zeros_like(c)))[1])
+    with torch.no_grad():  # inference runs the equations as plain ops
+        torch.testing.assert_close(cell(x, (h, c)), (new_h, new_c))
+        torch.testing.assert_close(cell(x), (zero_h, zero_c))
 
 
 def test_gru_update_gate_keeps_the_hidden_state_and_reset_gate_hides_it():

@@ -354,8 +354,15 @@ class ConvLSTMCell(_ConvRecurrentCell):
             h, c = self.init_state(x)[0], None
         else:
             h, c = state
-        pre = self.conv(x, h)
-        h, c = _LSTMGates.apply(*pre, None if c is None else c.to(pre[0].dtype))
+        input_pre, forget_pre, cell_pre, output_pre = self.conv(x, h)
+        c = None if c is None else c.to(input_pre.dtype)
+        if torch.is_grad_enabled() and not torch.jit.is_tracing():
+            # Training: the same values, with a cheaper backward.
+            h, c = _LSTMGates.apply(input_pre, forget_pre, cell_pre, output_pre, c)
+        else:  # inference: the equations as they read
+            new_c = torch.sigmoid(input_pre) * torch.tanh(cell_pre)
+            c = new_c if c is None else torch.sigmoid(forget_pre) * c + new_c
+            h = torch.sigmoid(output_pre) * torch.tanh(c)
         return _like(h, x), c
 
 
