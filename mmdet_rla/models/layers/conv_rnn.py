@@ -105,9 +105,8 @@ class LightRecurrentConv(nn.Module):
             bias = None if bias is None else bias[:, gates]
         return weight, bias
 
-    def composed_kernel(self, gates: Optional[Sequence[int]] = None) -> torch.Tensor:
+    def _compose(self, spatial: torch.Tensor) -> torch.Tensor:
         """``K (N, G, 2, 3, 3)``: ``K_ij,c = sum_m W3_ijm W1_imc``; ``c = 0`` reads x, ``c = 1`` h."""
-        spatial, _ = self._spatial_params(gates)
         pair = self.pair_conv.weight.view(self.channels, self.num_gates, 2)
         return torch.einsum('ngmyx,nmc->ngcyx', spatial, pair)
 
@@ -115,14 +114,13 @@ class LightRecurrentConv(nn.Module):
                 gates: Optional[Sequence[int]] = None) -> Tuple[torch.Tensor, ...]:
         """Return one pre-activation map ``(B, N, H, W)`` per gate of ``gates`` (default: all)."""
         n, h = self.channels, h.to(x.dtype)
+        spatial, bias = self._spatial_params(gates)
         if not self.fuse_steps:
-            spatial, bias = self._spatial_params(gates)
             pairs = torch.stack([x, h], dim=2).flatten(1, 2)  # (x_0, h_0, x_1, h_1, ...)
             out = F.conv2d(self.pair_conv(pairs), spatial.flatten(0, 1),
                            None if bias is None else bias.flatten(), padding=1, groups=n)
             return out.unflatten(1, (n, -1)).unbind(2)  # channel i * G + j is gate j of channel i
-        kernel = self.composed_kernel(gates)
-        _, bias = self._spatial_params(gates)
+        kernel = self._compose(spatial)
         layout = _depthwise_memory_format(x)
         x, h = x.contiguous(memory_format=layout), h.contiguous(memory_format=layout)
         return tuple(
@@ -281,32 +279,43 @@ class ConvGRUCell(_ConvRecurrentCell):
         return (_like(torch.lerp(h.to(candidate.dtype), candidate, update), x), )  # (1 - Z) H + Z H~
 
 
-class _LSTMGates(torch.autograd.Function):
-    """ConvLSTM's gate arithmetic with a hand-written backward.
+def _lstm_equations(input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre: torch.Tensor,
+                    output_pre: torch.Tensor, c: Optional[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+    """``C' = F C + I G``, ``H = O tanh(C')`` from the pre-activations; ``c=None`` is a zero cell
+    state, whose forget term (and forget gate) is skipped.
 
-    The same values and gradients as autograd through :class:`ConvLSTMCell`'s equations, with
-    fewer passes over memory and fewer temporaries (the cell is memory-bound: its convolutions
-    are tiny); ``c=None`` is a zero cell state, whose forget term is skipped.
+    Returns ``(H, C', I, F, G, O, tanh(C'))``: the state, then what the backward reads.
+    """
+    input_gate, cell_input, output_gate = torch.sigmoid(input_pre), torch.tanh(cell_pre), torch.sigmoid(output_pre)
+    new_c = input_gate * cell_input
+    forget_gate = None
+    if c is not None:
+        forget_gate = torch.sigmoid(forget_pre)
+        new_c.addcmul_(forget_gate, c)
+    tanh_c = torch.tanh(new_c)
+    return output_gate * tanh_c, new_c, input_gate, forget_gate, cell_input, output_gate, tanh_c
+
+
+class _LSTMGates(torch.autograd.Function):
+    """ConvLSTM's gate arithmetic (:func:`_lstm_equations`) with a hand-written backward.
+
+    The same values and gradients as autograd through the equations, with fewer passes over
+    memory and fewer temporaries (the cell is memory-bound: its convolutions are tiny).
     """
 
     @staticmethod
     def forward(ctx, input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre: torch.Tensor,
                 output_pre: torch.Tensor, c: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
         ctx.set_materialize_grads(False)
-        input_gate, forget_gate = torch.sigmoid(input_pre), torch.sigmoid(forget_pre)
-        cell_input, output_gate = torch.tanh(cell_pre), torch.sigmoid(output_pre)
-        new_c = input_gate * cell_input
-        if c is not None:
-            new_c.addcmul_(forget_gate, c)
-        tanh_c = torch.tanh(new_c)
-        ctx.save_for_backward(input_gate, forget_gate, cell_input, output_gate, c, tanh_c)
-        return output_gate * tanh_c, new_c
+        h, new_c, *gates_and_tanh_c = _lstm_equations(input_pre, forget_pre, cell_pre, output_pre, c)
+        ctx.save_for_backward(c, *gates_and_tanh_c)
+        return h, new_c
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_h: Optional[torch.Tensor],
                  grad_c: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
-        input_gate, forget_gate, cell_input, output_gate, c, tanh_c = ctx.saved_tensors
+        c, input_gate, forget_gate, cell_input, output_gate, tanh_c = ctx.saved_tensors
         # dL/dC' = grad_c + grad_h * o * (1 - tanh(C')^2)
         if grad_h is None:  # (None gradients stand for zeros)
             grad_o = None
@@ -354,15 +363,12 @@ class ConvLSTMCell(_ConvRecurrentCell):
             h, c = self.init_state(x)[0], None
         else:
             h, c = state
-        input_pre, forget_pre, cell_pre, output_pre = self.conv(x, h)
-        c = None if c is None else c.to(input_pre.dtype)
+        pre = self.conv(x, h)  # input, forget, cell, output
+        c = None if c is None else c.to(pre[0].dtype)
         if torch.is_grad_enabled() and not torch.jit.is_tracing():
-            # Training: the same values, with a cheaper backward.
-            h, c = _LSTMGates.apply(input_pre, forget_pre, cell_pre, output_pre, c)
-        else:  # inference: the equations as they read
-            new_c = torch.sigmoid(input_pre) * torch.tanh(cell_pre)
-            c = new_c if c is None else torch.sigmoid(forget_pre) * c + new_c
-            h = torch.sigmoid(output_pre) * torch.tanh(c)
+            h, c = _LSTMGates.apply(*pre, c)  # the same values, with a cheaper backward
+        else:
+            h, c = _lstm_equations(*pre, c)[:2]
         return _like(h, x), c
 
 
