@@ -19,7 +19,7 @@ def load_tool():
 def test_reports_rla_r50_counts_and_ratios(tmp_path, capsys):
     tool = load_tool()
     out = tmp_path / 'report.json'
-    tool.main(['rla-r50', '--batch', '1', '--size', '64', '--iters', '1', '--warmup', '0',
+    tool.main(['rla-r50', '--batch', '1', '--size', '64', '--iters', '2', '--warmup', '0',
                '--modes', 'eval', '--no-memory', '--json', str(out)])
     (report, ) = json.loads(out.read_text())
     assert report['reference'] == {'type': 'ResNet', 'depth': 50}
@@ -27,9 +27,12 @@ def test_reports_rla_r50_counts_and_ratios(tmp_path, capsys):
     # The official code measures 4.4779 / 4.1115 GMACs with its fc layer; without it the
     # ratio is 1.088, the paper's cost of RLA.
     assert report['model_gflops'] / report['reference_gflops'] == pytest.approx(1.088, abs=0.002)
-    assert report['model_eval_s'] > 0 and report['reference_eval_s'] > 0
+    (row, ) = report['timings']
+    assert row['variant'] == 'eager' and row['mode'] == 'eval' and row['iters'] == 2
+    assert row['model_s'] > 0 and row['reference_s'] > 0
+    assert row['ratio_min'] <= row['ratio_max']
     printed = capsys.readouterr().out
-    assert '| GFLOPs (MACs) |' in printed and '| forward time (s) |' in printed
+    assert '| GFLOPs (MACs) |' in printed and '| eager | forward |' in printed
 
 
 def test_memory_is_measured_in_a_fresh_process(tmp_path):
@@ -37,15 +40,48 @@ def test_memory_is_measured_in_a_fresh_process(tmp_path):
     out = tmp_path / 'report.json'
     tool.main(['--backbone', "dict(type='RLAResNet', depth=18)", '--batch', '2', '--size', '96',
                '--flops-size', '64', '--iters', '1', '--warmup', '0', '--modes', 'train',
-               '--json', str(out)])
+               '--channels-last', '--json', str(out)])
     (report, ) = json.loads(out.read_text())
     assert report['reference'] == {'type': 'ResNet', 'depth': 18}
-    assert report['model_train_peak_mb'] > 0 and report['reference_train_peak_mb'] > 0
+    assert [row['variant'] for row in report['timings']] == ['eager', 'eager+channels-last']
+    assert all(row['model_peak_mb'] > 0 and row['reference_peak_mb'] > 0 for row in report['timings'])
 
 
-def test_rejects_unknown_presets_and_cifar_stems():
+def test_variants_are_every_combination_and_torchvision_is_a_reference(tmp_path, capsys):
+    """--compile/--channels-last/--amp each add a dimension; torchvision's ResNet counts as mmdet's."""
+    tool = load_tool()
+    out = tmp_path / 'report.json'
+    tool.main(['--backbone', "dict(type='RoRResNet', depth=18, base_channels=8)", '--reference', 'torchvision',
+               '--batch', '1', '--size', '64', '--flops-size', '64', '--iters', '1', '--warmup', '0',
+               '--modes', 'eval', '--channels-last', '--amp', 'bf16', '--no-memory', '--json', str(out)])
+    (report, ) = json.loads(out.read_text())
+    assert report['reference'] == 'torchvision:depth=18,groups=1,width=64'
+    assert [row['variant'] for row in report['timings']] == [
+        'eager', 'eager+amp-bf16', 'eager+channels-last', 'eager+channels-last+amp-bf16']
+    # torchvision's ResNet-18 without fc has mmdet ResNet-18's parameters and FLOPs
+    assert report['reference_params'] == 11_176_512
+
+
+def test_compiled_variant_runs(tmp_path):
+    tool = load_tool()
+    out = tmp_path / 'report.json'
+    tool.main(['--backbone', "dict(type='RLAResNet', depth=18, base_channels=8, rla_channels=4)",
+               '--batch', '1', '--size', '32', '--flops-size', '32', '--iters', '1', '--warmup', '1',
+               '--modes', 'eval', '--compile', '--json', str(out)])
+    (report, ) = json.loads(out.read_text())
+    compiled = [row for row in report['timings'] if row['variant'] == 'compiled']
+    assert len(compiled) == 1 and 'model_peak_mb' not in compiled[0]  # compile sets the CPU peak: not reported
+
+
+def test_rejects_unknown_presets_references_and_cifar_stems():
     tool = load_tool()
     with pytest.raises(SystemExit):
         tool.parse_args(['rla-r42'])
+    with pytest.raises(SystemExit):
+        tool.parse_args(['rla-r50', '--reference', 'timm'])
+    with pytest.raises(SystemExit):
+        tool.parse_args(['rla-r50', '--amp', 'fp8'])
     with pytest.raises(ValueError, match='stem_type'):
         tool.reference_of(dict(type='RLAResNet', depth=20, stem_type='cifar'))
+    with pytest.raises(ValueError, match='--reference'):
+        tool.reference_of(dict(type='RLAResNet', depth=50), 'timm')
