@@ -176,7 +176,7 @@ def test_state_update_is_the_papers_equation():
     x = torch.rand(1, 64, 16, 16)
     h = torch.rand(1, 32, 16, 16)
     with torch.no_grad():
-        x_out, h_out = stage(x, h)
+        x_out, (h_out, ) = stage(x, (h, ))
         expected_h = h
         expected_x = x
         for t, block in enumerate(stage.blocks):
@@ -194,7 +194,7 @@ def test_state_update_is_the_papers_equation():
     (dict(depth=50, out_indices=(0, 4)), r'out_indices must hold distinct stage indices in \[0, 3\]'),
     (dict(depth=50, frozen_stages=7), r'frozen_stages must be an integer in \[-1, 4\], got 7'),
     (dict(depth=50, channel_attention='cbam'), r"channel_attention must be one of \[None, 'se', 'eca'\]"),
-    (dict(depth=50, rla_input='both'), r"rla_input must be one of \['residual', 'output'\]"),
+    (dict(depth=50, rla_input='both'), r"rla_input must be one of \['residual', 'output', 'identity'\]"),
     (dict(depth=50, stem_type='tiny'), r"stem_type must be one of \['imagenet', 'cifar'\]"),
     (dict(depth=50, stem_type='cifar'), r'depth must be one of \[20, 32, 44, 56, 110, 164\], got 50'),
     (dict(depth=50, style='keras'), r"style must be one of \['pytorch', 'caffe'\]"),
