@@ -79,7 +79,8 @@ def config_path(kind: str, arch: str) -> str:
 
 def detector_config(path: str) -> Dict[str, Any]:
     """The ``model`` dict of our config ``path`` (relative to the repository), without the
-    backbone's ImageNet ``init_cfg`` (the converted checkpoint holds every weight)."""
+    backbone's ImageNet ``init_cfg`` (the converted checkpoint holds every weight). A plain dict, so
+    that the checkpoint loads with ``weights_only=True``; build it as ``MODELS.build(ConfigDict(...))``."""
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(REPO, path))
     cfg.model.backbone.init_cfg = None
@@ -90,11 +91,13 @@ def check_loads_strictly(model_cfg: Dict[str, Any], state_dict: Mapping[str, tor
     """Build ``model_cfg`` on the meta device and compare keys and shapes with ``state_dict``."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.config import ConfigDict
 
     import mmdet_rla  # noqa: F401  (registers the backbones)
     register_all_modules(init_default_scope=False)
     with torch.device('meta'):
-        expected = {k: v.shape for k, v in MODELS.build(model_cfg).state_dict().items()}
+        # mmdet's detectors read their train/test settings as attributes: a ConfigDict, not a plain dict.
+        expected = {k: v.shape for k, v in MODELS.build(ConfigDict(model_cfg)).state_dict().items()}
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
     wrong = [f'{k}: {tuple(v.shape)} vs {tuple(expected[k])}' for k, v in state_dict.items()

@@ -50,6 +50,8 @@ _AUTHORS = dict(rla_input='output')
 
 def _factory(depth: int, file: str, *, resnext: bool = False, attention: Optional[str] = None,
              preferred: bool = False, row: Optional[str] = None, **design: Any) -> Dict[str, Any]:
+    # Without the RLA -> main CNN exchange only a classifier reads h: there is no detection backbone.
+    classifier_only = design.get('rla_exchange', True) is False
     backbone: Dict[str, Any] = dict(type='RLAResNeXt' if resnext else 'RLAResNet', depth=depth)
     if resnext:
         backbone.update(groups=32, base_width=4)
@@ -58,7 +60,7 @@ def _factory(depth: int, file: str, *, resnext: bool = False, attention: Optiona
     elif attention == 'se':
         backbone.update(channel_attention='se', se_reduction=16)
     backbone.update(dict(_AUTHORS, **design))
-    return dict(backbone=backbone, file=file, preferred=preferred, row=row)
+    return dict(backbone=backbone, file=file, preferred=preferred, row=row, classifier_only=classifier_only)
 
 
 FACTORIES: Dict[str, Dict[str, Any]] = {
@@ -105,6 +107,7 @@ def model_config(arch: str, *, classifier: bool, num_classes: Optional[int] = No
     _check_arch(arch)
     backbone = dict(FACTORIES[arch]['backbone'])
     if not classifier:
+        _check_has_backbone(arch)
         return backbone
     backbone.update(with_rla_output=True, out_indices=(3, ))
     return dict(
@@ -118,6 +121,12 @@ def model_config(arch: str, *, classifier: bool, num_classes: Optional[int] = No
 def _check_arch(arch: str) -> None:
     if arch not in FACTORIES:
         raise ValueError(f'arch must be one of {sorted(FACTORIES)}, got {arch!r}')
+
+
+def _check_has_backbone(arch: str) -> None:
+    if FACTORIES[arch]['classifier_only']:
+        raise ValueError(f'{arch} has no RLA -> main CNN exchange: only its classifier reads h, so it has no '
+                         'detection backbone; convert it as a classifier (--cls)')
 
 
 # ------------------------------------------------------------------------- the renaming
@@ -228,6 +237,8 @@ def _our_shapes(arch: str, classifier: bool) -> 'OrderedDict[str, torch.Size]':
 @functools.lru_cache(maxsize=None)
 def _official_shapes(arch: str, classifier: bool) -> Dict[str, torch.Size]:
     """The authors' keys and shapes for ``arch``: classifier (with ``bn2``/``fc``) or detection layout."""
+    if not classifier and FACTORIES[arch]['classifier_only']:  # what a backbone-only file of it holds
+        return {k: v for k, v in _official_shapes(arch, True).items() if not k.startswith(_CLASSIFIER_PREFIXES)}
     shapes = _our_shapes(arch, classifier)
     official = to_official(OrderedDict((k, torch.empty(s, device='meta')) for k, s in shapes.items()), arch)
     return {k: v.shape for k, v in official.items()}
@@ -310,6 +321,8 @@ def to_ours(state_dict: Mapping[str, Tensor], arch: str, *, classifier: bool
             keys (listed; ``classifier=True`` needs ``fc`` and ``bn2``); shapes that differ.
     """
     _check_arch(arch)
+    if not classifier:
+        _check_has_backbone(arch)
     model_type = FACTORIES[arch]['backbone']['type']
     ours = _our_shapes(arch, classifier)
     if classifier and 'fc.weight' in state_dict:  # take the file's number of classes

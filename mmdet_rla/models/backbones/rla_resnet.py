@@ -302,7 +302,8 @@ class RLAResNet(ResNetBase):
         share_rla: Share ``Conv1`` and ``R`` by the blocks of a stage (the recurrence) or give
             every block its own (Table 6 b).
         rla_exchange: Let the blocks read ``h`` (``concat(x, h)``); ``False`` leaves the main CNN a
-            plain ResNet that only feeds the RLA path (Table 6 c).
+            plain ResNet that only feeds the RLA path (Table 6 c), which only the classification
+            output reads (so it needs ``with_rla_output=True``).
         rla_output: What the classification output appends to ``x``: ``'bn_relu'``
             (``ReLU(BN(h))``), ``'bn_tanh'`` (the authors' ``resnet_rla_v1.py``) or ``'state'``
             (``h`` as is); ``None``: ``'bn_relu'`` for pre-activated ConvRNN units, ``'state'`` for
@@ -343,6 +344,9 @@ class RLAResNet(ResNetBase):
         self.rla_design = self._check_design(rla_input, rla_integration, rla_cell, rla_activation, share_rla,
                                              rla_exchange, rla_output)
         check_bool('with_rla_output', with_rla_output)
+        if not rla_exchange and not with_rla_output:
+            raise ValueError('rla_exchange=False needs with_rla_output=True: when the blocks do not read h and '
+                             'the output does not append it, nothing reads the RLA path')
         if isinstance(eca_kernel_sizes, int):
             eca_kernel_sizes = (eca_kernel_sizes, )
         eca_kernel_sizes = tuple(eca_kernel_sizes)
