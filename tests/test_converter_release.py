@@ -50,12 +50,7 @@ SAME_LAYOUT = {'rlav1_resnet50_eca': 'rla_resnet50_eca',
 STATS = ('running_mean', 'running_var', 'num_batches_tracked')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def randomise(model: torch.nn.Module, seed: int) -> torch.nn.Module:

@@ -121,10 +121,16 @@ def test_frozen_stages_freeze_rla_parts_and_norm_eval_holds():
     assert model.layer2.norms[0].training and model.layer2.blocks[0].bn1.training
 
 
-def test_with_cp_gives_the_same_outputs_and_gradients():
+@pytest.mark.parametrize('cfg', [
+    dict(type='RLAResNet', depth=18),
+    # RLA-ResNeXt and a ConvLSTM design (tests/test_rla_variants.py), small widths.
+    dict(type='RLAResNeXt', depth=50, groups=4, base_width=4, base_channels=16, rla_channels=8),
+    dict(type='RLAResNet', depth=50, rla_cell='lstm', base_channels=16, rla_channels=8),
+], ids=['rla-r18', 'rla-resnext', 'rla-lstm'])
+def test_with_cp_gives_the_same_outputs_and_gradients(cfg):
     torch.manual_seed(0)
-    plain = RLAResNet(depth=18, norm_eval=False)
-    checkpointed = RLAResNet(depth=18, norm_eval=False, with_cp=True)
+    plain = build_model(dict(cfg, norm_eval=False))
+    checkpointed = build_model(dict(cfg, norm_eval=False, with_cp=True))
     checkpointed.load_state_dict(plain.state_dict())
     x = torch.rand(2, 3, 65, 47, requires_grad=True)
     outs_plain = plain.train()(x)

@@ -35,6 +35,7 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmdet.models.backbones.resnet import BasicBlock, Bottleneck
 from mmdet.models.backbones.resnext import Bottleneck as ResNeXtBottleneck
+from mmdet.models.backbones.resnext import ResNeXt
 from mmengine.model import ModuleList
 from torch import nn
 
@@ -448,11 +449,9 @@ class RLAResNeXt(RLAResNet):
         [(1, 256, 16, 16), (1, 512, 8, 8), (1, 1024, 4, 4), (1, 2048, 2, 2)]
     """
 
-    arch_settings: ArchSettings = {
-        50: (RLAResNeXtBottleneck, (3, 4, 6, 3)),
-        101: (RLAResNeXtBottleneck, (3, 4, 23, 3)),
-        152: (RLAResNeXtBottleneck, (3, 8, 36, 3)),
-    }
+    # mmdet ResNeXt's depths, with the RLA block.
+    arch_settings: ArchSettings = {depth: (RLAResNeXtBottleneck, blocks)
+                                   for depth, (_, blocks) in ResNeXt.arch_settings.items()}
 
     def __init__(self, depth: int, groups: int = 32, base_width: int = 4, **kwargs) -> None:
         check_positive_int('groups', groups)
