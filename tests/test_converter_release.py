@@ -92,6 +92,19 @@ def test_every_factory_has_the_authors_parameters_and_is_recognised(arch):
     assert arch in [resolve_arch(backbone)[0]] + resolve_arch(backbone)[1]
 
 
+def test_connection_variants_as_the_authors_code_runs():
+    """Figure 4: v2/v4/v6 add after the recurrent unit, v5/v6 add the block input; and through the authors'
+    in-place alias (y is the block output) v3 computes the proposed module and v4 computes v2."""
+    names = ['rla_resnet50'] + [f'rlav{v}_resnet50' for v in range(2, 7)]
+    design = {n: rlanet_resnet.model_config(n, classifier=False) for n in names}
+    assert design['rlav3_resnet50'] == design['rla_resnet50'] and design['rlav4_resnet50'] == design['rlav2_resnet50']
+    assert len({tuple(sorted(d.items())) for d in design.values()}) == 4
+    for name in names:
+        after = design[name].get('rla_integration') == 'after_recurrence'
+        assert after == (name in ('rlav2_resnet50', 'rlav4_resnet50', 'rlav6_resnet50'))
+        assert (design[name]['rla_input'] == 'identity') == (name in ('rlav5_resnet50', 'rlav6_resnet50'))
+
+
 @pytest.mark.parametrize('arch,gmacs', [('rlalstm_resnet50', 5.3725), ('rla_resnext50_32x4d', 4.6868)])
 def test_flops_equal_the_authors(arch, gmacs):
     """Multiply-adds at 224x224 with the fc layer, counted as fvcore counts the authors' models."""
