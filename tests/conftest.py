@@ -5,6 +5,7 @@ import sys
 from typing import Dict, List
 
 import pytest
+import torch
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', '_demo_', 'fcos_rla-r18-tiny_fpn_gn-head_shapes.py')
@@ -61,3 +62,13 @@ def subprocess_env() -> Dict[str, str]:
     env['PYTHONWARNINGS'] = 'ignore'
     env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)  # the checkpoint policy must hold without it
     return env
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """Single-threaded torch for a module of many small models on a busy 2-core machine
+    (use with ``pytestmark = pytest.mark.usefixtures('one_torch_thread')``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

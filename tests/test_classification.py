@@ -30,6 +30,14 @@ EXPECTED_PARAMS = {
     'rla-resnet101_4xb64_in1k.py': 45_003_176,
     'rla-eca-resnet50_4xb64_in1k.py': 25_870_782,
     'rla-eca-resnet101_4xb64_in1k.py': 45_003_347,
+    # RLA-ResNeXt and the Table 6 ablations: the authors' factories of the same design (their code, measured).
+    'rla-resnext50-32x4d_4xb64_in1k.py': 25_463_400,
+    'rla-resnext101-32x4d_4xb64_in1k.py': 44_891_816,
+    'rla-resnet50-unshared_4xb64_in1k.py': 26_341_736,
+    'rla-resnet50-no-exchange_4xb64_in1k.py': 25_749_864,
+    'rla-resnet50-convlstm_4xb64_in1k.py': 26_128_680,
+    'rla-resnet50-postact_4xb64_in1k.py': 25_870_632,
+    **{f'rla-resnet50-v{v}_4xb64_in1k.py': 25_870_696 for v in range(2, 7)},
     'resnet50_4xb64_in1k.py': 25_557_032,
     'resnet101_4xb64_in1k.py': 44_549_160,
     'resnet101_2xb64-80e_in1k.py': 44_549_160,
@@ -69,7 +77,10 @@ def test_the_config_set_is_complete():
                  'rla/rla-resnet164_1xb128_cifar100.py', 'rnn_regnet/rnn-regnet50-convgru_4xb32_in1k.py',
                  'rnn_regnet/se-rnn-regnet20-convlstm_1xb64_cifar10.py', 'rnn_regnet/rnn-regnet56-convgru_1xb64_cifar100.py',
                  'ror/ror-resnet164-slim_2xb64_cifar100.py', 'ror/se-ror-resnext29-8x64d_2xb64_cifar10.py',
-                 'resnet/resnet50_4xb32-90e_in1k.py', 'resnet/resnet110_1xb128_cifar10.py'):
+                 'resnet/resnet50_4xb32-90e_in1k.py', 'resnet/resnet110_1xb128_cifar10.py',
+                 'rla/rla-resnext101-32x4d_4xb64_in1k.py', 'rla/rla-resnet50-unshared_4xb64_in1k.py',
+                 'rla/rla-resnet50-no-exchange_4xb64_in1k.py', 'rla/rla-resnet50-convlstm_4xb64_in1k.py',
+                 'rla/rla-resnet50-postact_4xb64_in1k.py', 'rla/rla-resnet50-v6_4xb64_in1k.py'):
         assert name in names
     assert len(CLS_CONFIGS) >= 70
 
@@ -79,9 +90,9 @@ def test_config_builds_and_classifies(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.model.type == 'ImageClassifier'
-    if cfg.model.backbone.type in ('RLAResNet', 'RNNRegNet', 'RoRResNet', 'RoRResNeXt'):
+    if cfg.model.backbone.type in ('RLAResNet', 'RLAResNeXt', 'RNNRegNet', 'RoRResNet', 'RoRResNeXt'):
         assert cfg.custom_imports == dict(imports=['mmdet_rla'], allow_failed_imports=False)
-    if cfg.model.backbone.type == 'RLAResNet':  # the classifier reads concat(x, ReLU(BN(h)))
+    if cfg.model.backbone.type in ('RLAResNet', 'RLAResNeXt'):  # the classifier reads concat(x, h's output)
         assert cfg.model.backbone.with_rla_output is True
     num_classes = cfg.model.head.num_classes
     assert cfg.data_preprocessor.num_classes == num_classes

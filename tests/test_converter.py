@@ -14,6 +14,7 @@ import torch
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmpretrain.utils import register_all_modules
 
+from mmdet_rla.converters import rlanet_resnet
 from mmdet_rla.converters.rlanet import (UnsafeCheckpointError, convert_rlanet_checkpoint,
                                          extract_state_dict, load_weights_only, mmdet_to_official,
                                          official_to_mmdet)
@@ -109,7 +110,7 @@ def test_classifier_round_trip(ours, module_prefix, tmp_path):
         assert torch.equal(converted['state_dict'][key], value), key
     assert meta['dropped_keys'] == []
     assert meta['model']['backbone']['rla_input'] == 'output'
-    assert meta['arch']['channel_attention'] == attention
+    assert meta['arch'] == ('rla_resnet50_eca' if attention == 'eca' else 'rla_resnet50')
 
     # A classifier built from the recorded config reproduces our model's outputs.
     rebuilt = MMPRETRAIN_MODELS.build(meta['model'])
@@ -168,12 +169,15 @@ def test_extract_state_dict_accepts_the_usual_wrappers():
 
 def test_rejects_what_is_not_an_rla_resnet():
     from mmdet.models.backbones import ResNet
-    with pytest.raises(ValueError, match='not an RLA-ResNet'):
+    with pytest.raises(ValueError, match="fits no factory of the RLA-Net authors' code .looked for"):
         official_to_mmdet(ResNet(depth=50).state_dict())
     official = mmdet_to_official(build_model(dict(type='RLAResNet', depth=50)).state_dict())
     official['stages.0.0.mystery.weight'] = torch.zeros(1)
-    with pytest.raises(ValueError, match='match no part of RLAResNet'):
+    with pytest.raises(ValueError, match=r"closest factory, rla_resnet50, differs by 1 unexpected keys "
+                       r"\['stages.0.0.mystery.weight'\]"):
         official_to_mmdet(official)
+    with pytest.raises(ValueError, match=r'keys match no part of RLAResNet \(rla_resnet50\)'):
+        rlanet_resnet.to_ours(official, 'rla_resnet50', classifier=False)
     with pytest.raises(ValueError, match='--cls needs'):
         official_to_mmdet(mmdet_to_official(build_model(dict(type='RLAResNet', depth=50)).state_dict()),
                           classifier=True)

@@ -121,10 +121,16 @@ def test_frozen_stages_freeze_rla_parts_and_norm_eval_holds():
     assert model.layer2.norms[0].training and model.layer2.blocks[0].bn1.training
 
 
-def test_with_cp_gives_the_same_outputs_and_gradients():
+@pytest.mark.parametrize('cfg', [
+    dict(type='RLAResNet', depth=18),
+    # RLA-ResNeXt and a ConvLSTM design (tests/test_rla_variants.py), small widths.
+    dict(type='RLAResNeXt', depth=50, groups=4, base_width=4, base_channels=16, rla_channels=8),
+    dict(type='RLAResNet', depth=50, rla_cell='lstm', base_channels=16, rla_channels=8),
+], ids=['rla-r18', 'rla-resnext', 'rla-lstm'])
+def test_with_cp_gives_the_same_outputs_and_gradients(cfg):
     torch.manual_seed(0)
-    plain = RLAResNet(depth=18, norm_eval=False)
-    checkpointed = RLAResNet(depth=18, norm_eval=False, with_cp=True)
+    plain = build_model(dict(cfg, norm_eval=False))
+    checkpointed = build_model(dict(cfg, norm_eval=False, with_cp=True))
     checkpointed.load_state_dict(plain.state_dict())
     x = torch.rand(2, 3, 65, 47, requires_grad=True)
     outs_plain = plain.train()(x)
@@ -176,7 +182,7 @@ def test_state_update_is_the_papers_equation():
     x = torch.rand(1, 64, 16, 16)
     h = torch.rand(1, 32, 16, 16)
     with torch.no_grad():
-        x_out, h_out = stage(x, h)
+        x_out, (h_out, ) = stage(x, (h, ))
         expected_h = h
         expected_x = x
         for t, block in enumerate(stage.blocks):
@@ -194,7 +200,7 @@ def test_state_update_is_the_papers_equation():
     (dict(depth=50, out_indices=(0, 4)), r'out_indices must hold distinct stage indices in \[0, 3\]'),
     (dict(depth=50, frozen_stages=7), r'frozen_stages must be an integer in \[-1, 4\], got 7'),
     (dict(depth=50, channel_attention='cbam'), r"channel_attention must be one of \[None, 'se', 'eca'\]"),
-    (dict(depth=50, rla_input='both'), r"rla_input must be one of \['residual', 'output'\]"),
+    (dict(depth=50, rla_input='both'), r"rla_input must be one of \['residual', 'output', 'identity'\]"),
     (dict(depth=50, stem_type='tiny'), r"stem_type must be one of \['imagenet', 'cifar'\]"),
     (dict(depth=50, stem_type='cifar'), r'depth must be one of \[20, 32, 44, 56, 110, 164\], got 50'),
     (dict(depth=50, style='keras'), r"style must be one of \['pytorch', 'caffe'\]"),

@@ -1,11 +1,12 @@
 from .base import ResNetBase, StatefulLayer
-from .rla_resnet import RLABasicBlock, RLABottleneck, RLAResNet, RLAStage
+from .rla_resnet import (RLABasicBlock, RLABottleneck, RLADesign, RLAResNet, RLAResNeXt, RLAResNeXtBottleneck,
+                         RLAStage)
 from .rnn_regnet import RegBasicBlock, RegBottleneck, RegulatedStage, RNNRegNet
 from .ror import RoRBasicBlock, RoRBottleneck, RoRResNet, RoRResNeXt, RoRResNeXtBottleneck
 
 __all__ = [
     'ResNetBase', 'StatefulLayer',
-    'RLAResNet', 'RLABasicBlock', 'RLABottleneck', 'RLAStage',
+    'RLAResNet', 'RLAResNeXt', 'RLABasicBlock', 'RLABottleneck', 'RLAResNeXtBottleneck', 'RLAStage', 'RLADesign',
     'RNNRegNet', 'RegBasicBlock', 'RegBottleneck', 'RegulatedStage',
     'RoRResNet', 'RoRResNeXt', 'RoRBasicBlock', 'RoRBottleneck', 'RoRResNeXtBottleneck',
 ]

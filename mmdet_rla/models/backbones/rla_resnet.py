@@ -1,4 +1,4 @@
-"""RLA-ResNet: ResNet with Recurrent Layer Aggregation (Zhao, Fang & Li, NeurIPS 2021).
+"""RLA-ResNet and RLA-ResNeXt: Recurrent Layer Aggregation (Zhao, Fang & Li, NeurIPS 2021).
 
 For block ``t`` of stage ``s`` (paper Eq. 11 and Fig. 3)::
 
@@ -8,58 +8,108 @@ For block ``t`` of stage ``s`` (paper Eq. 11 and Fig. 3)::
 
 ``h`` has ``rla_channels`` (k) channels, starts at zero and is average-pooled whenever the main
 path halves its resolution. Compared with the authors' mmdet 2.x file this implementation:
-creates ``h`` on the input's device and dtype (no hard-coded GPU device), pools ``h`` in ceil mode so any
-input size works, skips the update after the last block in detection mode (so every parameter
-receives a gradient and DDP needs no ``find_unused_parameters``), supports BasicBlock depths and
-CIFAR stems, and keeps mmdet's ResNet knobs.
+creates ``h`` on the input's device and dtype (no hard-coded GPU device), pools ``h`` in ceil mode
+so any input size works, skips the update after the last block in detection mode (so every
+parameter receives a gradient and DDP needs no ``find_unused_parameters``), supports BasicBlock
+depths and CIFAR stems, and keeps mmdet's ResNet knobs.
+
+The ablations of the paper's Table 6 are arguments of the same backbone (one code path; each
+matches the authors' file of the same name in ``models/``):
+
+=====  ===========================  ==========================================================
+row    authors' file                arguments
+=====  ===========================  ==========================================================
+b      ``resnet_rla_us.py``         ``share_rla=False`` (one 1x1 conv and recurrent unit per block)
+c      ``resnet_rla_rh.py``         ``rla_exchange=False`` (blocks do not read ``h``)
+d      ``resnet_rla_lstm.py``       ``rla_cell='lstm'`` (``_gru.py``: ``rla_cell='gru'``)
+e      ``resnet_rla_v1post.py``     ``rla_activation='post'``: ``h = tanh(BN(Conv3x3(h + .)))``
+f-j    ``resnet_rla_v2.py`` - v6    ``rla_input`` (``'residual'``/``'output'``/``'identity'``) x
+                                    ``rla_integration`` (before / after the recurrent unit)
+=====  ===========================  ==========================================================
 """
-from typing import Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmdet.models.backbones.resnet import BasicBlock, Bottleneck
+from mmdet.models.backbones.resnext import Bottleneck as ResNeXtBottleneck
+from mmdet.models.backbones.resnext import ResNeXt
 from mmengine.model import ModuleList
 from torch import nn
 
 from ...registry import register_model
-from ...utils import check_choice, check_positive_int
+from ...utils import check_bool, check_choice, check_positive_int
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
-from .base import ResNetBase, StatefulLayer, bottleneck_residual, family_arch_settings
+from ..layers.conv_rnn import ConvGRUCell, ConvLSTMCell, State
+from .base import ArchSettings, ResNetBase, StatefulLayer, bottleneck_residual, family_arch_settings
 
-RLA_INPUTS = ('residual', 'output')
+RLA_INPUTS = ('residual', 'output', 'identity')
+RLA_INTEGRATIONS = ('before_recurrence', 'after_recurrence')
+RLA_CELLS = ('rnn', 'lstm', 'gru')
+RLA_ACTIVATIONS = ('pre', 'post')
+RLA_OUTPUTS = (None, 'bn_relu', 'bn_tanh', 'state')
+# The authors' ConvGRU normalises each gate map over all its channels and positions (a layer norm).
+GRU_GATE_NORM = dict(type='GN', num_groups=1, eps=1e-6)
+
+
+@dataclass(frozen=True)
+class RLADesign:
+    """How an RLA module is wired; the defaults are the proposed module (paper Fig. 3).
+
+    Each field is the :class:`RLAResNet` argument of the same name without its ``rla_`` prefix
+    (``shared``: ``share_rla``); see there.
+    """
+
+    input: str = 'residual'
+    integration: str = 'before_recurrence'
+    cell: str = 'rnn'
+    activation: str = 'pre'
+    shared: bool = True
+    exchange: bool = True
+    output: str = 'bn_relu'
 
 
 class _RLABlockMixin:
-    """The parts shared by both RLA blocks: read ``concat(x, h)``, return ``(x_out, y)``."""
+    """The parts shared by the RLA blocks: read ``concat(x, h)``, return ``(x_out, y, identity)``."""
 
     with_cp: bool
     downsample: Optional[nn.Module]
     relu: nn.Module
+    conv1: nn.Conv2d
 
-    def _add_rla_parts(self, channel_attention: Optional[str], out_channels: int,
-                       se_reduction: int, eca_kernel_size: int) -> None:
+    def _add_rla_parts(self, rla_channels: int, conv_cfg: Optional[dict], channel_attention: Optional[str],
+                       out_channels: int, se_reduction: int, eca_kernel_size: int) -> None:
+        # The first conv reads k more input channels: h next to x (none when the block does not read h).
+        self.reads_state = rla_channels > 0
+        if self.reads_state:
+            conv = self.conv1
+            self.conv1 = build_conv_layer(
+                conv_cfg, conv.in_channels + rla_channels, conv.out_channels, conv.kernel_size,
+                stride=conv.stride, padding=conv.padding, dilation=conv.dilation, groups=conv.groups,
+                bias=conv.bias is not None)
         self.attention = build_channel_attention(
             channel_attention, out_channels, se_reduction=se_reduction, eca_kernel_size=eca_kernel_size)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Return the block output ``ReLU(y + identity)`` and the residual ``y``."""
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return the block output ``ReLU(y + identity)``, the residual ``y`` and the shortcut ``identity``."""
 
-        def inner_forward(x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-            y = self.residual(torch.cat([x, h], dim=1))
+        def inner_forward(x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+            y = self.residual(torch.cat([x, h], dim=1) if self.reads_state else x)
             if self.attention is not None:
                 y = self.attention(y)
             identity = x if self.downsample is None else self.downsample(x)
-            return y + identity, y
+            return y + identity, y, identity
 
         if self.with_cp and x.requires_grad:
-            out, y = cp.checkpoint(inner_forward, x, h, use_reentrant=False)
+            out, y, identity = cp.checkpoint(inner_forward, x, h, use_reentrant=False)
         else:
-            out, y = inner_forward(x, h)
-        return self.relu(out), y
+            out, y, identity = inner_forward(x, h)
+        return self.relu(out), y, identity
 
 
 class RLABasicBlock(_RLABlockMixin, BasicBlock):
@@ -71,11 +121,8 @@ class RLABasicBlock(_RLABlockMixin, BasicBlock):
                  channel_attention: Optional[str] = None, se_reduction: int = 16,
                  eca_kernel_size: int = 3, **kwargs) -> None:
         super().__init__(inplanes, planes, **kwargs)
-        self.conv1 = build_conv_layer(
-            self.conv_cfg if hasattr(self, 'conv_cfg') else kwargs.get('conv_cfg'),
-            inplanes + rla_channels, planes, 3, stride=self.stride, padding=self.dilation,
-            dilation=self.dilation, bias=False)
-        self._add_rla_parts(channel_attention, planes * self.expansion, se_reduction, eca_kernel_size)
+        self._add_rla_parts(rla_channels, kwargs.get('conv_cfg'), channel_attention, planes * self.expansion,
+                            se_reduction, eca_kernel_size)
 
     def residual(self, xh: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.norm1(self.conv1(xh)))
@@ -91,58 +138,127 @@ class RLABottleneck(_RLABlockMixin, Bottleneck):
                  channel_attention: Optional[str] = None, se_reduction: int = 16,
                  eca_kernel_size: int = 3, **kwargs) -> None:
         super().__init__(inplanes, planes, **kwargs)
-        self.conv1 = build_conv_layer(
-            self.conv_cfg, inplanes + rla_channels, planes, kernel_size=1, stride=self.conv1_stride,
-            bias=False)
-        self._add_rla_parts(channel_attention, planes * self.expansion, se_reduction, eca_kernel_size)
+        self._add_rla_parts(rla_channels, kwargs.get('conv_cfg'), channel_attention, planes * self.expansion,
+                            se_reduction, eca_kernel_size)
 
     def residual(self, xh: torch.Tensor) -> torch.Tensor:
         return bottleneck_residual(self, xh)
 
 
+class RLAResNeXtBottleneck(RLABottleneck, ResNeXtBottleneck):
+    """mmdet ResNeXt Bottleneck (grouped 3x3 conv) whose first 1x1 conv reads ``concat(x, h)``.
+
+    Arguments as :class:`RLABottleneck` plus mmdet's ``groups``, ``base_width`` and ``base_channels``;
+    the MRO puts ResNeXt's constructor (conv widths, grouped ``conv2``) under RLABottleneck's.
+    """
+
+
 class RLAStage(StatefulLayer):
     """One stage: its blocks plus the RLA parts they share.
 
-    ``conv_out`` (1x1, C_out -> k) and ``recurrent_conv`` (3x3, k -> k) are shared by every block of
-    the stage; ``norms`` holds one norm per state update. ``num_updates`` is the number of blocks
-    after which ``h`` is updated: all of them, except after the very last block of a detection
-    backbone, whose update nothing would read.
+    ``conv_out`` (1x1, C_out -> k) and the recurrent unit (``recurrent_conv``, a 3x3 conv k -> k,
+    or ``recurrent_cell``, a ConvLSTM/ConvGRU cell) are shared by every block of the stage
+    (``conv_outs`` / ``recurrent_convs`` / ``recurrent_cells``, one per update, when
+    ``design.shared`` is False); ``norms`` holds one norm per state update. ``num_updates`` is the
+    number of blocks after which the state is updated: all of them, except after the very last
+    block of a detection backbone, whose update nothing would read. The state is a tuple:
+    ``(h,)``, or ``(h, c)`` with ConvLSTM cells.
 
     Args:
         blocks: The stage's RLA blocks, in order.
         out_channels: Output channels of the blocks.
         rla_channels: Channels ``k`` of the state.
-        pool_state: Average-pool ``h`` (2x2, ceil mode) after the first block, whose stride > 1.
-        num_updates: How many blocks update ``h`` (``len(blocks)`` or ``len(blocks) - 1``).
-        rla_input: What ``conv_out`` reads: ``'residual'`` (the paper's ``y``) or ``'output'``
-            (``ReLU(y + identity)``, what the authors' code computes through an in-place alias).
-        with_output_norm: Build ``output_norm`` for the classification output
-            ``concat(x, ReLU(BN(h)))``.
+        pool_state: Average-pool the state (2x2, ceil mode) after the first block, whose stride > 1.
+        num_updates: How many blocks update the state (``len(blocks)`` or ``len(blocks) - 1``).
+        design: The wiring of the RLA module (:class:`RLADesign`).
+        with_rla_output: Build what the classification output ``concat(x, rla_output(h))`` needs.
     """
 
     def __init__(self, blocks: Sequence[nn.Module], out_channels: int, rla_channels: int, *,
                  conv_cfg: Optional[dict], norm_cfg: dict, pool_state: bool, num_updates: int,
-                 rla_input: str = 'residual', with_output_norm: bool = False) -> None:
+                 design: RLADesign = RLADesign(), with_rla_output: bool = False) -> None:
         super().__init__()
         self.blocks = ModuleList(blocks)  # mmengine's, so init_weights reaches the blocks
-        self.conv_out = build_conv_layer(conv_cfg, out_channels, rla_channels, 1, bias=False)
-        self.recurrent_conv = build_conv_layer(
-            conv_cfg, rla_channels, rla_channels, 3, padding=1, bias=False)
+        self.design = design
+        num_units = 1 if design.shared else num_updates
+        conv_outs = [build_conv_layer(conv_cfg, out_channels, rla_channels, 1, bias=False) for _ in range(num_units)]
+        units = [self._build_recurrent_unit(conv_cfg, rla_channels) for _ in range(num_units)]
+        unit_name = 'recurrent_conv' if design.cell == 'rnn' else 'recurrent_cell'
+        if design.shared:
+            self.conv_out = conv_outs[0]
+            self.add_module(unit_name, units[0])
+        else:
+            self.conv_outs = nn.ModuleList(conv_outs)
+            self.add_module(unit_name + 's', nn.ModuleList(units))
+        self._unit_name = unit_name
         self.norms = nn.ModuleList(build_norm_layer(norm_cfg, rla_channels)[1] for _ in range(num_updates))
         # ceil mode keeps h the same size as x, whose strided convs round up, for odd sizes too.
         self.state_pool = nn.AvgPool2d(2, stride=2, ceil_mode=True) if pool_state else None
-        self.rla_input = rla_input
-        self.output_norm = build_norm_layer(norm_cfg, rla_channels)[1] if with_output_norm else None
+        self.with_rla_output = with_rla_output
+        self.output_norm = (build_norm_layer(norm_cfg, rla_channels)[1]
+                            if with_rla_output and design.output != 'state' else None)
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _build_recurrent_unit(self, conv_cfg: Optional[dict], k: int) -> nn.Module:
+        if self.design.cell == 'lstm':  # the authors' cell: one bias-free 3x3 conv over [u, h] -> 4 gates
+            return ConvLSTMCell(k, k, conv_type='conv3x3', bias=False)
+        if self.design.cell == 'gru':  # theirs: 3x3 convs with biases, each gate map layer-normalised
+            return ConvGRUCell(k, k, conv_type='conv3x3', bias=True, norm_cfg=GRU_GATE_NORM)
+        return build_conv_layer(conv_cfg, k, k, 3, padding=1, bias=False)
+
+    def _parts(self, t: int) -> Tuple[nn.Module, nn.Module]:
+        """``(conv_out, recurrent unit)`` of update ``t``: the stage's shared pair, or update ``t``'s own."""
+        if self.design.shared:
+            return self.conv_out, getattr(self, self._unit_name)
+        return self.conv_outs[t], getattr(self, self._unit_name + 's')[t]
+
+    def forward(self, x: torch.Tensor, state: State) -> Tuple[torch.Tensor, State]:
         for t, block in enumerate(self.blocks):
-            x, y = block(x, h)
+            x, residual, identity = block(x, state[0])
             if t == 0 and self.state_pool is not None:
-                h = self.state_pool(h)
+                state = tuple(self.state_pool(s) for s in state)
             if t < len(self.norms):
-                update = self.conv_out(y if self.rla_input == 'residual' else x)
-                h = self.recurrent_conv(torch.tanh(self.norms[t](h + update)))
-        return x, h
+                state = self.update(t, state, self.new_information(x, residual, identity))
+        return x, state
+
+    def new_information(self, out: torch.Tensor, residual: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        """What a block hands to the RLA path: its residual ``y`` (paper), its output ``x^t``, or the
+        block input on its shortcut (``identity``, after the downsample projection if any)."""
+        return {'residual': residual, 'output': out, 'identity': identity}[self.design.input]
+
+    def update(self, t: int, state: State, new: torch.Tensor) -> State:
+        """One step of the RLA path: the state after block ``t`` from the state before it and ``new``.
+
+        ConvRNN (``design.cell='rnn'``), new information added before the recurrent unit (proposed)
+        or after it (``'after_recurrence'``)::
+
+            h = R(h + Conv1x1(new))          or          h = R(h) + Conv1x1(new)
+
+        ConvLSTM / ConvGRU cells read ``tanh(BN(Conv1x1(new)))`` as their input (the authors'
+        ``resnet_rla_lstm.py`` / ``_gru.py``).
+        """
+        conv_out, unit = self._parts(t)
+        norm = self.norms[t]
+        info = conv_out(new)
+        if self.design.cell != 'rnn':
+            return unit(torch.tanh(norm(info)), state)
+        (h, ) = state
+        if self.design.integration == 'before_recurrence':
+            return (self.recurrent_step(unit, norm, h + info), )
+        return (self.recurrent_step(unit, norm, h) + info, )
+
+    def recurrent_step(self, conv: nn.Module, norm: nn.Module, h: torch.Tensor) -> torch.Tensor:
+        """The ConvRNN unit ``R``: pre-activated ``Conv3x3(tanh(BN(h)))`` (proposed) or
+        post-activated ``tanh(BN(Conv3x3(h)))`` (Table 6 e)."""
+        if self.design.activation == 'pre':
+            return conv(torch.tanh(norm(h)))
+        return torch.tanh(norm(conv(h)))
+
+    def rla_output(self, h: torch.Tensor) -> torch.Tensor:
+        """What the classifier reads of ``h``: ``ReLU(BN(h))`` (proposed), ``tanh(BN(h))`` or ``h``."""
+        if self.output_norm is None:
+            return h
+        h = self.output_norm(h)
+        return torch.relu(h) if self.design.output == 'bn_relu' else torch.tanh(h)
 
 
 @register_model
@@ -174,8 +290,26 @@ class RLAResNet(ResNetBase):
         channel_attention: ``None``, ``'se'`` or ``'eca'`` inside each block, before the sum.
         se_reduction: SE reduction ratio.
         eca_kernel_sizes: ECA kernel size per stage (RLA-ECA nets: 5, 5, 5, 7).
-        rla_input: ``'residual'`` or ``'output'`` (see above).
-        with_rla_output: Return ``concat(x, ReLU(BN(h)))`` for the last stage, the classification
+        rla_input: What the shared 1x1 conv reads: ``'residual'`` (the paper's ``y``), ``'output'``
+            (``ReLU(y + identity)``; the authors' code through its alias, and Table 6's v3/v4) or
+            ``'identity'`` (the block's input ``x^{t-1}`` on its shortcut, after the downsample
+            projection if any; v5/v6).
+        rla_integration: ``'before_recurrence'`` (``h = R(h + Conv1(.))``, proposed; v3/v5) or
+            ``'after_recurrence'`` (``h = R(h) + Conv1(.)``; v2/v4/v6).
+        rla_cell: The recurrent unit ``R``: ``'rnn'`` (a 3x3 conv with BN and tanh), or the
+            authors' ``'lstm'`` / ``'gru'`` cells (Table 6 d), which read ``tanh(BN(Conv1(.)))``.
+        rla_activation: ``'pre'`` (``R(h) = Conv3(tanh(BN(h)))``, proposed) or ``'post'``
+            (``tanh(BN(Conv3(h)))``, Table 6 e); ``'rnn'`` cells only.
+        share_rla: Share ``Conv1`` and ``R`` by the blocks of a stage (the recurrence) or give
+            every block its own (Table 6 b).
+        rla_exchange: Let the blocks read ``h`` (``concat(x, h)``); ``False`` leaves the main CNN a
+            plain ResNet that only feeds the RLA path (Table 6 c), which only the classification
+            output reads (so it needs ``with_rla_output=True``).
+        rla_output: What the classification output appends to ``x``: ``'bn_relu'``
+            (``ReLU(BN(h))``), ``'bn_tanh'`` (the authors' ``resnet_rla_v1.py``) or ``'state'``
+            (``h`` as is); ``None``: ``'bn_relu'`` for pre-activated ConvRNN units, ``'state'`` for
+            the others, whose ``h`` already leaves an activation (as the authors' files do).
+        with_rla_output: Return ``concat(x, rla_output(h))`` for the last stage, the classification
             output of the paper (2048 + k channels at depth 50); also keeps the last update.
         **kwargs: Every :class:`ResNetBase` / mmdet ``ResNet`` argument (``out_indices``,
             ``frozen_stages`` (stage ``i`` freezes its RLA parts too), ``norm_cfg``, ``norm_eval``,
@@ -198,11 +332,22 @@ class RLAResNet(ResNetBase):
                  se_reduction: int = 16,
                  eca_kernel_sizes: Sequence[int] = (5, 5, 5, 7),
                  rla_input: str = 'residual',
+                 rla_integration: str = 'before_recurrence',
+                 rla_cell: str = 'rnn',
+                 rla_activation: str = 'pre',
+                 share_rla: bool = True,
+                 rla_exchange: bool = True,
+                 rla_output: Optional[str] = None,
                  with_rla_output: bool = False,
                  **kwargs) -> None:
         check_positive_int('rla_channels', rla_channels)
         check_choice('channel_attention', channel_attention, CHANNEL_ATTENTIONS)
-        check_choice('rla_input', rla_input, RLA_INPUTS)
+        self.rla_design = self._check_design(rla_input, rla_integration, rla_cell, rla_activation, share_rla,
+                                             rla_exchange, rla_output)
+        check_bool('with_rla_output', with_rla_output)
+        if not rla_exchange and not with_rla_output:
+            raise ValueError('rla_exchange=False needs with_rla_output=True: when the blocks do not read h and '
+                             'the output does not append it, nothing reads the RLA path')
         if isinstance(eca_kernel_sizes, int):
             eca_kernel_sizes = (eca_kernel_sizes, )
         eca_kernel_sizes = tuple(eca_kernel_sizes)
@@ -219,16 +364,42 @@ class RLAResNet(ResNetBase):
         if with_rla_output:
             self.feat_dim += rla_channels
 
+    @staticmethod
+    def _check_design(rla_input: str, rla_integration: str, rla_cell: str, rla_activation: str,
+                      share_rla: bool, rla_exchange: bool, rla_output: Optional[str]) -> RLADesign:
+        check_choice('rla_input', rla_input, RLA_INPUTS)
+        check_choice('rla_integration', rla_integration, RLA_INTEGRATIONS)
+        check_choice('rla_cell', rla_cell, RLA_CELLS)
+        check_choice('rla_activation', rla_activation, RLA_ACTIVATIONS)
+        check_bool('share_rla', share_rla)
+        check_bool('rla_exchange', rla_exchange)
+        check_choice('rla_output', rla_output, RLA_OUTPUTS)
+        if rla_cell != 'rnn':
+            # A ConvLSTM/ConvGRU cell reads the new information as its input and has its own activations.
+            for name, value, default in (('rla_integration', rla_integration, 'before_recurrence'),
+                                         ('rla_activation', rla_activation, 'pre')):
+                if value != default:
+                    raise ValueError(f"{name}={value!r} needs rla_cell='rnn' (got rla_cell={rla_cell!r}, "
+                                     f'whose cell reads the new information as its input); '
+                                     f'keep {name}={default!r}')
+        if rla_output is None:
+            rla_output = 'bn_relu' if rla_cell == 'rnn' and rla_activation == 'pre' else 'state'
+        return RLADesign(input=rla_input, integration=rla_integration, cell=rla_cell, activation=rla_activation,
+                         shared=share_rla, exchange=rla_exchange, output=rla_output)
+
+    def block_kwargs(self, stage_index: int) -> Dict[str, Any]:
+        """The RLA arguments every block of stage ``stage_index`` receives."""
+        eca_sizes = self.eca_kernel_sizes
+        return dict(
+            rla_channels=self.rla_channels if self.rla_design.exchange else 0,
+            channel_attention=self.channel_attention,
+            se_reduction=self.se_reduction,
+            eca_kernel_size=eca_sizes[min(stage_index, len(eca_sizes) - 1)])
+
     def make_res_layer(self, **kwargs) -> RLAStage:
         stage_index = len(self.res_layers)  # mmdet's ResNet appends each stage after building it
         is_last_stage = stage_index == self.num_stages - 1
-        eca_sizes = self.eca_kernel_sizes
-        blocks = super().make_res_layer(
-            rla_channels=self.rla_channels,
-            channel_attention=self.channel_attention,
-            se_reduction=self.se_reduction,
-            eca_kernel_size=eca_sizes[min(stage_index, len(eca_sizes) - 1)],
-            **kwargs)
+        blocks = super().make_res_layer(**self.block_kwargs(stage_index), **kwargs)
         keep_last_update = not is_last_stage or self.with_rla_output
         return RLAStage(
             list(blocks),
@@ -238,15 +409,58 @@ class RLAResNet(ResNetBase):
             norm_cfg=kwargs['norm_cfg'],
             pool_state=kwargs['stride'] != 1,
             num_updates=len(blocks) if keep_last_update else len(blocks) - 1,
-            rla_input=self.rla_input,
-            with_output_norm=is_last_stage and self.with_rla_output)
+            design=self.rla_design,
+            with_rla_output=is_last_stage and self.with_rla_output)
 
-    def init_state(self, x: torch.Tensor) -> torch.Tensor:
-        """``h^0 = 0``, shaped like the stem output, on its device and in its dtype."""
-        return x.new_zeros((x.shape[0], self.rla_channels, x.shape[2], x.shape[3]))
+    def init_state(self, x: torch.Tensor) -> State:
+        """``h^0 = 0`` (and ``c^0 = 0`` for ConvLSTM), shaped like the stem output, on its device and
+        in its dtype."""
+        shape = (x.shape[0], self.rla_channels, x.shape[2], x.shape[3])
+        return tuple(x.new_zeros(shape) for _ in range(2 if self.rla_design.cell == 'lstm' else 1))
 
-    def stage_output(self, stage_index: int, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    def stage_output(self, stage_index: int, x: torch.Tensor, state: State) -> torch.Tensor:
         stage = getattr(self, self.res_layers[stage_index])
-        if stage.output_norm is None:
+        if not stage.with_rla_output:
             return x
-        return torch.cat([x, self.relu(stage.output_norm(h))], dim=1)
+        return torch.cat([x, stage.rla_output(state[0])], dim=1)
+
+
+@register_model
+class RLAResNeXt(RLAResNet):
+    r"""ResNeXt with Recurrent Layer Aggregation: mmdet's ResNeXt blocks (grouped 3x3 conv) with the
+    RLA state of :class:`RLAResNet`.
+
+    The authors' ``rla_resnext50_32x4d`` / ``rla_resnext101_32x4d`` (and their ``_se`` / ``_eca``
+    variants, ``channel_attention='se'`` / ``'eca'``): the first 1x1 conv of every block reads
+    ``concat(x, h)``, everything else is as in :class:`RLAResNet`.
+
+    Args:
+        depth: 50, 101 or 152 (ImageNet stem).
+        groups: Cardinality (32 for 32x4d).
+        base_width: Width per group in the first stage (4 for 32x4d).
+        **kwargs: Every :class:`RLAResNet` argument (the RLA design, ``channel_attention``,
+            ``with_rla_output``, ``out_indices``, ``frozen_stages``, ``norm_cfg``, ``with_cp``, ...).
+
+    Example:
+        >>> import torch
+        >>> from mmdet_rla.models import RLAResNeXt
+        >>> model = RLAResNeXt(depth=50, groups=32, base_width=4).eval()
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 256, 16, 16), (1, 512, 8, 8), (1, 1024, 4, 4), (1, 2048, 2, 2)]
+    """
+
+    # mmdet ResNeXt's depths, with the RLA block.
+    arch_settings: ArchSettings = {depth: (RLAResNeXtBottleneck, blocks)
+                                   for depth, (_, blocks) in ResNeXt.arch_settings.items()}
+
+    def __init__(self, depth: int, groups: int = 32, base_width: int = 4, **kwargs) -> None:
+        check_positive_int('groups', groups)
+        check_positive_int('base_width', base_width)
+        check_choice('stem_type', kwargs.get('stem_type', 'imagenet'), ('imagenet', ))
+        self.groups = groups
+        self.base_width = base_width
+        super().__init__(depth, **kwargs)
+
+    def block_kwargs(self, stage_index: int) -> Dict[str, Any]:
+        return dict(super().block_kwargs(stage_index), groups=self.groups, base_width=self.base_width,
+                    base_channels=self.base_channels)

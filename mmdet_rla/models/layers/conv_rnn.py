@@ -17,12 +17,17 @@ All gate pre-activations of a cell come from one *recurrent convolution* over ``
   steps run composed, as two depthwise 3x3 convolutions per gate (see :class:`LightRecurrentConv`).
 - ``'conv3x3'`` (the paper's Table I baseline): one plain 3x3 convolution from
   ``input_channels + N`` to ``kN`` channels.
+
+With ``norm_cfg`` every gate's pre-activation map is normalised on its own before its
+nonlinearity (e.g. ``dict(type='GN', num_groups=1)``, a layer norm over each map, as the RLA-Net
+authors' ConvGRU does); the default has none.
 """
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from mmcv.cnn import build_norm_layer
 from torch.autograd.function import once_differentiable
 
 from ...utils import check_bool, check_choice, check_positive_int
@@ -190,19 +195,33 @@ def build_recurrent_conv(conv_type: str, input_channels: int, hidden_channels: i
 
 
 class _ConvRecurrentCell(nn.Module):
-    """Shared parts: the recurrent convolution, zero states, access to gate biases."""
+    """Shared parts: the recurrent convolution, optional gate norms, zero states, gate biases."""
 
     gate_names: Tuple[str, ...] = ()
     num_states = 1
 
     def __init__(self, input_channels: int, hidden_channels: int, conv_type: str = 'light',
-                 bias: bool = True, fuse_steps: Optional[bool] = None) -> None:
+                 bias: bool = True, fuse_steps: Optional[bool] = None,
+                 norm_cfg: Optional[dict] = None) -> None:
         super().__init__()
         self.input_channels = input_channels
         self.hidden_channels = hidden_channels
         self.conv_type = conv_type
         self.conv = build_recurrent_conv(conv_type, input_channels, hidden_channels,
                                          len(self.gate_names), bias, fuse_steps)
+        # One norm per gate (in gate order), applied to its pre-activation map.
+        self.gate_norms = None if norm_cfg is None else nn.ModuleList(
+            build_norm_layer(norm_cfg, hidden_channels)[1] for _ in self.gate_names)
+
+    def pre_activations(self, x: torch.Tensor, h: torch.Tensor,
+                        gates: Optional[Sequence[int]] = None) -> Tuple[torch.Tensor, ...]:
+        """The recurrent convolution's map for each gate of ``gates`` (default: all), normalised
+        by that gate's norm when the cell has ``norm_cfg``."""
+        maps = self.conv(x, h, gates)
+        if self.gate_norms is None:
+            return maps
+        indices = range(len(self.gate_names)) if gates is None else gates
+        return tuple(self.gate_norms[g](m) for g, m in zip(indices, maps))
 
     def init_state(self, x: torch.Tensor) -> State:
         """Zero state shaped like ``x`` spatially, on its device and in its dtype."""
@@ -239,6 +258,7 @@ class ConvRNNCell(_ConvRecurrentCell):
             ``input_channels == hidden_channels``) or ``'conv3x3'``.
         bias: Give the recurrent convolution a bias.
         fuse_steps: Run the light convolution's two steps as one (see :class:`LightRecurrentConv`).
+        norm_cfg: A norm for each gate's pre-activation map (``None``: no norm).
     """
 
     gate_names = ('candidate', )
@@ -247,7 +267,7 @@ class ConvRNNCell(_ConvRecurrentCell):
         """Return the new state ``(h,)``."""
         self._check_input(x)
         (h, ) = self.init_state(x) if state is None else state
-        return (_like(torch.tanh(self.conv(x, h)[0]), x), )
+        return (_like(torch.tanh(self.pre_activations(x, h)[0]), x), )
 
 
 class ConvGRUCell(_ConvRecurrentCell):
@@ -274,8 +294,8 @@ class ConvGRUCell(_ConvRecurrentCell):
         """Return the new state ``(h,)``."""
         self._check_input(x)
         (h, ) = self.init_state(x) if state is None else state
-        reset, update = (torch.sigmoid(pre) for pre in self.conv(x, h, gates=(0, 1)))
-        candidate = torch.tanh(self.conv(x, reset * h, gates=(2, ))[0])
+        reset, update = (torch.sigmoid(pre) for pre in self.pre_activations(x, h, gates=(0, 1)))
+        candidate = torch.tanh(self.pre_activations(x, reset * h, gates=(2, ))[0])
         return (_like(torch.lerp(h.to(candidate.dtype), candidate, update), x), )  # (1 - Z) H + Z H~
 
 
@@ -363,7 +383,7 @@ class ConvLSTMCell(_ConvRecurrentCell):
             h, c = self.init_state(x)[0], None
         else:
             h, c = state
-        pre = self.conv(x, h)  # input, forget, cell, output
+        pre = self.pre_activations(x, h)  # input, forget, cell, output
         c = None if c is None else c.to(pre[0].dtype)
         if torch.is_grad_enabled() and not torch.jit.is_tracing():
             h, c = _LSTMGates.apply(*pre, c)  # the same values, with a cheaper backward
@@ -376,7 +396,8 @@ CONV_RNN_CELLS = {'rnn': ConvRNNCell, 'gru': ConvGRUCell, 'lstm': ConvLSTMCell}
 
 
 def build_conv_rnn_cell(kind: str, input_channels: int, hidden_channels: int, conv_type: str = 'light',
-                        bias: bool = True, fuse_steps: Optional[bool] = None) -> _ConvRecurrentCell:
+                        bias: bool = True, fuse_steps: Optional[bool] = None,
+                        norm_cfg: Optional[dict] = None) -> _ConvRecurrentCell:
     """Build the cell named by ``kind`` (``'rnn'``, ``'gru'`` or ``'lstm'``)."""
     check_choice('regulator', kind, tuple(CONV_RNN_CELLS))
-    return CONV_RNN_CELLS[kind](input_channels, hidden_channels, conv_type, bias, fuse_steps)
+    return CONV_RNN_CELLS[kind](input_channels, hidden_channels, conv_type, bias, fuse_steps, norm_cfg)
