@@ -30,6 +30,8 @@ EXPECTED_PARAMS = {
     'rla-resnet101_4xb64_in1k.py': 45_003_176,
     'rla-eca-resnet50_4xb64_in1k.py': 25_870_782,
     'rla-eca-resnet101_4xb64_in1k.py': 45_003_347,
+    'rla-mobilenet-v2_2xb48_in1k.py': 3_624_168,
+    'rla-eca-mobilenet-v2_2xb48_in1k.py': 3_624_199,
     'resnet50_4xb64_in1k.py': 25_557_032,
     'resnet101_4xb64_in1k.py': 44_549_160,
     'resnet101_2xb64-80e_in1k.py': 44_549_160,
@@ -79,10 +81,12 @@ def test_config_builds_and_classifies(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.model.type == 'ImageClassifier'
-    if cfg.model.backbone.type in ('RLAResNet', 'RNNRegNet', 'RoRResNet', 'RoRResNeXt'):
+    if cfg.model.backbone.type in ('RLAResNet', 'RLAMobileNetV2', 'RNNRegNet', 'RoRResNet', 'RoRResNeXt'):
         assert cfg.custom_imports == dict(imports=['mmdet_rla'], allow_failed_imports=False)
     if cfg.model.backbone.type == 'RLAResNet':  # the classifier reads concat(x, ReLU(BN(h)))
         assert cfg.model.backbone.with_rla_output is True
+    if cfg.model.backbone.type == 'RLAMobileNetV2':  # the last 1x1 conv, which reads concat(x, act(BN(h)))
+        assert tuple(cfg.model.backbone.out_indices) == (7, )
     num_classes = cfg.model.head.num_classes
     assert cfg.data_preprocessor.num_classes == num_classes
     model = MMPRETRAIN_MODELS.build(cfg.model).eval()

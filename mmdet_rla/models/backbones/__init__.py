@@ -1,4 +1,5 @@
 from .base import ResNetBase, StatefulLayer
+from .rla_mobilenet_v2 import RLAInvertedResidual, RLAInvertedResidualLayer, RLAMobileNetV2
 from .rla_resnet import RLABasicBlock, RLABottleneck, RLAResNet, RLAStage
 from .rnn_regnet import RegBasicBlock, RegBottleneck, RegulatedStage, RNNRegNet
 from .ror import RoRBasicBlock, RoRBottleneck, RoRResNet, RoRResNeXt, RoRResNeXtBottleneck
@@ -6,6 +7,7 @@ from .ror import RoRBasicBlock, RoRBottleneck, RoRResNet, RoRResNeXt, RoRResNeXt
 __all__ = [
     'ResNetBase', 'StatefulLayer',
     'RLAResNet', 'RLABasicBlock', 'RLABottleneck', 'RLAStage',
+    'RLAMobileNetV2', 'RLAInvertedResidual', 'RLAInvertedResidualLayer',
     'RNNRegNet', 'RegBasicBlock', 'RegBottleneck', 'RegulatedStage',
     'RoRResNet', 'RoRResNeXt', 'RoRBasicBlock', 'RoRBottleneck', 'RoRResNeXtBottleneck',
 ]
