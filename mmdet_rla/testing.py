@@ -39,8 +39,8 @@ def build_detector_from_config(config_path: str, *, pretrained: bool = False) ->
     return model
 
 
-def detector_smoke_test(config_path: str, image_hw: Tuple[int, int] = (128, 160),
-                        num_boxes: int = 2, seed: int = 0, batch_size: int = 1) -> Tuple[Dict[str, torch.Tensor], List]:
+def detector_smoke_test(config_path: str, image_hw: Tuple[int, int] = (128, 160), num_boxes: int = 2,
+                        seed: int = 0, batch_size: int = 1) -> Tuple[Dict[str, torch.Tensor], List]:
     """One training step (losses, backward) and one inference of the config's detector on CPU.
 
     ``batch_size=2`` suits necks whose last levels shrink to 1x1, where a training BatchNorm needs

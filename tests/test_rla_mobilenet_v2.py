@@ -84,22 +84,27 @@ def test_multiply_adds_match_the_authors_and_the_paper():
 # ----------------------------------------------------------------------- the authors' layout
 @pytest.mark.parametrize('arch', ['dsrla_mobilenetv2_k32', 'dsrla_mobilenetv2_k32_eca', 'rla_mobilenetv2_k32',
                                   'dsrla_mobilenetv2_k6'])
-def test_official_checkpoint_converts_to_equal_logits(arch):
+def test_official_checkpoint_converts_to_equal_logits(arch, tmp_path):
     ours = randomise(MMPRETRAIN_MODELS.build(converter.model_config(arch, classifier=True)), seed=1)
     official = converter.to_official(ours.state_dict(), arch)
     # The authors' names: their dsrla file calls the shared conv recurrent_dsconvs, their rla file recurrent_convs.
     recurrent = 'recurrent_dsconvs' if arch.startswith('dsrla') else 'recurrent_convs'
-    assert {'conv1.0.weight', 'stages.0.0.conv.0.0.weight', 'stages.1.0.conv1x1.1.running_var', 'stages.6.0.conv.2.bias',
-            'conv_outs.6.weight', 'stage_bns.5.2.weight', f'{recurrent}.4.weight', 'conv2.0.weight', 'bn2.weight',
-            'classifier.1.weight'} <= set(official)
+    assert {'conv1.0.weight', 'stages.0.0.conv.0.0.weight', 'stages.1.0.conv1x1.1.running_var',
+            'stages.6.0.conv.2.bias', 'conv_outs.6.weight', 'stage_bns.5.2.weight', f'{recurrent}.4.weight',
+            'conv2.0.weight', 'bn2.weight', 'classifier.1.weight'} <= set(official)
     assert ('stages.0.0.conv.3.conv.weight' in official) == arch.endswith('_eca')
     assert official['conv2.0.weight'].shape[1] == 320 + converter.FACTORIES[arch]['rla_channels']
     assert converter.candidate_archs(official) == [arch]
 
     converted, dropped = converter.to_ours(official, arch, classifier=True)
     assert dropped == []
-    rebuilt = MMPRETRAIN_MODELS.build(converter.model_config(arch, classifier=True)).eval()
-    rebuilt.load_state_dict(converted, strict=True)
+    # Saved the way the converter tool writes it, read back with weights_only=True, built from its own meta.
+    path = str(tmp_path / 'converted.pth')
+    torch.save(dict(state_dict=converted, meta=dict(arch=arch, model=converter.model_config(arch, classifier=True))),
+               path)
+    saved = torch.load(path, weights_only=True)
+    rebuilt = MMPRETRAIN_MODELS.build(saved['meta']['model']).eval()
+    rebuilt.load_state_dict(saved['state_dict'], strict=True)
     images = torch.rand(2, 3, 64, 72, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = ours(images, mode='tensor')
@@ -142,7 +147,8 @@ def test_converter_rejects_what_does_not_fit():
     assert converter.candidate_archs(official) == []
     # An RLA-ResNet checkpoint is not one of this family's.
     from mmdet_rla.converters.rlanet import mmdet_to_official
-    assert converter.candidate_archs(mmdet_to_official(build_model(dict(type='RLAResNet', depth=18)).state_dict())) == []
+    rla_resnet = mmdet_to_official(build_model(dict(type='RLAResNet', depth=18)).state_dict())
+    assert converter.candidate_archs(rla_resnet) == []
 
 
 # ---------------------------------------------------------------- the shared recurrent conv
@@ -313,7 +319,8 @@ def test_state_follows_the_input_dtype_and_both_registries_build_it():
     (dict(recurrent_conv='separable'), r"recurrent_conv must be one of \['depthwise', 'full'\], got 'separable'"),
     (dict(recurrent_conv_sharing='layer'), r"recurrent_conv_sharing must be one of \['network', 'stage'\]"),
     (dict(channel_attention='cbam'), r"channel_attention must be one of \[None, 'se', 'eca'\]"),
-    (dict(channel_attention='eca', eca_kernel_sizes=(3, 3)), r'eca_kernel_sizes must have one odd size per layer \(7\)'),
+    (dict(channel_attention='eca', eca_kernel_sizes=(3, 3)),
+     r'eca_kernel_sizes must have one odd size per layer \(7\)'),
     (dict(channel_attention='eca', eca_kernel_sizes=(2, ) * 7), r'eca_kernel_size must be odd, got 2'),
     (dict(out_indices=(1, 8)), r'out_indices must hold distinct stage indices in \[0, 7\]'),
     (dict(frozen_stages=8), r'frozen_stages must be an integer in \[-1, 7\], got 8'),
@@ -328,7 +335,8 @@ def test_bad_arguments_name_the_argument_and_allowed_values(kwargs, pattern):
 # ---------------------------------------------------------------------------------- configs
 def test_configs_exist_and_the_metafile_lists_them():
     names = {os.path.basename(p) for p in DET_CONFIGS}
-    assert names == {'ssdlite_rla-mobilenetv2-scratch_8xb24-600e_coco.py', 'yolov3_rla-mobilenetv2_8xb24-320-300e_coco.py'}
+    assert names == {'ssdlite_rla-mobilenetv2-scratch_8xb24-600e_coco.py',
+                     'yolov3_rla-mobilenetv2_8xb24-320-300e_coco.py'}
     with open(os.path.join(REPO, 'configs', 'rla_mobilenetv2', 'metafile.yml'), encoding='utf-8') as f:
         metafile = f.read()
     for name in names:
@@ -342,7 +350,7 @@ def test_detector_config_trains_one_step_and_infers(config):
     cfg = Config.fromfile(config)
     base_neck = {'ssdlite': (96, 1280), 'yolov3': [320, 96, 32]}[os.path.basename(config).split('_')[0]]
     assert tuple(cfg.model.neck.in_channels) == tuple(base_neck)  # unchanged from mmdet's config
-    # The configs' own 320x320; 2 images, as SSDLite's last neck levels are 1x1 there (a training BN needs 2 values).
+    # The configs' own 320x320; 2 images, as SSDLite's last neck levels are 1x1 there (a training BN needs two).
     losses, results = detector_smoke_test(config, image_hw=(320, 320), batch_size=2)
     assert losses and all(torch.isfinite(torch.as_tensor(
         [float(x) for x in (v if isinstance(v, list) else [v])])).all() for v in losses.values())

@@ -40,18 +40,33 @@ class RLAInvertedResidual(InvertedResidual):
     ``forward(x, h)`` returns the block output and ``y``, the residual branch that updates ``h``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: int, *, rla_channels: int = 32,
-                 channel_attention: Optional[str] = None, se_reduction: int = 16, eca_kernel_size: int = 3,
-                 **kwargs) -> None:
-        super().__init__(in_channels, out_channels, mid_channels, **kwargs)
-        conv_cfg, norm_cfg = kwargs.get('conv_cfg'), kwargs.get('norm_cfg', dict(type='BN'))
-        kernel_size, stride = kwargs.get('kernel_size', 3), kwargs.get('stride', 1)
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 mid_channels: int,
+                 kernel_size: int = 3,
+                 stride: int = 1,
+                 with_expand_conv: bool = True,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU6'),
+                 drop_path_rate: float = 0.,
+                 with_cp: bool = False,
+                 init_cfg: Optional[dict] = None,
+                 *,
+                 rla_channels: int = 32,
+                 channel_attention: Optional[str] = None,
+                 se_reduction: int = 16,
+                 eca_kernel_size: int = 3) -> None:
+        super().__init__(in_channels, out_channels, mid_channels, kernel_size=kernel_size, stride=stride,
+                         with_expand_conv=with_expand_conv, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg,
+                         drop_path_rate=drop_path_rate, with_cp=with_cp, init_cfg=init_cfg)
+        # Rebuilt over mid + k channels: h joins the expanded features.
         hidden = mid_channels + rla_channels
         self.depthwise_conv = ConvModule(
             hidden, hidden, kernel_size, stride=stride, padding=kernel_size // 2, groups=hidden,
-            conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=kwargs.get('act_cfg', dict(type='ReLU')))
-        self.linear_conv = ConvModule(
-            hidden, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None)
+            conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.linear_conv = ConvModule(hidden, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None)
         self.attention = build_channel_attention(
             channel_attention, out_channels, se_reduction=se_reduction, eca_kernel_size=eca_kernel_size)
 
@@ -143,7 +158,7 @@ class RLAMobileNetV2(MobileNetV2):
     - ``R`` of the released models is a depthwise 3x3 conv (``groups=k``: 9k weights), which
       the paper calls "depthwise separable"; there is no pointwise part.
     - ``h`` is pooled in **ceil mode** (the authors' floor mode crashes on odd sizes; with even
-      sizes both agree) and created on the input's device and dtype (theirs: ``'cuda'``).
+      sizes both agree) and created on the input's device and dtype (theirs: always on the GPU).
     - ``y`` is the residual branch itself: unlike their ResNet, their MobileNetV2 adds the
       identity out of place, so no alias changes what ``Conv1_s`` reads.
     - ``act_cfg`` (ReLU6 by default) is the activation wherever the authors use ReLU6,
