@@ -111,6 +111,9 @@ def model_config(arch: str, *, classifier: bool, num_classes: Optional[int] = No
                   in_channels=1280, loss=dict(type='CrossEntropyLoss', loss_weight=1.0), topk=(1, 5)))
 
 
+_SHAPES: Dict[str, Dict[str, Tuple[int, ...]]] = {}  # canonical factory -> its official key -> shape
+
+
 def _official_shapes(arch: str) -> Dict[str, Tuple[int, ...]]:
     """Key -> shape of the authors' ``arch`` network (classifier included, 1000 classes)."""
     canonical = _facts(arch).get('alias_of', arch)
@@ -123,9 +126,6 @@ def _official_shapes(arch: str) -> Dict[str, Tuple[int, ...]]:
         official = _rename_to_official(model.state_dict(), canonical)
         _SHAPES[canonical] = {k: tuple(v.shape) for k, v in official.items()}
     return _SHAPES[canonical]
-
-
-_SHAPES: Dict[str, Dict[str, Tuple[int, ...]]] = {}
 
 
 def _misfit(state_dict: Mapping[str, torch.Tensor], arch: str) -> List[str]:

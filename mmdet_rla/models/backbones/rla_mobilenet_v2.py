@@ -224,7 +224,7 @@ class RLAMobileNetV2(MobileNetV2):
             raise ValueError(f'eca_kernel_sizes must have one odd size per layer ({num_layers}), '
                              f'got {eca_kernel_sizes!r}')
         self.rla_channels = rla_channels
-        self.recurrent_conv = recurrent_conv
+        self.recurrent_conv_kind = recurrent_conv  # ('depthwise' / 'full'; the modules are recurrent_convs)
         self.recurrent_conv_sharing = recurrent_conv_sharing
         self.channel_attention = channel_attention
         self.se_reduction = se_reduction
@@ -256,7 +256,7 @@ class RLAMobileNetV2(MobileNetV2):
     def _build_recurrent_conv(self) -> nn.Module:
         k = self.rla_channels
         return build_conv_layer(self.conv_cfg, k, k, 3, padding=1, bias=False,
-                                groups=k if self.recurrent_conv == 'depthwise' else 1)
+                                groups=k if self.recurrent_conv_kind == 'depthwise' else 1)
 
     def make_layer(self, out_channels: int, num_blocks: int, stride: int,
                    expand_ratio: int) -> RLAInvertedResidualLayer:
