@@ -39,9 +39,12 @@ def build_detector_from_config(config_path: str, *, pretrained: bool = False) ->
     return model
 
 
-def detector_smoke_test(config_path: str, image_hw: Tuple[int, int] = (128, 160),
-                        num_boxes: int = 2, seed: int = 0) -> Tuple[Dict[str, torch.Tensor], List]:
+def detector_smoke_test(config_path: str, image_hw: Tuple[int, int] = (128, 160), num_boxes: int = 2,
+                        seed: int = 0, batch_size: int = 1) -> Tuple[Dict[str, torch.Tensor], List]:
     """One training step (losses, backward) and one inference of the config's detector on CPU.
+
+    ``batch_size=2`` suits necks whose last levels shrink to 1x1, where a training BatchNorm needs
+    more than one value per channel (SSDLite's at 320x320).
 
     Returns the loss dict of the step and the predictions of the inference.
     """
@@ -50,7 +53,8 @@ def detector_smoke_test(config_path: str, image_hw: Tuple[int, int] = (128, 160)
     torch.manual_seed(seed)
     model = build_detector_from_config(config_path)
     with_mask = 'mask_head' in str(getattr(model, 'roi_head', ''))
-    packed = demo_mm_inputs(batch_size=1, image_shapes=[(3, *image_hw)], num_items=[num_boxes],
+    packed = demo_mm_inputs(batch_size=batch_size, image_shapes=[(3, *image_hw)] * batch_size,
+                            num_items=[num_boxes] * batch_size,
                             num_classes=getattr(getattr(model, 'bbox_head', None), 'num_classes', 80)
                             if hasattr(model, 'bbox_head') else 80, with_mask=with_mask)
     model.train()

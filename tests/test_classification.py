@@ -38,6 +38,8 @@ EXPECTED_PARAMS = {
     'rla-resnet50-convlstm_4xb64_in1k.py': 26_128_680,
     'rla-resnet50-postact_4xb64_in1k.py': 25_870_632,
     **{f'rla-resnet50-v{v}_4xb64_in1k.py': 25_870_696 for v in range(2, 7)},
+    'rla-mobilenet-v2_2xb48_in1k.py': 3_624_168,
+    'rla-eca-mobilenet-v2_2xb48_in1k.py': 3_624_199,
     'resnet50_4xb64_in1k.py': 25_557_032,
     'resnet101_4xb64_in1k.py': 44_549_160,
     'resnet101_2xb64-80e_in1k.py': 44_549_160,
@@ -90,10 +92,13 @@ def test_config_builds_and_classifies(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.model.type == 'ImageClassifier'
-    if cfg.model.backbone.type in ('RLAResNet', 'RLAResNeXt', 'RNNRegNet', 'RoRResNet', 'RoRResNeXt'):
+    if cfg.model.backbone.type in ('RLAResNet', 'RLAResNeXt', 'RLAMobileNetV2', 'RNNRegNet', 'RoRResNet',
+                                   'RoRResNeXt'):
         assert cfg.custom_imports == dict(imports=['mmdet_rla'], allow_failed_imports=False)
     if cfg.model.backbone.type in ('RLAResNet', 'RLAResNeXt'):  # the classifier reads concat(x, h's output)
         assert cfg.model.backbone.with_rla_output is True
+    if cfg.model.backbone.type == 'RLAMobileNetV2':  # the last 1x1 conv, which reads concat(x, act(BN(h)))
+        assert tuple(cfg.model.backbone.out_indices) == (7, )
     num_classes = cfg.model.head.num_classes
     assert cfg.data_preprocessor.num_classes == num_classes
     model = MMPRETRAIN_MODELS.build(cfg.model).eval()

@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
-from . import rlanet_resnet
+from . import rlanet_mobilenetv2, rlanet_resnet
 
 __all__ = [
     'FAMILY_MODULES', 'UnsafeCheckpointError', 'load_weights_only', 'extract_state_dict', 'factory_names',
@@ -45,6 +45,7 @@ __all__ = [
 # One module per architecture family of the authors' release (see the module docstring).
 FAMILY_MODULES: Tuple[ModuleType, ...] = (
     rlanet_resnet,
+    rlanet_mobilenetv2,
 )
 
 RLA_INPUT_ADVICE = ("The authors' code feeds the block output ReLU(y + identity) to the RLA path "
@@ -166,7 +167,8 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor], *, classifier: bo
     arch, others = resolve_arch(state_dict, arch)
     family = family_of(arch)
     converted, dropped = family.to_ours(state_dict, arch, classifier=classifier)
-    num_classes = int(state_dict['fc.weight'].shape[0]) if classifier and 'fc.weight' in state_dict else None
+    # Every family's classifier layout ends in mmpretrain's head.fc: its rows are the classes.
+    num_classes = int(converted['head.fc.weight'].shape[0]) if 'head.fc.weight' in converted else None
     model = family.model_config(arch, classifier=classifier, num_classes=num_classes)
     return converted, dropped, arch, model, others
 

@@ -1,4 +1,5 @@
 from .base import ResNetBase, StatefulLayer
+from .rla_mobilenet_v2 import RLAInvertedResidual, RLAInvertedResidualLayer, RLAMobileNetV2
 from .rla_resnet import (RLABasicBlock, RLABottleneck, RLADesign, RLAResNet, RLAResNeXt, RLAResNeXtBottleneck,
                          RLAStage)
 from .rnn_regnet import RegBasicBlock, RegBottleneck, RegulatedStage, RNNRegNet
@@ -7,6 +8,7 @@ from .ror import RoRBasicBlock, RoRBottleneck, RoRResNet, RoRResNeXt, RoRResNeXt
 __all__ = [
     'ResNetBase', 'StatefulLayer',
     'RLAResNet', 'RLAResNeXt', 'RLABasicBlock', 'RLABottleneck', 'RLAResNeXtBottleneck', 'RLAStage', 'RLADesign',
+    'RLAMobileNetV2', 'RLAInvertedResidual', 'RLAInvertedResidualLayer',
     'RNNRegNet', 'RegBasicBlock', 'RegBottleneck', 'RegulatedStage',
     'RoRResNet', 'RoRResNeXt', 'RoRBasicBlock', 'RoRBottleneck', 'RoRResNeXtBottleneck',
 ]

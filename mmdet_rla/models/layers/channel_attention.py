@@ -2,11 +2,21 @@
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ...utils import check_choice, check_positive_int
 
 CHANNEL_ATTENTIONS = (None, 'se', 'eca')
+
+
+def global_average(x: torch.Tensor) -> torch.Tensor:
+    """``(N, C, H, W) -> (N, C)`` channel means, as an adaptive average pool.
+
+    The same function as ``x.mean(dim=(2, 3))``, written as the pool that the RLA-Net, SE and ECA
+    authors' code uses, so that FLOP counters (fvcore, mmengine) count it as they count theirs.
+    """
+    return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
 
 class SELayer(nn.Module):
@@ -29,7 +39,7 @@ class SELayer(nn.Module):
             nn.Linear(hidden, channels, bias=False), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = self.fc(x.mean(dim=(2, 3)))
+        weights = self.fc(global_average(x))
         return x * weights[:, :, None, None]
 
 
@@ -48,7 +58,7 @@ class ECALayer(nn.Module):
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        descriptor = x.mean(dim=(2, 3))[:, None, :]  # (N, 1, C): channels as a 1-D sequence
+        descriptor = global_average(x)[:, None, :]  # (N, 1, C): channels as a 1-D sequence
         weights = torch.sigmoid(self.conv(descriptor))[:, 0, :, None, None]
         return x * weights
 
