@@ -1,10 +1,15 @@
-"""A Runner hook that draws the block-feature grid of one validation image after each evaluation.
+"""Runner hooks of the analysis tools: block-feature pictures and test metrics for the vis backends.
+
+:class:`BlockFeaturesHook` draws the block-feature grid of one evaluation image after each evaluation.
 
 The grid (:func:`~mmdet_rla.analysis.featmaps.draw_block_grid`: per block ``I``, the family's state
 and ``O``) goes to the Runner's visualizer with ``add_image``, i.e. to every configured vis backend:
 ``vis_data/vis_image/block_features_<iter>.png`` with mmengine's ``LocalVisBackend``, the *Images*
 tab with ``TensorboardVisBackend`` (``tools/train.py --vis-backend tensorboard --vis-features``), so
 the pictures of a training run can be followed over its iterations next to its losses and metrics.
+
+:class:`TestMetricsVisHook` sends the metrics of a test run to the vis backends (mmengine's
+``LoggerHook`` sends training losses and validation metrics, but only logs and dumps test metrics).
 """
 from typing import Optional, Sequence
 
@@ -49,12 +54,18 @@ class BlockFeaturesHook(Hook):
         self.name = name
 
     def after_val_epoch(self, runner, metrics=None) -> None:
-        self._draw(runner, runner.val_dataloader)
+        self._draw(runner, runner.val_dataloader, 'val')
 
     def after_test_epoch(self, runner, metrics=None) -> None:
-        self._draw(runner, runner.test_dataloader)
+        self._draw(runner, runner.test_dataloader, 'test')
 
-    def _draw(self, runner, dataloader) -> None:
+    @staticmethod
+    def _step(runner) -> int:
+        """The training iteration, or 0 outside training (``runner.iter`` would build a train loop)."""
+        training = runner.message_hub.get_info('max_iters') is not None  # set by RuntimeInfoHook.before_train
+        return runner.iter if training else 0
+
+    def _draw(self, runner, dataloader, stage: str) -> None:
         if not is_main_process():  # the visualizer's backends write on the main process only
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
@@ -66,12 +77,25 @@ class BlockFeaturesHook(Hook):
         model.eval()
         try:
             prepared = prepare_sample(model, dataset[self.image_index])
+            step = self._step(runner)
             grid = block_feature_grid(model, prepared, self.blocks, tile_size=self.tile_size,
                                       channel_reduction=self.channel_reduction,
-                                      title=f'{type(model.backbone).__name__}, iteration {runner.iter}')
+                                      title=f'{type(model.backbone).__name__}, {stage}, iteration {step}')
         finally:
             model.train(was_training)
-        runner.visualizer.add_image(self.name, grid, step=runner.iter)
+        runner.visualizer.add_image(self.name, grid, step=step)
 
 
-__all__ = ['BlockFeaturesHook']
+@HOOKS.register_module()
+class TestMetricsVisHook(Hook):
+    """Send the numeric metrics of ``runner.test()`` to the visualizer's backends (step 0)."""
+
+    priority = 'LOW'
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        scalars = {key: value for key, value in (metrics or {}).items() if isinstance(value, (int, float))}
+        if scalars:
+            runner.visualizer.add_scalars(scalars, step=0)
+
+
+__all__ = ['BlockFeaturesHook', 'TestMetricsVisHook']

@@ -2,8 +2,9 @@
 
 ``--vis-backend tensorboard`` adds mmengine's ``TensorboardVisBackend`` to the config's visualizer
 (next to its ``LocalVisBackend``, so ``vis_data/scalars.json`` and the loss-curve tool keep
-working): losses, learning rate and metrics are logged there by mmengine's ``LoggerHook``, and
-images by whoever calls ``visualizer.add_image``. The event files land in
+working): training losses, learning rate and validation metrics are logged there by mmengine's
+``LoggerHook``, test metrics by :class:`~mmdet_rla.analysis.hooks.TestMetricsVisHook`, and images by
+whoever calls ``visualizer.add_image``. The event files land in
 ``<work_dir>/<timestamp>/vis_data/``; view them with ``tensorboard --logdir <work_dir>``.
 
 ``--vis-features`` adds :class:`~mmdet_rla.analysis.hooks.BlockFeaturesHook`, which draws the
@@ -46,13 +47,13 @@ def add_vis_backend(cfg: Config, backend: str) -> None:
     visualizer.vis_backends = backends
 
 
-def add_block_features_hook(cfg: Config, **hook_args) -> None:
-    """Append a :class:`~mmdet_rla.analysis.hooks.BlockFeaturesHook` to ``cfg.custom_hooks``."""
-    import mmdet_rla.analysis.hooks  # noqa: F401  (registers the hook)
+def add_custom_hook(cfg: Config, hook_type: str, **hook_args) -> None:
+    """Append a hook of :mod:`mmdet_rla.analysis.hooks` to ``cfg.custom_hooks`` (once)."""
+    import mmdet_rla.analysis.hooks  # noqa: F401  (registers the hooks)
 
     hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any(h.get('type') == 'BlockFeaturesHook' for h in hooks):
-        hooks.append(dict(type='BlockFeaturesHook', **hook_args))
+    if not any(h.get('type') == hook_type for h in hooks):
+        hooks.append(dict(type=hook_type, **hook_args))
     cfg.custom_hooks = hooks
 
 
@@ -61,9 +62,10 @@ def apply_visualization_args(cfg: Config, args: argparse.Namespace) -> None:
     backend: Optional[str] = getattr(args, 'vis_backend', None)
     if backend is not None:
         add_vis_backend(cfg, backend)
+        add_custom_hook(cfg, 'TestMetricsVisHook')
     if getattr(args, 'vis_features', False):
-        add_block_features_hook(cfg)
+        add_custom_hook(cfg, 'BlockFeaturesHook')
 
 
-__all__ = ['VIS_BACKENDS', 'add_block_features_hook', 'add_vis_backend', 'add_visualization_args',
+__all__ = ['VIS_BACKENDS', 'add_custom_hook', 'add_vis_backend', 'add_visualization_args',
            'apply_visualization_args']
