@@ -258,6 +258,8 @@ def test_block_probe_tool(tmp_path):
     # The probed features are the pooled block outputs: for the last block, the classifier's own neck output.
     cfg = load_config(configs[0], dict(zip([o.split('=')[0] for o in options], [data] * 3)))
     model = build_model(cfg, pairs[1])
+    # The config's top-level data_preprocessor (mmpretrain style) normalises the images, as in training.
+    assert model.data_preprocessor.mean.flatten().tolist() == [127.5] * 3
     batch = model.data_preprocessor(next(iter(probe_dataloader(cfg, 'test'))), False)
     features, labels = pooled_block_outputs(model, probe_dataloader(cfg, 'test'), ['layer3.2'], max_images=5)
     assert features['layer3.2'].shape == (5, 32) and labels.tolist() == [0, 0, 0, 1, 1]

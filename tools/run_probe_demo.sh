@@ -7,8 +7,8 @@
 #
 #   bash tools/run_probe_demo.sh      # everything goes to work_dirs/probe_demo/
 #
-# Environment: PROBE_DIR (work_dirs/probe_demo), PROBE_NUM_BLOCKS (3, as the paper), PROBE_EPOCHS (12),
-# OMP_NUM_THREADS (1).
+# Environment: PROBE_DIR (work_dirs/probe_demo), PROBE_NUM_BLOCKS (9: every block; the paper probes the
+# last 3), PROBE_EPOCHS (12), OMP_NUM_THREADS (1).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,7 +21,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
 DIR=${PROBE_DIR:-work_dirs/probe_demo}
 DATA="$DIR/data"
-NUM_BLOCKS=${PROBE_NUM_BLOCKS:-3}
+NUM_BLOCKS=${PROBE_NUM_BLOCKS:-9}
 EPOCHS=${PROBE_EPOCHS:-12}
 DATA_OPTS=("train_dataloader.dataset.data_root=$DATA" "val_dataloader.dataset.data_root=$DATA"
            "test_dataloader.dataset.data_root=$DATA")

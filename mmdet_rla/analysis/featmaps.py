@@ -28,8 +28,8 @@ DEFAULT_BLOCKS = ('layer2', )
 COLUMN_TITLES = {
     'I': 'I: block input',
     'h': 'h: RLA state',
-    'H': 'H: regulator hidden',
-    'C': 'C: ConvLSTM cell',
+    'H': 'H: hidden state',
+    'C': 'C: LSTM cell',
     'O': 'O: block output',
 }
 EMPTY_PANEL_GREY = 235

@@ -43,6 +43,18 @@ def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
+def model_config(cfg: Config) -> dict:
+    """``cfg.model`` with the config's top-level ``data_preprocessor`` filled in, as mmengine's Runner does.
+
+    mmpretrain configs set the normalisation at the top level (``data_preprocessor = dict(mean=...)``);
+    building ``cfg.model`` alone would feed the network unnormalised images.
+    """
+    model_cfg = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor', None) is not None:
+        model_cfg.setdefault('data_preprocessor', copy.deepcopy(cfg.data_preprocessor))
+    return model_cfg
+
+
 def build_model(cfg: Config, checkpoint: Optional[str] = None, *, seed: int = 0,
                 device: str = 'cpu') -> nn.Module:
     """The config's model in eval mode: the checkpoint's weights, or initialised as training would.
@@ -52,7 +64,7 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, *, seed: int = 0,
     ``seed``: the untrained model that training with ``randomness.seed=seed`` starts from.
     """
     set_random_seed(seed)
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(model_config(cfg))
     if checkpoint is None:
         try:
             with _init_logs_silenced():
@@ -136,5 +148,5 @@ def crop_to_valid(featmap: torch.Tensor, valid_fraction: Tuple[float, float]) ->
     return featmap[..., :height, :width]
 
 
-__all__ = ['PreparedImage', 'build_model', 'crop_to_valid', 'load_config', 'prepare_image', 'prepare_sample',
+__all__ = ['PreparedImage', 'build_model', 'crop_to_valid', 'load_config', 'model_config', 'prepare_image', 'prepare_sample',
            'test_pipeline_config']

@@ -124,6 +124,9 @@ def plot_ror_channels(blocks: Sequence[BlockChannels], out_file: str, title: str
         ax.bar(x + 0.2, represent, width=0.4, color='#e8743b', label='Represent channels')
         ax.set_xticks(x)
         ax.set_xticklabels([b.name for b in blocks], rotation=60, ha='right', fontsize=7)
+        values = [v for v in refine + represent if not np.isnan(v)]
+        if values and min(values) > 0 and max(values) > 10 * min(values):  # both groups visible
+            ax.set_yscale('log')
         ax.set_ylabel('residual RMS, mean over channels')
         ax.set_title('size of the residual F(x) per channel group (RMS over images and positions)', fontsize=9)
         ax.grid(axis='y', alpha=0.3)
