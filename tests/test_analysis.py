@@ -237,7 +237,8 @@ def test_block_probe_tool(tmp_path):
     data = str(tmp_path / 'data')
     generate_cls_dataset(data, train_per_class=6, val_per_class=3, seed=0)
     options = [f'{split}_dataloader.dataset.data_root={data}' for split in ('train', 'val', 'test')]
-    configs = [osp.join(CLS_DEMO_DIR, f'{name}-tiny_1xb16_synthetic-patterns.py') for name in ('resnet20', 'rnn-regnet20-lstm')]
+    configs = [osp.join(CLS_DEMO_DIR, f'{name}-tiny_1xb16_synthetic-patterns.py')
+               for name in ('resnet20', 'rnn-regnet20-lstm')]
     pairs = []
     for index, config in enumerate(configs):
         pairs += [config, save_untrained_checkpoint(config, str(tmp_path / f'model{index}.pth'))]

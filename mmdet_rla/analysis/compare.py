@@ -11,10 +11,9 @@ import json
 import math
 import os.path as osp
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmengine.config import Config
 from mmengine.registry import MODELS
 
 RUN_INFO_FILE = 'run_info.json'
@@ -44,7 +43,6 @@ class RunSummary:
     total_params: int
     wall_seconds: Optional[float] = None
     load_average: Tuple[Optional[float], Optional[float]] = (None, None)
-    extra: Dict[str, object] = field(default_factory=dict)
 
 
 def read_scalars(work_dir: str) -> List[dict]:
@@ -104,12 +102,11 @@ def comparison_table(runs: Sequence[RunSummary], metric_prefix: str = 'coco/bbox
              'training wall time (s) | s/iter (median) | load avg start / end |',
              '|---|---|---|---|---|---|---|---|---|---|']
     for run in runs:
-        m = run.metrics
+        maps = ' | '.join(_fmt(run.metrics.get(metric_prefix + key), '.3f') for key in ('mAP', 'mAP_50', 'mAP_75'))
         load = ' / '.join(_fmt(v, '.1f') for v in run.load_average)
         lines.append(
-            f"| {run.label} | {_fmt(m.get(metric_prefix + 'mAP'), '.3f')} | {_fmt(m.get(metric_prefix + 'mAP_50'), '.3f')} | "
-            f"{_fmt(m.get(metric_prefix + 'mAP_75'), '.3f')} | {run.backbone_params:,} | {run.total_params:,} | "
-            f"{run.iterations} | {_fmt(run.wall_seconds, '.0f')} | {_fmt(run.seconds_per_iter, '.3f')} | {load} |")
+            f'| {run.label} | {maps} | {run.backbone_params:,} | {run.total_params:,} | {run.iterations} | '
+            f"{_fmt(run.wall_seconds, '.0f')} | {_fmt(run.seconds_per_iter, '.3f')} | {load} |")
     return '\n'.join(lines) + '\n'
 
 

@@ -175,5 +175,5 @@ def _draw_labels(visualizer: Visualizer, canvas: np.ndarray, layout: GridLayout,
     return drawn
 
 
-__all__ = ['CHANNEL_REDUCTIONS', 'DEFAULT_BLOCKS', 'GridLayout', 'block_feature_grid', 'draw_block_grid', 'draw_panel', 'grid_columns', 'grid_layout',
-           'tile_shape']
+__all__ = ['CHANNEL_REDUCTIONS', 'DEFAULT_BLOCKS', 'GridLayout', 'block_feature_grid', 'draw_block_grid', 'draw_panel',
+           'grid_columns', 'grid_layout', 'tile_shape']

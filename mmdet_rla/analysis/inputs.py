@@ -148,5 +148,5 @@ def crop_to_valid(featmap: torch.Tensor, valid_fraction: Tuple[float, float]) ->
     return featmap[..., :height, :width]
 
 
-__all__ = ['PreparedImage', 'build_model', 'crop_to_valid', 'load_config', 'model_config', 'prepare_image', 'prepare_sample',
-           'test_pipeline_config']
+__all__ = ['PreparedImage', 'build_model', 'crop_to_valid', 'load_config', 'model_config', 'prepare_image',
+           'prepare_sample', 'test_pipeline_config']
