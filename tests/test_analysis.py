@@ -172,7 +172,8 @@ def save_untrained_checkpoint(config: str, path: str) -> str:
     return path
 
 
-@pytest.mark.parametrize('config,columns', [(DEMO_CONFIG, 3), (REGNET_DEMO, 4), (RESNET_DEMO, 2)])
+@pytest.mark.parametrize('config,columns', [(DEMO_CONFIG, 3), (REGNET_DEMO, 4), (RESNET_DEMO, 2)],
+                         ids=['rla', 'rnn_regnet', 'resnet'])
 def test_vis_features_tool(config, columns, val_image, tmp_path):
     tool = load_tool('analysis/vis_features.py')
     out = str(tmp_path / 'grid.png')
