@@ -57,9 +57,10 @@ def read_scalars(work_dir: str) -> List[dict]:
 
 def count_parameters(config: str) -> Tuple[int, int]:
     """``(backbone, whole model)`` parameter counts of ``config``'s model."""
-    from .inputs import load_config, model_config
+    from .inputs import config_scope, load_config, model_config
     cfg = load_config(config)
-    model = MODELS.build(model_config(cfg))
+    with config_scope(cfg):
+        model = MODELS.build(model_config(cfg))
     backbone = getattr(model, 'backbone', model)
     return sum(p.numel() for p in backbone.parameters()), sum(p.numel() for p in model.parameters())
 

@@ -12,16 +12,15 @@ import logging
 import math
 import os.path as osp
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, ContextManager, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import MMLogger
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import MODELS, DefaultScope
 from mmengine.runner import load_checkpoint
-from mmengine.runner.utils import set_random_seed
 from torch import nn
 
 from ..tools_support.checkpoint import allow_runner_checkpoints
@@ -32,15 +31,22 @@ _ANNOTATION_TRANSFORMS = ('LoadAnnotations', )
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read ``config``, apply ``cfg_options`` and register (and select) the modules of its scope."""
+    """Read ``config``, apply ``cfg_options`` and register the modules of its scope."""
     if not osp.isfile(config):
         raise ValueError(f'config must be an existing config file, got {config!r}')
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    scope = register_scope_modules(cfg)
-    init_default_scope(scope or 'mmdet')
+    register_scope_modules(cfg)
     return cfg
+
+
+def config_scope(cfg: Config) -> ContextManager:
+    """A context in which registries build from ``cfg``'s ``default_scope`` (``mmdet`` when it has none).
+
+    Only for the ``with`` block: the process-wide default scope stays as it was.
+    """
+    return DefaultScope.overwrite_default_scope(cfg.get('default_scope', None) or 'mmdet')
 
 
 def model_config(cfg: Config) -> dict:
@@ -60,21 +66,22 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, *, seed: int = 0,
     """The config's model in eval mode: the checkpoint's weights, or initialised as training would.
 
     Without ``checkpoint`` the model is built and initialised (``init_weights``: the config's
-    ``init_cfg`` s, e.g. zero-init of each block's last norm) after seeding every RNG with
-    ``seed``: the untrained model that training with ``randomness.seed=seed`` starts from.
+    ``init_cfg`` s, e.g. zero-init of each block's last norm) from torch's RNG seeded with ``seed``
+    (in a forked RNG state: the caller's is unchanged).
     """
-    set_random_seed(seed)
-    model = MODELS.build(model_config(cfg))
-    if checkpoint is None:
-        try:
-            with _init_logs_silenced():
-                model.init_weights()
-        except (FileNotFoundError, OSError) as error:
-            raise ValueError(f'initialising the untrained model failed ({error}); give a checkpoint, or '
-                             'drop Pretrained init_cfgs, e.g. --cfg-options model.backbone.init_cfg=None') from error
-    else:
-        if not osp.isfile(checkpoint):
-            raise ValueError(f'checkpoint must be an existing file, got {checkpoint!r}')
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise ValueError(f'checkpoint must be an existing file, got {checkpoint!r}')
+    with config_scope(cfg), torch.random.fork_rng(devices=[]):  # the caller's RNG state is left alone
+        torch.manual_seed(seed)
+        model = MODELS.build(model_config(cfg))
+        if checkpoint is None:
+            try:
+                with _init_logs_silenced():
+                    model.init_weights()
+            except (FileNotFoundError, OSError) as error:
+                raise ValueError(f'initialising the untrained model failed ({error}); give a checkpoint, or drop '
+                                 'Pretrained init_cfgs, e.g. --cfg-options model.backbone.init_cfg=None') from error
+    if checkpoint is not None:
         allow_runner_checkpoints()  # our Runner checkpoints, still under weights_only=True
         load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     return model.to(device).eval()
@@ -135,7 +142,8 @@ def prepare_image(model: nn.Module, cfg: Config, image_path: str) -> PreparedIma
     """Load ``image_path`` through the config's test pipeline and the model's data preprocessor."""
     if not osp.isfile(image_path):
         raise ValueError(f'img must be an existing image file, got {image_path!r}')
-    pipeline = Compose(test_pipeline_config(cfg))
+    with config_scope(cfg):
+        pipeline = Compose(test_pipeline_config(cfg))
     sample = pipeline(dict(img_path=image_path, img_id=0))
     return prepare_sample(model, sample)
 
@@ -148,5 +156,5 @@ def crop_to_valid(featmap: torch.Tensor, valid_fraction: Tuple[float, float]) ->
     return featmap[..., :height, :width]
 
 
-__all__ = ['PreparedImage', 'build_model', 'crop_to_valid', 'load_config', 'model_config', 'prepare_image',
+__all__ = ['PreparedImage', 'build_model', 'config_scope', 'crop_to_valid', 'load_config', 'model_config', 'prepare_image',
            'prepare_sample', 'test_pipeline_config']

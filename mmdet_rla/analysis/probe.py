@@ -20,7 +20,7 @@ from torch import nn
 
 from ..utils import check_positive_int
 from .capture import BlockCapture, block_names, global_average_pool, unwrap_backbone
-from .inputs import test_pipeline_config
+from .inputs import config_scope, test_pipeline_config
 
 
 @dataclass
@@ -70,7 +70,8 @@ def probe_dataloader(cfg: Config, split: str, batch_size: Optional[int] = None):
     loader['persistent_workers'] = False
     if batch_size is not None:
         loader['batch_size'] = batch_size
-    return Runner.build_dataloader(loader, seed=0)
+    with config_scope(cfg):
+        return Runner.build_dataloader(loader, seed=0)
 
 
 def pooled_block_outputs(model: nn.Module, dataloader, blocks: Sequence[str],
