@@ -15,6 +15,8 @@ from mmdet_rla.tools_support.cli import (add_common_args, build_runner,  # noqa:
                                          enable_visualization, finish_args, load_config,
                                          results_dumper)
 from mmdet_rla.tools_support.launch import teardown_distributed  # noqa: E402
+from mmdet_rla.tools_support.visualization import (add_visualization_args,  # noqa: E402
+                                                   apply_visualization_args)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,12 +29,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '(mmdet: relative to work_dir/<timestamp>)')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds each image is shown')
     add_common_args(parser)
+    add_visualization_args(parser)
     return finish_args(parser.parse_args(argv))
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    apply_visualization_args(cfg, args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         enable_visualization(cfg, args.show, args.show_dir, args.wait_time)

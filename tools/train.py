@@ -16,6 +16,8 @@ from mmengine.device import get_device  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, build_runner, finish_args,  # noqa: E402
                                          load_config)
 from mmdet_rla.tools_support.launch import teardown_distributed  # noqa: E402
+from mmdet_rla.tools_support.visualization import (add_visualization_args,  # noqa: E402
+                                                   apply_visualization_args)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -28,12 +30,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint; without a path, from the latest one in the work dir')
     add_common_args(parser)
+    add_visualization_args(parser)
     return finish_args(parser.parse_args(argv))
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    apply_visualization_args(cfg, args)
 
     if args.amp:
         if get_device() == 'cpu':
