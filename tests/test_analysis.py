@@ -81,6 +81,34 @@ def test_capture_records_every_block_with_the_family_state(family):
                 assert state.shape == (2, 4) + record.input.shape[2:]
 
 
+@pytest.mark.parametrize('rla', [True, False])
+def test_capture_records_mobilenetv2_blocks(rla):
+    """MobileNetV2 lists its layers in ``layers`` (the last 1x1 conv is no stage of blocks); RLA-MobileNetV2's
+    blocks read h beside I, and the residual is the linear 1x1 conv's output."""
+    from mmdet.models.backbones import MobileNetV2
+
+    from mmdet_rla.models import RLAMobileNetV2
+    torch.manual_seed(0)
+    backbone = (RLAMobileNetV2(widen_factor=0.25, rla_channels=4, out_indices=(2, 7)) if rla
+                else MobileNetV2(widen_factor=0.25, out_indices=(2, 7)))
+    capture, outs = capture_all(backbone, torch.rand(1, 3, 61, 67), residual=True)
+    names = block_names(backbone)
+    assert names[0] == 'layer1.0' and names[-1] == 'layer7.0' and len(names) == 17  # 1+2+3+4+3+3+1 blocks
+    assert list(capture.records) == names
+    last_of_layer3 = [n for n in names if n.startswith('layer3.')][-1]
+    assert torch.equal(capture.records[last_of_layer3].output, outs[0])
+    for name, record in capture.records.items():
+        assert record.residual.shape == record.output.shape
+        if rla:
+            assert sorted(record.states) == ['h'] and record.states['h'].shape[:2] == (1, 4)
+            assert record.states['h'].shape[2:] == record.input.shape[2:]
+        else:
+            assert record.states == {}
+    if rla:  # h^0 = 0, then the aggregate of the blocks before
+        assert torch.count_nonzero(capture.records['layer1.0'].states['h']) == 0
+        assert torch.count_nonzero(capture.records['layer4.0'].states['h']) > 0
+
+
 def test_rla_state_is_the_h_each_block_reads():
     """h^t = Conv3(tanh(BN_t(h^{t-1} + Conv1(y^t)))) (Eq. 11): the h recorded for block t+1 follows from
     the h and the residual recorded for block t."""

@@ -18,20 +18,23 @@ second forward pass written beside the real one.
 
 What the hooks rely on (keep these when changing a family):
 
-- the backbone lists its stage modules by name in ``res_layers`` (mmdet's ``ResNet`` does); a stage
-  is a sequence of blocks (mmdet's ``ResLayer``) or holds them in ``.blocks``
-  (:class:`~mmdet_rla.models.backbones.base.StatefulLayer`);
+- the backbone lists its stage modules by name in ``res_layers`` (mmdet's ``ResNet`` does) or in
+  ``layers`` (mmdet's ``MobileNetV2`` and :class:`~mmdet_rla.models.RLAMobileNetV2`, whose last
+  1x1 conv ``conv2`` is not a stage of blocks and is left out); a stage is a sequence of blocks
+  (mmdet's ``ResLayer``) or holds them in ``.blocks``
+  (:class:`~mmdet_rla.models.backbones.base.StatefulLayer`, ``RLAInvertedResidualLayer``);
 - a block's forward reads the block input ``I`` as its first argument and returns ``O`` (first
   element, when it returns a tuple);
-- RLA (:class:`~mmdet_rla.models.backbones.rla_resnet.RLAStage`): blocks are called
-  ``block(x, h)``; the state recorded is the ``h`` the block reads beside ``I`` (``h^{t-1}`` of
+- RLA (:class:`~mmdet_rla.models.backbones.rla_resnet.RLAStage`, and the inverted residual
+  layers of RLA-MobileNetV2): blocks are called ``block(x, h)``; the state recorded is the ``h`` the block reads beside ``I`` (``h^{t-1}`` of
   Eq. 11, the aggregate of the blocks before it);
 - RNNRegNet (:class:`~mmdet_rla.models.backbones.rnn_regnet.RegulatedStage`): blocks return
   ``(out, state)``; the state recorded is the regulator's new state, the ``H^t`` (and ConvLSTM's
   cell ``C^t``) that the block fuses with its features (paper Eqs. 2-3);
 - the residual ``F(x)`` is the output of the last module of the residual branch: the block's
   ``attention`` when it has one, else its last ``after_conv3`` plugin, else its last norm
-  (``norm2`` of basic blocks, ``norm3`` of bottlenecks).
+  (``norm2`` of basic blocks, ``norm3`` of bottlenecks); the linear 1x1 conv of inverted residual
+  blocks.
 """
 import re
 from dataclasses import dataclass, field
@@ -40,6 +43,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import torch
 from torch import nn
 
+from ..models.backbones.rla_mobilenet_v2 import RLAInvertedResidualLayer
 from ..models.backbones.rla_resnet import RLAStage
 from ..models.backbones.rnn_regnet import RegulatedStage
 
@@ -49,6 +53,8 @@ BlockSpec = Union[str, int]
 # Names of the recorded states per family (RegNet's notation: H hidden, C ConvLSTM cell).
 REGULATOR_STATE_NAMES = ('H', 'C')
 RLA_STATE_NAME = 'h'
+# Stages whose blocks are called ``block(x, h)`` with the RLA state.
+RLA_STAGES = (RLAStage, RLAInvertedResidualLayer)
 
 
 @dataclass
@@ -100,14 +106,16 @@ def iter_blocks(model: nn.Module) -> List[Tuple[str, nn.Module, nn.Module]]:
         ValueError: The backbone has no ``res_layers`` (not a ResNet-style backbone).
     """
     backbone = unwrap_backbone(model)
-    layer_names = getattr(backbone, 'res_layers', None)
+    layer_names = getattr(backbone, 'res_layers', None) or getattr(backbone, 'layers', None)
     if not layer_names:
-        raise ValueError(f'{type(backbone).__name__} is not a ResNet-style backbone: block capture needs '
-                         'the stage names in backbone.res_layers (mmdet ResNet, RLAResNet, RNNRegNet, '
-                         'RoRResNet, RoRResNeXt, ...)')
+        raise ValueError(f'{type(backbone).__name__} is not a residual backbone: block capture needs the '
+                         'stage names in backbone.res_layers (mmdet ResNet, RLAResNet, RLAResNeXt, RNNRegNet, '
+                         'RoRResNet, RoRResNeXt, ...) or backbone.layers (MobileNetV2, RLAMobileNetV2)')
     found = []
     for layer_name in layer_names:
         stage = getattr(backbone, layer_name)
+        if not isinstance(stage, nn.Sequential) and not hasattr(stage, 'blocks'):
+            continue  # a single layer listed among the stages (MobileNetV2's last 1x1 conv)
         found += [(f'{layer_name}.{index}', block, stage) for index, block in enumerate(stage_blocks(stage))]
     return found
 
@@ -154,6 +162,10 @@ def residual_output_module(block: nn.Module) -> nn.Module:
     attention = getattr(block, 'attention', None)
     if attention is not None:
         return attention
+    if hasattr(block, 'linear_conv'):  # RLA-MobileNetV2's inverted residual: the linear 1x1 conv
+        return block.linear_conv
+    if hasattr(block, 'with_res_shortcut') and isinstance(getattr(block, 'conv', None), nn.Sequential):
+        return block.conv[-1]  # mmdet's inverted residual: expand, depthwise, linear
     plugin_names = getattr(block, 'after_conv3_plugin_names', None) if getattr(block, 'with_plugins', False) else None
     if plugin_names:
         return getattr(block, plugin_names[-1])
@@ -169,7 +181,7 @@ def _first(value: Any) -> torch.Tensor:
 
 def _read_states(stage: nn.Module, args: tuple, kwargs: dict, output: Any) -> Dict[str, torch.Tensor]:
     """The family's state around one block call (see the module docstring)."""
-    if isinstance(stage, RLAStage):
+    if isinstance(stage, RLA_STAGES):
         h = args[1] if len(args) > 1 else kwargs.get('h')
         return {} if h is None else {RLA_STATE_NAME: h}
     if isinstance(stage, RegulatedStage):
