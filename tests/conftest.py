@@ -72,3 +72,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def literal_rla_residual(block, x, h):
+    """An RLA block's residual branch written out literally: its convs and norms over ``concat(x, h)``.
+
+    The reference the tests hold the blocks' faster forward (which never builds the concatenation)
+    to. Bottleneck and BasicBlock layouts; channel attention applied when the block has it.
+    """
+    out = block.relu(block.norm1(block.conv1(torch.cat([x, h], dim=1))))
+    if hasattr(block, 'conv3'):
+        out = block.relu(block.norm2(block.conv2(out)))
+        out = block.norm3(block.conv3(out))
+    else:
+        out = block.norm2(block.conv2(out))
+    return out if block.attention is None else block.attention(out)

@@ -5,6 +5,7 @@ import re
 
 import pytest
 import torch
+from conftest import literal_rla_residual
 from mmdet.models.backbones import ResNet
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -186,12 +187,46 @@ def test_state_update_is_the_papers_equation():
         expected_h = h
         expected_x = x
         for t, block in enumerate(stage.blocks):
-            y = block.residual(torch.cat([expected_x, expected_h], 1))
+            y = literal_rla_residual(block, expected_x, expected_h)
             expected_x = torch.relu(y + expected_x)
             expected_h = stage.recurrent_conv(
                 torch.tanh(stage.norms[t](expected_h + stage.conv_out(y))))
     torch.testing.assert_close(x_out, expected_x)
     torch.testing.assert_close(h_out, expected_h)
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(depth=50, base_channels=8, rla_channels=4),
+    dict(depth=18, base_channels=8, rla_channels=4, rla_input='output', channel_attention='eca'),
+    dict(depth=50, base_channels=8, rla_channels=4, with_rla_output=True, out_indices=(3, ), style='caffe'),
+], ids=['bottleneck', 'basic-eca-output', 'classifier-caffe'])
+def test_split_first_conv_is_the_concatenation_in_float64(cfg, monkeypatch):
+    """The blocks compute conv1(concat(x, h)) as W_x * x + W_h * h: the same function, values and every
+    gradient, as the literal concatenation (float64, train mode, odd input size)."""
+    torch.manual_seed(0)
+    model = RLAResNet(zero_init_residual=False, **cfg).double().train()
+    for module in model.modules():  # non-trivial norms, so every path carries signal
+        if isinstance(module, _BatchNorm):
+            torch.nn.init.uniform_(module.weight, 0.5, 1.5)
+            torch.nn.init.uniform_(module.bias, -0.2, 0.2)
+    x = torch.rand(2, 3, 61, 47, dtype=torch.float64)
+
+    def run():
+        model.zero_grad()
+        outs = model(x)
+        sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum() for o in outs).backward()
+        return [o.detach() for o in outs], {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    fast_outs, fast_grads = run()
+    block_type = type(model.layer1.blocks[0])
+    monkeypatch.setattr(block_type, 'read_input', lambda block, x, h: block.conv1(torch.cat([x, h], dim=1)))
+    literal_outs, literal_grads = run()
+    for fast, literal in zip(fast_outs, literal_outs):
+        torch.testing.assert_close(fast, literal, rtol=1e-12, atol=1e-12)
+    assert fast_grads.keys() == literal_grads.keys()
+    for name in fast_grads:
+        torch.testing.assert_close(fast_grads[name], literal_grads[name], rtol=1e-10, atol=1e-12, msg=name)
+    assert fast_grads['layer2.blocks.1.conv1.weight'][:, -4:].abs().sum() > 0  # h's columns are trained
 
 
 @pytest.mark.parametrize('kwargs,pattern', [

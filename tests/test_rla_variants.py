@@ -1,6 +1,7 @@
 """RLA-ResNeXt and the RLA designs of the paper's Table 6 (RLAResNet arguments): behaviour and equations."""
 import pytest
 import torch
+from conftest import literal_rla_residual
 from mmdet.models.backbones import ResNeXt
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -92,7 +93,7 @@ def test_state_update_follows_the_papers_equations(rla_input, integration, activ
     with torch.no_grad():
         x_out, (h_out, ) = stage(x, (h, ))
         for t, block in enumerate(stage.blocks):
-            y = block.residual(torch.cat([x, h], 1))
+            y = literal_rla_residual(block, x, h)
             identity = x if block.downsample is None else block.downsample(x)
             x = torch.relu(y + identity)
             if t == 0:

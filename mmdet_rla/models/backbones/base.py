@@ -183,9 +183,13 @@ class ResNetBase(ResNet):
         return tuple(outs)
 
 
-def bottleneck_residual(block: Bottleneck, x: torch.Tensor) -> torch.Tensor:
-    """The branch of mmdet's Bottleneck (plugins included), up to its last norm."""
-    out = block.relu(block.norm1(block.conv1(x)))
+def bottleneck_residual(block: Bottleneck, conv1_out: torch.Tensor) -> torch.Tensor:
+    """The branch of mmdet's Bottleneck (plugins included) after its first conv, up to its last norm.
+
+    Takes the first conv's output, so that a family can compute that conv its own way (RLA reads
+    the block input and its state there).
+    """
+    out = block.relu(block.norm1(conv1_out))
     if block.with_plugins:
         out = block.forward_plugin(out, block.after_conv1_plugin_names)
     out = block.relu(block.norm2(block.conv2(out)))

@@ -230,7 +230,7 @@ class RoRBottleneck(_RoRBlockMixin, Bottleneck):
                             mask_generator, channel_attention, se_reduction, eca_kernel_size)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
-        return bottleneck_residual(self, x)
+        return bottleneck_residual(self, self.conv1(x))
 
 
 class RoRResNeXtBottleneck(RoRBottleneck, ResNeXtBottleneck):
