@@ -229,6 +229,40 @@ def test_fused_light_convolution_backbone_matches_the_literal_two_steps(regulato
             torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize('depth', [50, 18])
+def test_fusion_conv_without_concatenation_is_the_literal_one_in_float64(depth, monkeypatch):
+    """The fusion conv runs as W_f * features + W_h * hidden (no 2N-channel concatenation): the same
+    function, values and every gradient, as conv(concat(features, ReLU(BN(H)))) in float64."""
+    torch.manual_seed(0)
+    model = RNNRegNet(depth=depth, base_channels=8, zero_init_residual=False).double().train()
+    x = torch.rand(2, 3, 45, 37, dtype=torch.float64)
+
+    def run():
+        model.zero_grad()
+        outs = model(x)
+        sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum() for o in outs).backward()
+        return [o.detach() for o in outs], {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    fast_outs, fast_grads = run()
+    block_type = type(model.layer1.blocks[0])
+    monkeypatch.setattr(block_type, 'fuse', lambda block, features, hidden: block.relu(block.fusion_norm(
+        block.fusion_conv(torch.cat([features, hidden], dim=1)))))
+    literal_outs, literal_grads = run()
+    for fast, literal in zip(fast_outs, literal_outs):
+        torch.testing.assert_close(fast, literal, rtol=1e-12, atol=1e-12)
+    for name in fast_grads:
+        torch.testing.assert_close(fast_grads[name], literal_grads[name], rtol=1e-10, atol=1e-12, msg=name)
+
+
+def test_conv_over_concat_refuses_parts_that_do_not_fit():
+    from mmdet_rla.models.layers import conv_over_concat
+    conv = torch.nn.Conv2d(6, 4, 1)
+    with pytest.raises(ValueError, match='the parts have 5 channels in all, the conv reads 6'):
+        conv_over_concat(conv, (torch.rand(1, 3, 4, 4), torch.rand(1, 2, 4, 4)))
+    parts = (torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4))  # the bias is added once
+    torch.testing.assert_close(conv_over_concat(conv, parts), conv(torch.cat(parts, dim=1)))
+
+
 # ------------------------------------------------------------------------- the architecture
 def test_stages_without_a_regulator_are_plain_resnet_stages():
     # No regulator anywhere: exactly mmdet's ResNet (parameters and outputs).

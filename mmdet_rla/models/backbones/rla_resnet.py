@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmdet.models.backbones.resnet import BasicBlock, Bottleneck
@@ -43,6 +42,7 @@ from torch import nn
 from ...registry import register_model
 from ...utils import check_bool, check_choice, check_positive_int
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
+from ..layers.concat_conv import conv_over_concat
 from ..layers.conv_rnn import ConvGRUCell, ConvLSTMCell, State
 from .base import ArchSettings, ResNetBase, StatefulLayer, bottleneck_residual, family_arch_settings
 
@@ -94,27 +94,10 @@ class _RLABlockMixin:
             channel_attention, out_channels, se_reduction=se_reduction, eca_kernel_size=eca_kernel_size)
 
     def read_input(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """The first conv over the block input and the state: ``conv1(concat(x, h))``.
-
-        Computed as ``W_x * x + W_h * h`` with the two column blocks of ``conv1``'s weight, so the
-        ``(C + k)``-channel concatenation is never built: no copy of ``x`` per block and nothing of
-        that size saved for the backward pass. The parameter (and state_dict) stays one
-        ``conv1.weight``. Measured on CPU (oneDNN, batch 8): a stage-1 conv over 288 concatenated
-        channels took 17 ms where the split took 5 ms (ResNet-50's 256-channel conv: 3.7 ms).
-        Convolutions other than a plain ungrouped ``nn.Conv2d`` (e.g. a ``conv_cfg`` DCN) read
-        the concatenation.
-        """
-        conv = self.conv1
-        if not self.reads_state:
-            return conv(x)
-        if type(conv) is not nn.Conv2d or conv.groups != 1 or conv.padding_mode != 'zeros':
-            return conv(torch.cat([x, h], dim=1))
-        weight, channels = conv.weight, x.shape[1]
-        # Contiguous column blocks: oneDNN runs a strided weight view several times slower.
-        out = F.conv2d(x, weight[:, :channels].contiguous(), conv.bias, conv.stride, conv.padding, conv.dilation)
-        # In place: the sum's inputs are not needed for the backward pass (conv saves its inputs).
-        return out.add_(F.conv2d(h, weight[:, channels:].contiguous(), None, conv.stride, conv.padding,
-                                 conv.dilation))
+        """The first conv over the block input and the state, ``conv1(concat(x, h))``, computed as
+        ``W_x * x + W_h * h`` without building the ``(C + k)``-channel concatenation
+        (:func:`~mmdet_rla.models.layers.conv_over_concat`)."""
+        return conv_over_concat(self.conv1, (x, h) if self.reads_state else (x, ))
 
     def residual(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -20,6 +20,7 @@ from torch import nn
 from ...registry import register_model
 from ...utils import check_bool, check_choice, check_indices, check_positive_int
 from ..layers.channel_attention import SELayer
+from ..layers.concat_conv import conv_over_concat
 from ..layers.conv_rnn import CONV_RNN_CELLS, RECURRENT_CONV_TYPES, State, build_conv_rnn_cell
 from .base import ResNetBase, StatefulLayer, family_arch_settings
 
@@ -79,7 +80,8 @@ class _RegulatedBlockMixin:
 
     def fuse(self, features: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """``ReLU(BN(W_fuse * concat(features, hidden)))``: the 1x1 fusion of Eqs. 2/3."""
-        return self.relu(self.fusion_norm(self.fusion_conv(torch.cat([features, hidden], dim=1))))
+        # conv_over_concat: the 1x1 conv over the two parts, without building the 2N-channel concatenation.
+        return self.relu(self.fusion_norm(conv_over_concat(self.fusion_conv, (features, hidden))))
 
     def residual(self, x: torch.Tensor, state: Optional[State],
                  cell: Optional[nn.Module]) -> Tuple[torch.Tensor, Optional[State]]:

@@ -1,7 +1,8 @@
 from .channel_attention import ECALayer, SELayer, build_channel_attention
+from .concat_conv import conv_over_concat
 from .conv_rnn import ConvGRUCell, ConvLSTMCell, ConvRNNCell, LightRecurrentConv, build_conv_rnn_cell
 
 __all__ = [
-    'SELayer', 'ECALayer', 'build_channel_attention',
+    'SELayer', 'ECALayer', 'build_channel_attention', 'conv_over_concat',
     'ConvRNNCell', 'ConvGRUCell', 'ConvLSTMCell', 'LightRecurrentConv', 'build_conv_rnn_cell',
 ]
