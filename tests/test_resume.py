@@ -469,3 +469,22 @@ def test_sigkill_at_random_moments_always_leaves_a_checkpoint_to_continue_from(
             resumed_from = saved['meta']['iter']
     assert resumed_from == 8
     assert_same_weights(final_weights(osp.join(work_dir, 'iter_8.pth')), detector_reference['weights'])
+
+
+def test_demo_fingerprint_names_the_logged_loss_and_the_weights(detector_reference, capsys):
+    """tools/demo/fingerprint.py: what the README quotes to tell whether two demo runs were the same run."""
+    spec = importlib.util.spec_from_file_location('fingerprint_tool', osp.join(TOOLS, 'demo', 'fingerprint.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    checkpoint = osp.join(detector_reference['work_dir'], 'epoch_2.pth')
+    tool.main([detector_reference['work_dir'], checkpoint, '--iteration', '3'])
+    digest = tool.weights_sha256(detector_reference['weights'])
+    loss = logged(detector_reference['work_dir'])['train', 3]['loss']
+    assert capsys.readouterr().out == f'fingerprint: loss at iteration 3 = {loss:.6f}, weights sha256 = {digest[:16]}\n'
+    changed = dict(detector_reference['weights'])
+    name = next(key for key, value in changed.items() if value.is_floating_point())
+    changed[name] = changed[name].clone()
+    changed[name].view(-1)[0] = torch.nextafter(changed[name].view(-1)[0], torch.tensor(float('inf')))
+    assert tool.weights_sha256(changed) != digest  # one float one ulp away
+    with pytest.raises(ValueError, match='no loss logged at iteration 99'):
+        tool.logged_loss(detector_reference['work_dir'], 99)
