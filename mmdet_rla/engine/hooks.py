@@ -43,6 +43,7 @@ from .random_state import get_rng_state, set_rng_state
 PREEMPTED_EXIT_CODE = 75
 #: File name of the checkpoint written on a stop signal.
 PREEMPTED_FILENAME_TMPL = 'iter_{}.pth'
+DEFAULT_STOP_SIGNALS = ('SIGTERM', 'SIGUSR1')
 RESUME_STATE_KEY = 'resume_state'
 PREEMPTED_CKPTS_KEY = 'preempted_ckpts'  # message hub: pre-emption checkpoints not yet superseded
 RESUME_STATE_VERSION = 1
@@ -77,16 +78,19 @@ class ResumableCheckpointHook(CheckpointHook):
 
     Args:
         stop_signals: Signals (names or numbers) that stop training with a checkpoint after the
-            current iteration. Default ``('SIGTERM', 'SIGUSR1')``; ``()`` switches this off.
+            current iteration. Default (``None``): SIGTERM and SIGUSR1 (where it exists); ``()``
+            switches this off.
         slow_write: For crash tests only: spread every checkpoint write over this many seconds.
         **kwargs: ``CheckpointHook``'s arguments (``interval``, ``by_epoch``, ``max_keep_ckpts``,
             ``save_best``, ``out_dir``, ``backend_args``, ...).
     """
 
-    def __init__(self, *args, stop_signals: Sequence[Union[str, int]] = ('SIGTERM', 'SIGUSR1'),
-                 slow_write: float = 0.0, **kwargs) -> None:
+    def __init__(self, *args, stop_signals: Optional[Sequence[Union[str, int]]] = None, slow_write: float = 0.0,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if isinstance(stop_signals, (str, int)):
+        if stop_signals is None:  # SIGUSR1 does not exist on Windows
+            stop_signals = [name for name in DEFAULT_STOP_SIGNALS if hasattr(signal, name)]
+        elif isinstance(stop_signals, (str, int)):
             stop_signals = (stop_signals, )
         self.stop_signals = tuple(_parse_signal(value) for value in stop_signals)
         if isinstance(slow_write, bool) or not isinstance(slow_write, (int, float)) or slow_write < 0:
