@@ -33,7 +33,7 @@ def get_rng_state() -> RngState:
         torch=torch.get_rng_state(),
     )
     if _cuda_in_use():
-        state['cuda'] = torch.cuda.get_rng_state_all()
+        state['torch_cuda'] = torch.cuda.get_rng_state_all()
     return state
 
 
@@ -49,8 +49,8 @@ def set_rng_state(state: RngState) -> None:
     np.random.set_state(('MT19937', numpy_state['key'].cpu().numpy().astype(np.uint32), numpy_state['pos'],
                          numpy_state['has_gauss'], numpy_state['cached_gaussian']))
     torch.set_rng_state(state['torch'].cpu())
-    if 'cuda' in state and torch.cuda.is_available():
-        cuda_states = state['cuda']
+    if 'torch_cuda' in state and torch.cuda.is_available():
+        cuda_states = state['torch_cuda']
         if len(cuda_states) != torch.cuda.device_count():
             raise ValueError(f'the checkpoint holds CUDA generator states for {len(cuda_states)} devices, '
                              f'this process sees {torch.cuda.device_count()}')
