@@ -3,6 +3,7 @@
 Importing the package registers its models in mmdet's (and mmpretrain's) registries, so configs
 can build them after ``custom_imports = dict(imports=['mmdet_rla'], allow_failed_imports=False)``.
 """
+from . import engine  # noqa: F401  (registers the resumable loops, checkpoint hook and file backend)
 from . import models  # noqa: F401  (registers the backbones)
 from .tools_support.checkpoint import allow_runner_checkpoints
 from .version import __version__
@@ -12,4 +13,4 @@ from .version import __version__
 # init_detector load checkpoints trained with our configs, whose custom_imports import this package.
 allow_runner_checkpoints()
 
-__all__ = ['__version__', 'models']
+__all__ = ['__version__', 'engine', 'models']

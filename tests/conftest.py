@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: a small synthetic COCO dataset and the demo config shrunk to seconds."""
+"""Shared pytest fixtures: small synthetic COCO and classification datasets, the demo config shrunk to seconds."""
 import os
 import os.path as osp
 import sys
@@ -24,6 +24,19 @@ def synthetic_coco(tmp_path_factory) -> Dict[str, str]:
     root = str(tmp_path_factory.mktemp('synthetic_coco'))
     files = generate_coco_dataset(root, num_train=8, num_val=4, image_size=(128, 128), seed=0)
     return dict(root=root + os.sep, train_ann=files['train'], val_ann=files['val'])
+
+
+@pytest.fixture(scope='session')
+def synthetic_patterns(tmp_path_factory) -> str:
+    """The classification patterns dataset: 3 train / 2 val images of 32x32 per class (4 classes, seed 0).
+
+    Returns the dataset root (``train/<class>/*.png``, ``val/<class>/*.png``).
+    """
+    from mmdet_rla.datasets.synthetic_cls import generate_cls_dataset
+
+    root = str(tmp_path_factory.mktemp('synthetic_patterns'))
+    generate_cls_dataset(root, train_per_class=3, val_per_class=2, image_size=32, seed=0)
+    return root
 
 
 @pytest.fixture(scope='session')

@@ -152,7 +152,7 @@ def test_resume_continues_from_the_saved_iteration(trained_run, tiny_demo_option
     # Without a path: the latest checkpoint of the work dir (epoch 2), train to epoch 3.
     out = run_tool([PYTHON, osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--work-dir', work_dir, '--resume',
                     '--cfg-options', *tiny_demo_options, 'train_cfg.max_epochs=3', *no_val], subprocess_env)
-    assert 'Auto resumed from the latest checkpoint' in out
+    assert f"Resume: the newest valid checkpoint is {osp.join(work_dir, 'epoch_2.pth')}" in out
     assert 'resumed epoch: 2, iter: 4' in out
     allow_runner_checkpoints()
     checkpoint = torch.load(osp.join(work_dir, 'epoch_3.pth'), map_location='cpu')  # weights_only

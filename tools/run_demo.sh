@@ -82,5 +82,7 @@ for name, m in (('untrained', before), ('trained', after)):
     print(f"{name:<12} {m['bbox_mAP']:>9.3f} {m['bbox_mAP_50']:>7.3f} {m['bbox_mAP_75']:>7.3f}")
 print(f'wall time so far: {seconds // 60} min {seconds % 60} s')
 PYSUMMARY
+# Same machine, same fingerprint; other CPUs give other ones (README, "Interruptions and resuming").
+"$PY" tools/demo/fingerprint.py "$DEMO/train" "$CHECKPOINT" --iteration 10
 echo "outputs: $DEMO/loss_curve.png, $DEMO/detections.png, $DEMO/train (checkpoint, logs), $DEMO/test/results.pkl"
 log "done"

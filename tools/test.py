@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repo, without installing
 
+from mmdet_rla.engine import CheckpointFileError  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, build_runner,  # noqa: E402
                                          enable_visualization, finish_args, load_config,
                                          results_dumper)
@@ -48,6 +49,8 @@ def main(argv=None) -> None:
         runner.test_evaluator.metrics.append(dumper)
     try:
         runner.test()
+    except CheckpointFileError as error:  # a missing, truncated or foreign checkpoint: say which, no traceback
+        raise SystemExit(f'error: {error}') from None
     finally:
         teardown_distributed()
 

@@ -3,9 +3,11 @@
 mmdet 3.x conventions, for any config scope (detection configs with ``default_scope='mmdet'``,
 classification configs with ``default_scope='mmpretrain'``). Distributed runs:
 ``tools/dist_train.sh CONFIG N`` (torchrun; gloo on a CPU-only machine, NCCL with GPUs) or
-``tools/slurm_train.sh``.
+``tools/slurm_train.sh``. With our configs, SIGTERM or SIGUSR1 stops training after the current
+iteration with a checkpoint and exit status 75; ``--resume`` continues exactly (``mmdet_rla/engine``).
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -13,6 +15,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repo,
 
 from mmengine.device import get_device  # noqa: E402
 
+from mmdet_rla.engine import CheckpointFileError, TrainingPreempted  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, build_runner, finish_args,  # noqa: E402
                                          load_config)
 from mmdet_rla.tools_support.launch import teardown_distributed  # noqa: E402
@@ -28,7 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="scale the learning rate by the total batch size (config's auto_scale_lr)")
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
-        help='resume from this checkpoint; without a path, from the latest one in the work dir')
+        help='resume from this checkpoint; without a path, from the newest valid one in the work dir '
+        '(with our configs: exactly where it stopped)')
     add_common_args(parser)
     add_visualization_args(parser)
     return finish_args(parser.parse_args(argv))
@@ -64,7 +68,15 @@ def main(argv=None) -> None:
 
     runner = build_runner(cfg)
     try:
-        runner.train()
+        runner.train()  # a stop signal ends it with exit status 75 (mmdet_rla.engine.PREEMPTED_EXIT_CODE)
+    except CheckpointFileError as error:  # a missing, truncated or foreign checkpoint: say which, no traceback
+        raise SystemExit(f'error: {error}') from None
+    except TrainingPreempted:
+        # torchrun reports any failed worker as status 1: tools/dist_train.sh reads this file instead.
+        marker = os.environ.get('MMDET_RLA_PREEMPTED_FILE')
+        if marker:
+            open(marker, 'a').close()
+        raise
     finally:
         teardown_distributed()
 

@@ -85,7 +85,9 @@ val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json', metr
 test_evaluator = val_evaluator
 
 max_epochs = 12
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+# Exact resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files:
+# mmdet_rla/engine, README "Interruptions and resuming".
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 # From scratch, AdamW with a short warm-up converges in far fewer steps than the 1x SGD recipe.
 optim_wrapper = dict(
     _delete_=True,
@@ -99,5 +101,5 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1))
+    checkpoint=dict(type='ResumableCheckpointHook', interval=max_epochs, max_keep_ckpts=1))
 auto_scale_lr = dict(enable=False, base_batch_size=4)

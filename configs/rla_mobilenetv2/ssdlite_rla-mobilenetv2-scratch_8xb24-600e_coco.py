@@ -14,3 +14,8 @@ model = dict(
     # mmdet 3.3.0's SSDHead cannot predict (AttributeError on loss_cls, mmdetection issue #11063): the same head
     # with that fixed, for validation and testing.
     bbox_head=dict(type='FixedSSDHead'))
+
+# Training that survives interruption (mmdet_rla/engine; README "Interruptions and resuming"): exact
+# resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files.
+train_cfg = dict(type='ResumableEpochBasedTrainLoop')
+default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'))

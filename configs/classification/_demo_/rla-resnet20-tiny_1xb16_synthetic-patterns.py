@@ -65,11 +65,13 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=12, eta_min=1e-3),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=12)
+# Exact resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files:
+# mmdet_rla/engine, README "Interruptions and resuming".
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=12, val_interval=12)
 val_cfg = dict()
 test_cfg = dict()
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
-    checkpoint=dict(type='CheckpointHook', interval=12, max_keep_ckpts=1))
+    checkpoint=dict(type='ResumableCheckpointHook', interval=12, max_keep_ckpts=1))
 randomness = dict(seed=0, deterministic=False)

@@ -13,5 +13,9 @@ default_scope = 'mmpretrain'
 model = dict(backbone=dict(zero_init_residual=True))
 
 param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90], gamma=0.1)
-train_cfg = dict(by_epoch=True, max_epochs=120, val_interval=1)
+# Exact resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files:
+# mmdet_rla/engine, README "Interruptions and resuming".
+# (_delete_: the mmpretrain schedule sets by_epoch, which mmengine refuses next to a loop type)
+train_cfg = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=120, val_interval=1)
 auto_scale_lr = dict(base_batch_size=256)
+default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'))
