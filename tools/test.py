@@ -15,7 +15,7 @@ from mmdet_rla.engine import CheckpointFileError  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, build_runner,  # noqa: E402
                                          enable_visualization, finish_args, load_config,
                                          results_dumper)
-from mmdet_rla.tools_support.launch import teardown_distributed  # noqa: E402
+from mmdet_rla.tools_support.launch import exit_after_distributed_run, teardown_distributed  # noqa: E402
 from mmdet_rla.tools_support.visualization import (add_visualization_args,  # noqa: E402
                                                    apply_visualization_args)
 
@@ -52,7 +52,9 @@ def main(argv=None) -> None:
     except CheckpointFileError as error:  # a missing, truncated or foreign checkpoint: say which, no traceback
         raise SystemExit(f'error: {error}') from None
     finally:
-        teardown_distributed()
+        distributed = teardown_distributed()
+    if distributed:
+        exit_after_distributed_run()  # gloo's threads can abort the interpreter's finalisation
 
 
 if __name__ == '__main__':

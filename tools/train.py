@@ -18,7 +18,7 @@ from mmengine.device import get_device  # noqa: E402
 from mmdet_rla.engine import CheckpointFileError, TrainingPreempted  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, build_runner, finish_args,  # noqa: E402
                                          load_config)
-from mmdet_rla.tools_support.launch import teardown_distributed  # noqa: E402
+from mmdet_rla.tools_support.launch import exit_after_distributed_run, teardown_distributed  # noqa: E402
 from mmdet_rla.tools_support.visualization import (add_visualization_args,  # noqa: E402
                                                    apply_visualization_args)
 
@@ -78,7 +78,9 @@ def main(argv=None) -> None:
             open(marker, 'a').close()
         raise
     finally:
-        teardown_distributed()
+        distributed = teardown_distributed()
+    if distributed:
+        exit_after_distributed_run()  # gloo's threads can abort the interpreter's finalisation
 
 
 if __name__ == '__main__':

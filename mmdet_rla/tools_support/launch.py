@@ -16,6 +16,7 @@ With a GPU nothing is changed: mmengine's own path (NCCL by default) runs.
 import datetime
 import os
 import subprocess
+import sys
 from typing import Optional
 
 import torch
@@ -101,15 +102,34 @@ def setup_distributed(cfg: Config, launcher: str) -> Optional[str]:
     return 'gloo'
 
 
-def teardown_distributed() -> None:
+def teardown_distributed() -> bool:
     """Destroy the default process group if one exists (torch warns at exit otherwise).
 
-    The barrier first keeps a rank from tearing gloo down while its peer is still communicating
-    (seen here as an intermittent ``terminate called without an active exception`` at exit).
+    The barrier first keeps a rank from tearing gloo down while its peer is still communicating.
+    Returns whether a process group was torn down.
     """
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.barrier()
         torch_dist.destroy_process_group()
+        return True
+    return False
 
 
-__all__ = ['LAUNCHERS', 'setup_distributed', 'teardown_distributed']
+def exit_after_distributed_run() -> None:
+    """End a tool process whose distributed run finished, skipping the interpreter's finalisation.
+
+    With gloo, a rank sometimes aborted after its work was done and every file written: ``terminate
+    called without an active exception`` (SIGABRT), so torchrun, and the job, failed. It was seen
+    twice in this project's 2-process tests, intermittently, in spite of the barrier and
+    ``destroy_process_group`` above; it comes from torch's C++ threads being destroyed during the
+    interpreter's finalisation (pytorch/pytorch#179291 describes the same crash). Everything a run
+    writes is closed by then (the Runner's last hook closes the visualizer and its backends; log
+    records are flushed as they are written), so the process flushes its standard streams and
+    leaves with ``os._exit(0)``. Only for the success path: errors propagate as usual.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+__all__ = ['LAUNCHERS', 'exit_after_distributed_run', 'setup_distributed', 'teardown_distributed']
