@@ -156,7 +156,7 @@ def test_capture_selection_replacement_and_hook_removal():
         select_blocks(names, ['layer9'])
     with pytest.raises(ValueError, match='out of range for 8 blocks'):
         select_blocks(names, [8])
-    with pytest.raises(ValueError, match='not a ResNet-style backbone'):
+    with pytest.raises(ValueError, match='not a residual backbone'):
         BlockCapture(torch.nn.Conv2d(3, 3, 1))
     with torch.no_grad(), BlockCapture(backbone, ['layer3']) as capture:
         backbone(torch.rand(2, 3, 64, 64))

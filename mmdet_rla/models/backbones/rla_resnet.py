@@ -81,7 +81,10 @@ class _RLABlockMixin:
     conv1: nn.Conv2d
 
     def _add_rla_parts(self, rla_channels: int, conv_cfg: Optional[dict], channel_attention: Optional[str],
-                       out_channels: int, se_reduction: int, eca_kernel_size: int) -> None:
+                       out_channels: int, se_reduction: int, eca_kernel_size: int, keep_residual: bool) -> None:
+        # Whether the RLA path reads y after the sum: if not, the shortcut is added to y in place (as
+        # mmdet's blocks do), saving a tensor of the block's output size per block.
+        self.keep_residual = keep_residual
         # The first conv reads k more input channels: h next to x (none when the block does not read h).
         self.reads_state = rla_channels > 0
         if self.reads_state:
@@ -102,15 +105,18 @@ class _RLABlockMixin:
     def residual(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return the block output ``ReLU(y + identity)``, the residual ``y`` and the shortcut ``identity``."""
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
+        """Return the block output ``ReLU(y + identity)``, the residual ``y`` (``None`` unless
+        ``keep_residual``: then the sum was made in place, in ``y``'s memory) and the shortcut ``identity``."""
 
         def inner_forward(x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, ...]:
             y = self.residual(x, h)
             if self.attention is not None:
                 y = self.attention(y)
             identity = x if self.downsample is None else self.downsample(x)
-            return y + identity, y, identity
+            if self.keep_residual:
+                return y + identity, y, identity
+            return y.add_(identity), None, identity
 
         if self.with_cp and x.requires_grad:
             out, y, identity = cp.checkpoint(inner_forward, x, h, use_reentrant=False)
@@ -126,10 +132,10 @@ class RLABasicBlock(_RLABlockMixin, BasicBlock):
 
     def __init__(self, inplanes: int, planes: int, *, rla_channels: int = 32,
                  channel_attention: Optional[str] = None, se_reduction: int = 16,
-                 eca_kernel_size: int = 3, **kwargs) -> None:
+                 eca_kernel_size: int = 3, keep_residual: bool = True, **kwargs) -> None:
         super().__init__(inplanes, planes, **kwargs)
         self._add_rla_parts(rla_channels, kwargs.get('conv_cfg'), channel_attention, planes * self.expansion,
-                            se_reduction, eca_kernel_size)
+                            se_reduction, eca_kernel_size, keep_residual)
 
     def residual(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.norm1(self.read_input(x, h)))
@@ -143,10 +149,10 @@ class RLABottleneck(_RLABlockMixin, Bottleneck):
 
     def __init__(self, inplanes: int, planes: int, *, rla_channels: int = 32,
                  channel_attention: Optional[str] = None, se_reduction: int = 16,
-                 eca_kernel_size: int = 3, **kwargs) -> None:
+                 eca_kernel_size: int = 3, keep_residual: bool = True, **kwargs) -> None:
         super().__init__(inplanes, planes, **kwargs)
         self._add_rla_parts(rla_channels, kwargs.get('conv_cfg'), channel_attention, planes * self.expansion,
-                            se_reduction, eca_kernel_size)
+                            se_reduction, eca_kernel_size, keep_residual)
 
     def residual(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return bottleneck_residual(self, self.read_input(x, h))
@@ -401,7 +407,8 @@ class RLAResNet(ResNetBase):
             rla_channels=self.rla_channels if self.rla_design.exchange else 0,
             channel_attention=self.channel_attention,
             se_reduction=self.se_reduction,
-            eca_kernel_size=eca_sizes[min(stage_index, len(eca_sizes) - 1)])
+            eca_kernel_size=eca_sizes[min(stage_index, len(eca_sizes) - 1)],
+            keep_residual=self.rla_design.input == 'residual')
 
     def make_res_layer(self, **kwargs) -> RLAStage:
         stage_index = len(self.res_layers)  # mmdet's ResNet appends each stage after building it
