@@ -265,9 +265,9 @@ def test_test_time_scaling_mode():
     refine = block.refine_mask.flatten().bool()
     ones, zeros = torch.ones(512, 16, 1, 1), torch.zeros(512, 16, 1, 1)
     torch.manual_seed(0)
-    train_out = block.train().combine(ones, zeros)[:, :, 0, 0]
+    train_out = block.train().combine(ones.clone(), zeros)[:, :, 0, 0]  # combine writes into its residual
     assert set(train_out[:, refine].unique().tolist()) == {0.0, 1.0}  # kept residuals unscaled
-    eval_out = block.eval().combine(ones, zeros)[:, :, 0, 0]
+    eval_out = block.eval().combine(ones.clone(), zeros)[:, :, 0, 0]
     assert torch.allclose(eval_out[:, refine], torch.full_like(eval_out[:, refine], 0.8))
     assert eval_out[:, ~refine].eq(1).all()
 
@@ -480,3 +480,29 @@ def test_detector_config_builds_trains_one_step_and_infers(config):
         results = model.test_step(demo_mm_inputs(batch_size=1, image_shapes=[(3, *hw)], num_items=[1]))
     assert len(results) == 1 and hasattr(results[0], 'pred_instances')
     assert hasattr(results[0].pred_instances, 'masks') == with_mask
+
+
+@pytest.mark.parametrize('channel_attention', [None, 'se', 'eca'])
+def test_in_place_combine_is_eq6_with_correct_gradients(channel_attention):
+    """The block writes Eq. 6 (and the drop-layer) in place into its residual: the same values as the
+    literal out-of-place formula, and autograd's gradients pass gradcheck in training mode (float64)."""
+    torch.manual_seed(0)
+    block = RoRBottleneck(32, 8, represent_ratio=0.25, channel_attention=channel_attention).double().train()
+    for module in block.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(module.weight, 0.5, 1.5)
+    x = torch.rand(3, 32, 7, 5, dtype=torch.float64, requires_grad=True)
+
+    def run(inputs):
+        torch.manual_seed(3)  # the same drop draw on every call
+        return block(inputs)
+
+    gate = block.refine_mask.double()
+    torch.manual_seed(3)
+    keep = (torch.rand((3, 1, 1, 1)) >= block.refine_drop_rate).double() / (1 - block.refine_drop_rate)
+    residual = block.residual(x)
+    if block.attention is not None:
+        residual = block.attention(residual)
+    literal = torch.relu(residual * (gate * keep + (1 - gate)) + x * gate)
+    torch.testing.assert_close(run(x), literal, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(run, (x, ), eps=1e-6, atol=1e-6, fast_mode=True)

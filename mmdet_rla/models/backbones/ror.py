@@ -115,8 +115,10 @@ class _RoRBlockMixin:
         ``out = residual * scale + identity * refine_mask`` where ``scale`` is 1 on Represent
         channels and, on Refine channels, the per-sample keep factor while training (``keep /
         (1 - p)`` for inverted scaling, ``keep`` for test-time scaling), 1 at test time
-        (``1 - p`` for test-time scaling). Only ``(N, C, 1, 1)``-sized tensors are built besides
-        the output: the cost is one extra elementwise multiply, and only while dropping.
+        (``1 - p`` for test-time scaling). Only ``(N, C, 1, 1)``-sized tensors are built: the
+        output is written in place into ``residual`` (as mmdet's blocks add their shortcut), whose
+        producer (a norm or a channel attention) does not need it for the backward pass, and the
+        scale and the mask need no gradient, so autograd saves no full-size tensor for these ops.
         """
         gate = self.refine_mask.to(residual.dtype)
         drop_rate = self.refine_drop_rate
@@ -127,11 +129,11 @@ class _RoRBlockMixin:
                 keep = keep.to(residual.dtype)
                 if self.drop_scaling == 'inverted':
                     keep = keep / (1 - drop_rate)
-                residual = residual * (gate * keep + (1 - gate))
+                residual = residual.mul_(gate * keep + (1 - gate))
             elif self.drop_scaling == 'test_time':
-                residual = residual * (gate * (1 - drop_rate) + (1 - gate))
+                residual = residual.mul_(gate * (1 - drop_rate) + (1 - gate))
         # x * 1 is exact, so with no Represent channel this is bit-identical to ``F(x) + x``.
-        return torch.addcmul(residual, identity, gate)
+        return residual.addcmul_(identity, gate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``ReLU(combine(F(x), shortcut(x)))``; the projected shortcut is masked too."""
