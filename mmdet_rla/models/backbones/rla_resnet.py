@@ -25,6 +25,7 @@ from torch import nn
 from ...registry import register_model
 from ...utils import check_choice, check_positive_int
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
+from ..layers.pooling import CeilAvgPool2d
 from .base import ResNetBase, StatefulLayer, bottleneck_residual, family_arch_settings
 
 RLA_INPUTS = ('residual', 'output')
@@ -130,7 +131,7 @@ class RLAStage(StatefulLayer):
             conv_cfg, rla_channels, rla_channels, 3, padding=1, bias=False)
         self.norms = nn.ModuleList(build_norm_layer(norm_cfg, rla_channels)[1] for _ in range(num_updates))
         # ceil mode keeps h the same size as x, whose strided convs round up, for odd sizes too.
-        self.state_pool = nn.AvgPool2d(2, stride=2, ceil_mode=True) if pool_state else None
+        self.state_pool = CeilAvgPool2d(2) if pool_state else None
         self.rla_input = rla_input
         self.output_norm = build_norm_layer(norm_cfg, rla_channels)[1] if with_output_norm else None
 
