@@ -13,8 +13,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repo,
 
 from mmengine.device import get_device  # noqa: E402
 
-from mmdet_rla.tools_support.cli import (add_common_args, build_runner, finish_args,  # noqa: E402
-                                         load_config)
+from mmdet_rla.deploy.compile import enable_train_compile  # noqa: E402
+from mmdet_rla.tools_support.cli import (add_common_args, add_compile_args, build_runner,  # noqa: E402
+                                         finish_args, load_config)
 from mmdet_rla.tools_support.launch import teardown_distributed  # noqa: E402
 
 
@@ -27,6 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint; without a path, from the latest one in the work dir')
+    add_compile_args(parser, "the train step (mmengine's compile; falls back to the backbone)")
     add_common_args(parser)
     return finish_args(parser.parse_args(argv))
 
@@ -58,6 +60,8 @@ def main(argv=None) -> None:
         cfg.resume = True
         cfg.load_from = args.resume
 
+    if args.compile:
+        enable_train_compile(cfg, args.compile_backend)
     runner = build_runner(cfg)
     try:
         runner.train()

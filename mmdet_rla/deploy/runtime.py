@@ -47,6 +47,9 @@ class ONNXRuntimeDetector(nn.Module):
             raise ValueError(f'onnx_file {onnx_file!r} was not written by tools/deployment/export_onnx.py '
                              '(it has no mmdet_rla layout metadata)')
         part = self.layout['part']
+        if part not in ('single_stage', 'two_stage'):
+            raise ValueError(f'onnx_file holds a {part} (exported with --part {part}); the runtime runs '
+                             'detectors (export without --part)')
         if part == 'two_stage' and checkpoint is None:
             raise ValueError('checkpoint: a two-stage detector runs its RoI stage in PyTorch from the '
                              "checkpoint's weights; pass the checkpoint the ONNX file was exported from")
