@@ -11,6 +11,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
+from .utils import check_choice
+
 
 def build_detector_from_config(config_path: str, *, pretrained: bool = False) -> torch.nn.Module:
     """Build the detector of ``config_path`` in mmdet's scope; ``pretrained=False`` drops ``init_cfg``.
@@ -66,7 +68,7 @@ def detector_smoke_test(config_path: str, image_hw: Tuple[int, int] = (128, 160)
 
 # Small configurations of every backbone family and variant, for the compile / export / ONNX tests
 # (tests/test_compile_export.py runs each of them and nothing else). Narrow (8-16 base channels) and
-# mostly 2 stages deep, so that a compile costs seconds; each entry still has every structural
+# 2 stages deep (4 for the two cheapest), so that a compile costs seconds; each entry still has every structural
 # feature of its variant: stem, block type, strided stage transitions (where the recurrent states are
 # pooled or convolved), the state update skipped after the last block, attention and cell types.
 # Add a variant here and every compile/export/ONNX test covers it.
@@ -77,26 +79,31 @@ BACKBONE_VARIANTS: Dict[str, dict] = {
                                channel_attention='eca', eca_kernel_sizes=(3, 5), rla_input='output'),
     'rla-cifar20-se-rlaout': dict(type='RLAResNet', depth=20, stem_type='cifar', base_channels=8,
                                   rla_channels=8, channel_attention='se', se_reduction=4,
-                                  with_rla_output=True),
+                                  with_rla_output=True, num_stages=2),
     # RNNRegNet: each cell, light (composed and literal steps) and plain 3x3 recurrent convs, SE, both
     # regulator resolutions of a strided bottleneck, learned and reset state transitions.
-    'regnet-r18-lstm': dict(type='RNNRegNet', depth=18, base_channels=8, regulator='lstm', num_stages=3),
+    'regnet-r18-lstm': dict(type='RNNRegNet', depth=18, base_channels=8, regulator='lstm', num_stages=2),
     'regnet-r18-gru-literal': dict(type='RNNRegNet', depth=18, base_channels=8, regulator='gru',
                                    fuse_light_conv=False, num_stages=2),
     'regnet-r18-rnn-fused-se': dict(type='RNNRegNet', depth=18, base_channels=8, regulator='rnn',
                                     fuse_light_conv=True, with_se=True, se_reduction=4, num_stages=2),
     'regnet-cifar20-gru-conv3x3': dict(type='RNNRegNet', depth=20, stem_type='cifar', base_channels=8,
-                                       regulator='gru', regulator_conv='conv3x3'),
+                                       regulator='gru', regulator_conv='conv3x3', num_stages=2),
     'regnet-r50-lstm-input': dict(type='RNNRegNet', depth=50, base_channels=8, regulator='lstm',
                                   regulator_resolution='input', state_transition='conv1x1', num_stages=2),
     # RoR: ResNet (Basic / Bottleneck) and ResNeXt; drop rules, schedules and attention.
     'ror-r18': dict(type='RoRResNet', depth=18, base_channels=8),
     'ror-r50-eca-testtime': dict(type='RoRResNet', depth=50, base_channels=8, num_stages=2,
                                  channel_attention='eca', drop_scaling='test_time', drop_schedule='linear'),
-    'ror-cifar20': dict(type='RoRResNet', depth=20, stem_type='cifar', base_channels=8),
+    'ror-cifar20': dict(type='RoRResNet', depth=20, stem_type='cifar', base_channels=8, num_stages=2),
     'ror-x50-se': dict(type='RoRResNeXt', depth=50, groups=4, base_width=2, base_channels=16, num_stages=2,
                        channel_attention='se', se_reduction=4),
 }
+# What the TorchInductor test compiles (Inductor generates and compiles C++, minutes on 2 cores, so a
+# few variants): RLA's pooled state, the regulator's pooled states, ConvLSTM's composed depthwise
+# convolutions (channels-last) and its gate equations. Inductor compiled every variant above together,
+# vectorised, without recompiling at the three sizes, when this was written (half an hour on 2 busy cores).
+INDUCTOR_VARIANTS: Tuple[str, ...] = ('rla-r50-eca-output', 'regnet-r50-lstm-input')
 # Three input sizes (odd ones included) at which every stage map of every variant is at least 2x2
 # (a size-1 dimension is a broadcasting special case that compiled code guards on).
 VARIANT_INPUT_SIZES: Tuple[Tuple[int, int], ...] = ((64, 80), (97, 131), (75, 61))
@@ -105,7 +112,6 @@ VARIANT_INPUT_SIZES: Tuple[Tuple[int, int], ...] = ((64, 80), (97, 131), (75, 61
 def build_backbone_variant(name: str) -> torch.nn.Module:
     """Build ``BACKBONE_VARIANTS[name]`` through mmdet's registry (random initialisation)."""
     from mmdet_rla.registry import build_model
-    from mmdet_rla.utils import check_choice
 
     check_choice('name', name, sorted(BACKBONE_VARIANTS))
     return build_model(dict(BACKBONE_VARIANTS[name]))
