@@ -199,7 +199,7 @@ def decisive_scores(model: torch.nn.Module) -> None:
 
 @pytest.mark.parametrize('config', [
     'configs/rla/faster-rcnn_rla-r50_fpn_1x_coco.py',
-    'configs/rnn_regnet/mask-rcnn_rnn-regnet50-lstm_fpn_1x_coco.py',
+    'configs/rnn_regnet/faster-rcnn_rnn-regnet50-lstm_fpn_1x_coco.py',
     'configs/ror/mask-rcnn_ror-r50_fpn_1x_coco.py',
 ])
 def test_two_stage_detector_runs_rpn_in_onnxruntime_and_roi_stage_in_mmdet(config, tmp_path):
@@ -273,10 +273,37 @@ def test_runtime_refuses_what_it_cannot_run(tmp_path):
     assert report['layout']['backbone'] == 'RLAResNet'
     with pytest.raises(ValueError, match="holds a backbone"):
         ONNXRuntimeDetector(backbone_file, cfg)
+    # A two-stage layout (the file's graph does not matter to these checks).
     two_stage = load_config(osp.join(REPO_ROOT, 'configs/rla/faster-rcnn_rla-r50_fpn_1x_coco.py'), NARROW_TWO_STAGE)
-    detector_file = str(tmp_path / 'faster.onnx')
-    export_model(two_stage, None, detector_file, shape=(64, 64))
+    layout = dict(version=1, part='two_stage', detector='FasterRCNN', num_features=5, head_groups=[5, 5],
+                  group_names=['cls_scores', 'bbox_preds'], input_shape=None)
+    detector_file = identity_onnx(str(tmp_path / 'faster.onnx'), layout)
     with pytest.raises(ValueError, match='checkpoint: a two-stage detector runs its RoI stage'):
         ONNXRuntimeDetector(detector_file, two_stage)
-    with pytest.raises(ValueError, match='device must be one of'):
+    with pytest.raises(ValueError, match=r"device must be one of \['cpu', 'cuda'\]"):
         ONNXRuntimeDetector(detector_file, two_stage, device='tpu')
+    with pytest.raises(ValueError, match='onnx_file holds a FasterRCNN but the config builds a FCOS'):
+        ONNXRuntimeDetector(detector_file, cfg)
+    plain_file = identity_onnx(str(tmp_path / 'plain.onnx'), None)
+    with pytest.raises(ValueError, match='was not written by tools/deployment/export_onnx.py'):
+        ONNXRuntimeDetector(plain_file, cfg)
+
+
+def identity_onnx(path: str, layout) -> str:
+    """A one-node ONNX file carrying ``layout`` as this package's metadata (none if ``None``)."""
+    import json
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from mmdet_rla.deploy.onnx import METADATA_KEY
+
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph([helper.make_node('Identity', ['inputs'], ['outputs'])], 'identity',
+                              [value('inputs', TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [value('outputs', TensorProto.FLOAT, [1, 3, 8, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)], ir_version=8)
+    if layout is not None:
+        helper.set_model_props(model, {METADATA_KEY: json.dumps(layout)})
+    onnx.save(model, path)
+    return path

@@ -47,16 +47,16 @@ class ONNXRuntimeDetector(nn.Module):
             raise ValueError(f'onnx_file {onnx_file!r} was not written by tools/deployment/export_onnx.py '
                              '(it has no mmdet_rla layout metadata)')
         part = self.layout['part']
+        model_type = str(self.cfg.model.type).split('.')[-1]
         if part not in ('single_stage', 'two_stage'):
             raise ValueError(f'onnx_file holds a {part} (exported with --part {part}); the runtime runs '
                              'detectors (export without --part)')
+        if model_type != self.layout['detector']:
+            raise ValueError(f"onnx_file holds a {self.layout['detector']} but the config builds a {model_type}")
         if part == 'two_stage' and checkpoint is None:
             raise ValueError('checkpoint: a two-stage detector runs its RoI stage in PyTorch from the '
                              "checkpoint's weights; pass the checkpoint the ONNX file was exported from")
         self.detector = build_detector(self.cfg, checkpoint).to(device)
-        if type(self.detector).__name__ != self.layout['detector']:
-            raise ValueError(f"onnx_file holds a {self.layout['detector']} but the config builds a "
-                             f'{type(self.detector).__name__}')
         self.data_preprocessor = self.detector.data_preprocessor
         shape = self.layout.get('input_shape')
         self.input_shape = None if shape is None else tuple(shape)
