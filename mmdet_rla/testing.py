@@ -1,15 +1,13 @@
-"""Helpers to check that a detector config trains and infers, used by the tests and handy for users.
+"""Helpers to check that a detector config trains and infers, used by the tests and handy for users,
+and ``BACKBONE_VARIANTS``, the small backbones the compile / export / ONNX tests run over.
 
 >>> from mmdet_rla.testing import detector_smoke_test
 >>> losses, results = detector_smoke_test('configs/rla/retinanet_rla-r50_fpn_1x_coco.py')
 """
 from typing import Dict, List, Tuple
 
-import logging
-
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
 from .utils import check_choice
 
@@ -23,6 +21,7 @@ def build_detector_from_config(config_path: str, *, pretrained: bool = False) ->
     from mmdet.utils import register_all_modules
 
     import mmdet_rla  # noqa: F401  (registers the backbones)
+    from mmdet_rla.deploy.detector import init_weights_quietly
 
     # No global default scope: building must not change what later mmpretrain builds resolve to.
     register_all_modules(init_default_scope=False)
@@ -30,14 +29,7 @@ def build_detector_from_config(config_path: str, *, pretrained: bool = False) ->
     if not pretrained:
         cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
-    # init_weights logs one INFO record per parameter: keep that out of smoke tests.
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
+    init_weights_quietly(model)  # one INFO record per parameter otherwise: kept out of smoke tests
     return model
 
 

@@ -86,10 +86,7 @@ def build_detector(cfg: Config, checkpoint: Optional[str] = None, seed: Optional
     The backbone's ``init_cfg`` (e.g. ImageNet weights) is dropped: the checkpoint carries every
     weight, and a random model needs no file. ``seed`` seeds torch before the random initialisation.
     """
-    import logging
-
     from mmdet.registry import MODELS
-    from mmengine.logging import MMLogger
 
     model_cfg = cfg.model.copy()
     if 'backbone' in model_cfg:
@@ -98,16 +95,25 @@ def build_detector(cfg: Config, checkpoint: Optional[str] = None, seed: Optional
         torch.manual_seed(seed)
     model = MODELS.build(model_cfg)
     if checkpoint is None:
-        logger = MMLogger.get_current_instance()  # init_weights logs every parameter at INFO
-        level = logger.level
-        logger.setLevel(logging.WARNING)
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
+        init_weights_quietly(model)
     else:
         load_state_dict_checked(model, checkpoint, f"the config's model ({cfg.filename or 'config'})")
     return model.eval()
+
+
+def init_weights_quietly(model: nn.Module) -> None:
+    """``model.init_weights()`` without the INFO record mmengine logs for every parameter."""
+    import logging
+
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
 
 
 def detector_part(detector: nn.Module) -> str:
@@ -200,4 +206,4 @@ def batch_img_metas(data_samples: Sequence) -> List[Dict]:
 
 
 __all__ = ['DetectorNetwork', 'PARTS', 'batch_img_metas', 'build_detector', 'dense_head', 'detector_part',
-           'head_output_names', 'load_config', 'load_state_dict_checked', 'split_outputs']
+           'head_output_names', 'init_weights_quietly', 'load_config', 'load_state_dict_checked', 'split_outputs']
