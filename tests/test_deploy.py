@@ -145,8 +145,8 @@ def test_exported_demo_detector_gives_test_tool_detections_and_map(compiled_run,
     assert logged_map(out) == logged_map(pytorch_test_run['output'])
 
 
-def test_static_shape_export_pads_like_mmdet(compiled_run, synthetic_coco, tmp_path):
-    """A file exported at a fixed 160x192 takes the 128x128 test images padded into it, one at a time,
+def test_static_shape_export_pads_like_mmdet(compiled_run, tmp_path):
+    """A file exported at a fixed 1x3x160x192 takes a smaller batch padded into it, one image at a time,
     and detects what PyTorch detects on the same padded batch; larger images are refused."""
     onnx_file = str(tmp_path / 'static.onnx')
     cfg = load_config(DEMO_CONFIG, {'model.test_cfg.score_thr': 0.0})
@@ -156,7 +156,8 @@ def test_static_shape_export_pads_like_mmdet(compiled_run, synthetic_coco, tmp_p
     model = build_detector(cfg, compiled_run['checkpoint'])
     data = demo_mm_inputs(batch_size=2, image_shapes=[(3, 128, 128), (3, 120, 150)], num_items=[1, 1])
     data = model.data_preprocessor(data, False)
-    padded = torch.nn.functional.pad(data['inputs'], (0, 192 - data['inputs'].shape[3], 0, 160 - data['inputs'].shape[2]))
+    inputs = data['inputs']
+    padded = torch.nn.functional.pad(inputs, (0, 192 - inputs.shape[3], 0, 160 - inputs.shape[2]))
     with torch.no_grad():
         expected = model.predict(padded, [s.clone() for s in data['data_samples']])
     actual = runtime.predict(data['inputs'], [s.clone() for s in data['data_samples']])

@@ -84,8 +84,9 @@ class CompileFallbackHook(Hook):
     mmengine's Runner compiles ``train_step`` just before ``before_train``; this hook wraps the
     compiled function so that a TorchDynamo/backend failure at its first call is logged, the eager
     ``train_step`` is restored, the backbone alone is compiled (``compile_module``) and the step
-    is run again eagerly. A failure can only happen while the step's first graph is compiled, before
-    the optimiser has stepped.
+    is run again eagerly, from zero gradients. Frames are compiled before they run, so a failed attempt
+    has not stepped the optimiser (its step comes last); it may have run the forward pass (BatchNorm
+    statistics then see this batch twice) and the backward pass, whose gradients are cleared.
 
     Args:
         options: ``torch.compile`` keyword arguments for the backbone (default :func:`compile_options`).
@@ -115,6 +116,9 @@ class CompileFallbackHook(Hook):
                 hook.fell_back = True
                 model.train_step = eager
                 compile_module(_unwrap(model).backbone, 'backbone', **hook.options)
+                # Graph breaks split the step into frames compiled as they are reached: a later frame
+                # may fail after the backward pass ran. Start the eager step from zero gradients.
+                model.zero_grad(set_to_none=True)
                 return eager(*args, **kwargs)
 
         model.train_step = train_step_or_fall_back
