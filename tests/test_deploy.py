@@ -125,10 +125,11 @@ def test_train_compile_falls_back_to_compiling_the_backbone(tiny_demo_options):
 
 
 # ------------------------------------------------------------------------- demo FCOS parity
-def test_exported_demo_detector_gives_test_tool_detections_and_map(compiled_run, pytorch_test_run,
+def test_exported_demo_detector_gives_test_tool_detections_and_map(compiled_run, pytorch_test_run, synthetic_coco,
                                                                    tiny_demo_options, subprocess_env, tmp_path):
     """The checkpoint exported (dynamic shapes) and run by tools/deployment/test_onnx.py: same
-    detections as tools/test.py (labels, boxes within 1e-3, scores within 1e-4) and the same COCO mAP."""
+    detections as tools/test.py (labels, boxes within 1e-3, scores within 1e-4) and the same COCO mAP;
+    and through mmdet's inference_detector on image files."""
     onnx_file = str(tmp_path / 'demo.onnx')
     report = load_tool('deployment/export_onnx.py').main(
         [DEMO_CONFIG, compiled_run['checkpoint'], '--out', onnx_file, '--dynamic'])
@@ -143,6 +144,18 @@ def test_exported_demo_detector_gives_test_tool_detections_and_map(compiled_run,
     assert comparison['images'] == 4 and comparison['detections'] == 4 * 20  # max_per_img with score_thr 0
     assert 'same labels True' in out
     assert logged_map(out) == logged_map(pytorch_test_run['output'])
+
+    from mmdet.apis import inference_detector
+    from mmengine.registry import DefaultScope
+
+    images = [osp.join(synthetic_coco['root'], 'val', name) for name in ('000000.png', '000001.png')]
+    cfg = load_config(DEMO_CONFIG, {'model.test_cfg.score_thr': 0.0})
+    actual = ONNXRuntimeDetector(onnx_file, cfg).infer(images)
+    model = build_detector(cfg, compiled_run['checkpoint'])
+    model.cfg = cfg
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        expected = inference_detector(model, images)
+    assert_same_detections(compare_detections(actual, expected))
 
 
 def test_static_shape_export_pads_like_mmdet(compiled_run, tmp_path):

@@ -23,7 +23,8 @@ def compare_detections(actual: Sequence, expected: Sequence) -> dict:
 
     Args:
         actual, expected: Per-image results, as ``DetDataSample``\\ s or ``tools/test.py --out``
-            records, for the same images (matched by ``img_id``, else by position).
+            records, for the same images: matched by ``img_id`` where the ids are distinct (a dataset's),
+            else by position (``inference_detector`` gives every image id 0).
 
     Returns:
         ``images``; ``same_counts`` and ``same_labels`` (every image has as many detections, with
@@ -32,11 +33,14 @@ def compare_detections(actual: Sequence, expected: Sequence) -> dict:
     """
     if len(actual) != len(expected):
         raise ValueError(f'the results cover {len(actual)} and {len(expected)} images')
-    by_id = {_image_id(r, i): r for i, r in enumerate(expected)}
+    ids = [_image_id(r, i) for i, r in enumerate(actual)]
+    expected_ids = [_image_id(r, i) for i, r in enumerate(expected)]
+    if len(set(ids)) < len(ids) or len(set(expected_ids)) < len(expected_ids):
+        ids = expected_ids = list(range(len(actual)))
+    by_id = dict(zip(expected_ids, expected))
     report = dict(images=len(actual), same_counts=True, same_labels=True, max_box_difference=0.0,
                   max_score_difference=0.0, detections=0)
-    for index, record in enumerate(actual):
-        image_id = _image_id(record, index)
+    for record, image_id in zip(actual, ids):
         if image_id not in by_id:
             raise ValueError(f'image {image_id!r} has no expected results')
         a, e = _instances(record), _instances(by_id[image_id])

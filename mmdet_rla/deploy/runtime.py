@@ -1,9 +1,8 @@
 """Run an exported detector with onnxruntime and mmdet's own post-processing.
 
 >>> from mmdet_rla.deploy import ONNXRuntimeDetector
->>> from mmdet.apis import inference_detector
 >>> detector = ONNXRuntimeDetector('fcos.onnx', 'configs/_demo_/fcos_rla-r18-tiny_fpn_gn-head_shapes.py')
->>> result = inference_detector(detector, 'image.png')      # a DetDataSample, as from the PyTorch model
+>>> result = detector.infer('image.png')      # a DetDataSample, as from the PyTorch model
 """
 from typing import List, Optional, Sequence, Union
 
@@ -24,7 +23,8 @@ class ONNXRuntimeDetector(nn.Module):
     ``predict_by_feat`` (single-stage detectors) or the RPN's ``predict_by_feat`` followed by the RoI
     head's ``predict`` (two-stage detectors, whose RoI stage needs ``checkpoint``). ``test_step`` and
     ``predict`` return ``DetDataSample``\\ s with ``pred_instances``, so mmdet's evaluators,
-    ``inference_detector`` and visualisers take this object where they take the PyTorch detector.
+    ``inference_detector`` (see :meth:`infer`) and visualisers take this object where they take the
+    PyTorch detector.
 
     Args:
         onnx_file: The exported file (it records which part of which detector it holds).
@@ -69,6 +69,18 @@ class ONNXRuntimeDetector(nn.Module):
 
     def val_step(self, data: dict) -> list:
         return self.test_step(data)
+
+    def infer(self, images):
+        """mmdet's ``inference_detector`` on image files or arrays, through the config's test pipeline.
+
+        The pipeline is built in the config's scope (``inference_detector`` itself needs it to be the
+        default scope, which ``init_detector`` sets globally; here it is set for the call only).
+        """
+        from mmdet.apis import inference_detector
+        from mmengine.registry import DefaultScope
+
+        with DefaultScope.overwrite_default_scope(self.cfg.get('default_scope', 'mmdet')):
+            return inference_detector(self, images)
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: Sequence, rescale: bool = True) -> list:
