@@ -321,3 +321,11 @@ def identity_onnx(path: str, layout) -> str:
         helper.set_model_props(model, {METADATA_KEY: json.dumps(layout)})
     onnx.save(model, path)
     return path
+
+
+def test_default_export_shape_is_the_test_resize_padded():
+    from mmdet_rla.deploy import default_export_shape
+
+    assert default_export_shape(load_config(DEMO_CONFIG)) == (160, 160)
+    coco = load_config(osp.join(REPO_ROOT, 'configs/ror/retinanet_ror-r50_fpn_1x_coco.py'))
+    assert default_export_shape(coco) == (800, 1344)  # Resize(scale=(1333, 800)), padded to 32
