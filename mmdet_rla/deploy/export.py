@@ -46,12 +46,20 @@ def default_export_shape(cfg: Config) -> Tuple[int, int]:
     return math.ceil(height / divisor) * divisor, math.ceil(width / divisor) * divisor
 
 
-def check_image_shapes(shape: Tuple[int, int], dynamic: bool) -> Sequence[Tuple[int, int]]:
-    """Where the exported file is checked: the export shape and, for a dynamic file, an odd size."""
+def check_image_shapes(shape: Tuple[int, int], dynamic: bool, size_divisor: int = 1) -> Sequence[Tuple[int, int]]:
+    """Where the exported file is checked: the export shape and, for a dynamic file, a second size.
+
+    The second size is odd when the data preprocessor does not pad (``size_divisor`` 1), else the next
+    multiple of ``size_divisor``: what the network receives (YOLOv3's neck, for one, needs it).
+    """
     if not dynamic:
         return [shape]
-    height, width = shape
-    return [shape, (max(33, height * 3 // 4) | 1, max(33, width * 5 // 6) | 1)]
+    other = []
+    for size, fraction in zip(shape, (3 / 4, 5 / 6)):
+        value = max(33, int(size * fraction))
+        value = value | 1 if size_divisor <= 1 else math.ceil(value / size_divisor) * size_divisor
+        other.append(value if value != size else value + max(size_divisor, 2))
+    return [shape, tuple(other)]
 
 
 def check_onnx(onnx_file: str, module: torch.nn.Module, inputs: Sequence[torch.Tensor],
@@ -129,7 +137,8 @@ def export_model(config: Union[str, Config], checkpoint: Optional[str], out_file
         output_names = network.output_names(layout)
     layout['input_shape'] = None if dynamic else list(example.shape)
     export_onnx(network, example, out_file, dynamic=dynamic, output_names=output_names, metadata=layout)
-    checked = [check_image(detector, hw, batch, seed + 1) for hw in check_image_shapes(shape, dynamic)]
+    divisor = int(getattr(detector.data_preprocessor, 'pad_size_divisor', 1) or 1)
+    checked = [check_image(detector, hw, batch, seed + 1) for hw in check_image_shapes(shape, dynamic, divisor)]
     difference = check_onnx(out_file, network, checked, device)
     return dict(part=part, shape=shape, dynamic=dynamic, checked=[tuple(c.shape) for c in checked],
                 difference=difference, layout=layout, out_file=out_file)
