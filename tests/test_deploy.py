@@ -179,7 +179,7 @@ def test_static_shape_export_pads_like_mmdet(compiled_run, tmp_path):
         runtime.run_network(torch.zeros(1, 3, 192, 192))
 
 
-# ------------------------------------------------------------------- two-stage, every family
+# ------------------------------------------------------------ R-CNNs of every family, RetinaNet
 NARROW_TWO_STAGE = {  # R-50 layouts at 1/8 width, 3 classes: seconds instead of minutes
     'model.backbone.base_channels': 8,
     'model.neck.in_channels': [32, 64, 128, 256],
@@ -197,36 +197,62 @@ NARROW_MASK_HEAD = {
     'model.roi_head.mask_head.conv_out_channels': 32,
     'model.roi_head.mask_head.num_classes': 3,
 }
+NARROW_RETINANET = {
+    'model.backbone.base_channels': 8,
+    'model.neck.in_channels': [32, 64, 128, 256],
+    'model.neck.out_channels': 32,
+    'model.bbox_head.in_channels': 32,
+    'model.bbox_head.feat_channels': 32,
+    'model.bbox_head.num_classes': 3,
+    'model.test_cfg.score_thr': 0.0,
+    'model.test_cfg.max_per_img': 30,
+}
+
+
+def narrow_options(config: str) -> dict:
+    if 'retinanet' in config:
+        return NARROW_RETINANET
+    return dict(NARROW_TWO_STAGE, **(NARROW_MASK_HEAD if 'mask-rcnn' in config else {}))
 
 
 def decisive_scores(model: torch.nn.Module) -> None:
     """Widen the random classifiers' weights so that detection scores are spread out.
 
-    With mmdet's initialisation (std 0.01) every class score of an untrained model is about 1/C, and
-    which boxes pass top-k and NMS is decided by differences at float rounding level; then neither
+    With mmdet's initialisation (std 0.01) every class score of an untrained model is about the same,
+    and which boxes pass top-k and NMS is decided by differences at float rounding level; then neither
     PyTorch run to run nor any exporter could be compared. Spread scores make the order the network's.
     """
     torch.manual_seed(1)
-    for layer in (model.rpn_head.rpn_cls, model.roi_head.bbox_head.fc_cls):
-        torch.nn.init.normal_(layer.weight, std=0.5)
+    if hasattr(model, 'roi_head'):
+        for layer in (model.rpn_head.rpn_cls, model.roi_head.bbox_head.fc_cls):
+            torch.nn.init.normal_(layer.weight, std=0.5)
+        return
+    for layer in model.bbox_head.modules():  # RetinaNet: its 4-conv towers damp the features too
+        if isinstance(layer, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(layer.weight)
+            torch.nn.init.zeros_(layer.bias)
 
 
 @pytest.mark.parametrize('config', [
     'configs/rla/faster-rcnn_rla-r50_fpn_1x_coco.py',
     'configs/rnn_regnet/faster-rcnn_rnn-regnet50-lstm_fpn_1x_coco.py',
     'configs/ror/mask-rcnn_ror-r50_fpn_1x_coco.py',
+    'configs/rla/retinanet_rla-r50_fpn_1x_coco.py',
 ])
-def test_two_stage_detector_runs_rpn_in_onnxruntime_and_roi_stage_in_mmdet(config, tmp_path):
-    options = dict(NARROW_TWO_STAGE, **(NARROW_MASK_HEAD if 'mask-rcnn' in config else {}))
-    cfg = load_config(osp.join(REPO_ROOT, config), options)
+def test_detector_through_onnxruntime_detects_what_pytorch_detects(config, tmp_path):
+    """Two-stage detectors: backbone, neck and RPN in onnxruntime, the RoI stage in mmdet (masks
+    included); RetinaNet whole. Random weights (see ``decisive_scores``), 1/8 width, dynamic export."""
+    cfg = load_config(osp.join(REPO_ROOT, config), narrow_options(config))
     model = build_detector(cfg, seed=0)
     decisive_scores(model)
     checkpoint = str(tmp_path / 'random.pth')
     torch.save({'state_dict': model.state_dict()}, checkpoint)
     onnx_file = str(tmp_path / 'model.onnx')
-    report = export_model(cfg, checkpoint, onnx_file, shape=(96, 128), dynamic=True)
-    layout = report['layout']
-    assert layout['part'] == 'two_stage' and layout['num_features'] == 5 and layout['head_groups'] == [5, 5]
+    layout = export_model(cfg, checkpoint, onnx_file, shape=(96, 128), dynamic=True)['layout']
+    if 'retinanet' in config:
+        assert layout['part'] == 'single_stage' and layout['head_groups'] == [5, 5]
+    else:
+        assert layout['part'] == 'two_stage' and layout['num_features'] == 5 and layout['head_groups'] == [5, 5]
 
     runtime = ONNXRuntimeDetector(onnx_file, cfg, checkpoint)
     with_mask = 'mask-rcnn' in config
@@ -294,8 +320,16 @@ def test_runtime_refuses_what_it_cannot_run(tmp_path):
     detector_file = identity_onnx(str(tmp_path / 'faster.onnx'), layout)
     with pytest.raises(ValueError, match='checkpoint: a two-stage detector runs its RoI stage'):
         ONNXRuntimeDetector(detector_file, two_stage)
-    with pytest.raises(ValueError, match=r"device must be one of \['cpu', 'cuda'\]"):
-        ONNXRuntimeDetector(detector_file, two_stage, device='tpu')
+    with pytest.raises(ValueError, match='device must be a torch device such as cpu or cuda:0'):
+        ONNXRuntimeDetector(detector_file, two_stage, checkpoint=None, device='tpu')
+    import onnxruntime
+
+    from mmdet_rla.deploy import execution_providers
+    if 'CUDAExecutionProvider' in onnxruntime.get_available_providers():  # onnxruntime-gpu
+        assert execution_providers('cuda:1')[0] == ('CUDAExecutionProvider', {'device_id': 1})
+    else:  # no silent fall-back to the CPU
+        with pytest.raises(ValueError, match="device 'cuda:1' needs onnxruntime's CUDAExecutionProvider"):
+            execution_providers('cuda:1')
     with pytest.raises(ValueError, match='onnx_file holds a FasterRCNN but the config builds a FCOS'):
         ONNXRuntimeDetector(detector_file, cfg)
     plain_file = identity_onnx(str(tmp_path / 'plain.onnx'), None)

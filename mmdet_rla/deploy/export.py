@@ -111,7 +111,7 @@ def export_model(config: Union[str, Config], checkpoint: Optional[str], out_file
         shape: ``(H, W)`` of the export input; ``None``: :func:`default_export_shape`.
         dynamic: Batch, height and width symbolic in the file (else it takes exactly ``1 x 3 x H x W``).
         part: ``'detector'`` (what :class:`DetectorNetwork` describes) or ``'backbone'``.
-        device: Where onnxruntime checks the file (``'cpu'`` or ``'cuda'``).
+        device: The torch device whose onnxruntime provider checks the file (``cpu``, ``cuda``, ...).
 
     Returns:
         A report: ``part``, the export ``shape``, ``dynamic``, the shapes checked and the largest

@@ -18,11 +18,8 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from ..utils import check_choice
-
 # ONNX metadata key under which this package records what a file holds (see ``read_metadata``).
 METADATA_KEY = 'mmdet_rla'
-DEVICES = ('cpu', 'cuda')
 Tensors = Union[torch.Tensor, Sequence[torch.Tensor]]
 
 
@@ -82,26 +79,32 @@ def read_metadata(onnx_file: str) -> dict:
     return {}
 
 
-def execution_providers(device: str = 'cpu') -> List[str]:
-    """onnxruntime's execution providers for ``device``: CUDA first when asked for and installed.
+def execution_providers(device: str = 'cpu') -> List[Union[str, Tuple[str, dict]]]:
+    """onnxruntime's execution providers for the torch device ``device`` (``cpu``, ``cuda``, ``cuda:1``).
 
-    ``'cuda'`` needs the ``onnxruntime-gpu`` package; without it this raises instead of silently
-    running on the CPU.
+    A GPU device asks for its provider first (``cuda`` -> ``CUDAExecutionProvider``, from the
+    ``onnxruntime-gpu`` package; the device index becomes its ``device_id``), then the CPU for what it
+    lacks. If this onnxruntime has no such provider, this raises instead of silently running on the CPU.
     """
     import onnxruntime as ort
 
-    check_choice('device', device, DEVICES)
-    if device == 'cpu':
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f'device must be a torch device such as cpu or cuda:0, got {device!r}') from None
+    if target.type == 'cpu':
         return ['CPUExecutionProvider']
+    provider = f'{target.type.upper()}ExecutionProvider'
     available = ort.get_available_providers()
-    if 'CUDAExecutionProvider' not in available:
-        raise ValueError("device='cuda' needs onnxruntime's CUDAExecutionProvider (pip install onnxruntime-gpu); "
-                         f'this onnxruntime has {available}')
-    return ['CUDAExecutionProvider', 'CPUExecutionProvider']
+    if provider not in available:
+        raise ValueError(f"device {device!r} needs onnxruntime's {provider} (for NVIDIA GPUs: pip install "
+                         f'onnxruntime-gpu); this onnxruntime has {available}')
+    options = {} if target.index is None else {'device_id': target.index}
+    return [(provider, options), 'CPUExecutionProvider']
 
 
 def inference_session(onnx_file: str, device: str = 'cpu', num_threads: Optional[int] = None):
-    """An ``onnxruntime.InferenceSession`` on ``device`` (``'cpu'`` or ``'cuda'``).
+    """An ``onnxruntime.InferenceSession`` on the torch device ``device`` (see :func:`execution_providers`).
 
     ``num_threads``: intra-op threads (``None``: onnxruntime's default, one per physical core).
     """

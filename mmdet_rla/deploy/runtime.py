@@ -31,8 +31,8 @@ class ONNXRuntimeDetector(nn.Module):
         config: The detector's config (path or ``Config``); ``cfg_options`` are merged into it.
         checkpoint: The detector's checkpoint. Needed for two-stage detectors (the RoI stage's
             weights are not in the ONNX file); single-stage post-processing has no weights.
-        device: ``'cpu'`` or ``'cuda'`` (onnxruntime's CUDA provider, from ``onnxruntime-gpu``;
-            the post-processing then runs on the GPU too).
+        device: A torch device: ``cpu``, or e.g. ``cuda`` / ``cuda:1`` for onnxruntime's CUDA provider
+            (from ``onnxruntime-gpu``; mmdet's post-processing then runs on that GPU too).
         num_threads: onnxruntime's intra-op threads (``None``: its default).
     """
 

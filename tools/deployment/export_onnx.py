@@ -19,7 +19,6 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmengine.config import DictAction  # noqa: E402
 
 from mmdet_rla.deploy.export import PARTS, export_model  # noqa: E402
-from mmdet_rla.deploy.onnx import DEVICES  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,7 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="input height and width (default: the config's test Resize scale)")
     parser.add_argument('--dynamic', action='store_true', help='symbolic batch, height and width')
     parser.add_argument('--part', choices=PARTS, default='detector', help='what to export')
-    parser.add_argument('--device', choices=DEVICES, default='cpu', help='where onnxruntime checks the file')
+    parser.add_argument('--device', default='cpu',
+                        help='the device onnxruntime checks the file on (cpu, cuda, cuda:1, ...)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings, key=value')
     return parser.parse_args(argv)
 

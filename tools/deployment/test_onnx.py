@@ -13,7 +13,6 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # the repo, without installing
 
 from mmdet_rla.deploy.compare import compare_detections, format_comparison  # noqa: E402
-from mmdet_rla.deploy.onnx import DEVICES  # noqa: E402
 from mmdet_rla.deploy.runtime import ONNXRuntimeDetector  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, build_runner, finish_args, load_config,  # noqa: E402
                                          results_dumper)
@@ -26,7 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='the config the file was exported from')
     parser.add_argument('onnx_file', help='the file tools/deployment/export_onnx.py wrote')
     parser.add_argument('--checkpoint', help="the exported checkpoint (two-stage detectors: the RoI stage's weights)")
-    parser.add_argument('--device', choices=DEVICES, default='cpu', help="onnxruntime's device")
+    parser.add_argument('--device', default='cpu', help="onnxruntime's device (cpu, cuda, cuda:1, ...)")
     parser.add_argument('--out', help='pickle the detections to this .pkl file (tools/test.py --out format)')
     parser.add_argument('--compare-to', help='a tools/test.py --out pickle of the same test set to compare with')
     add_common_args(parser)
