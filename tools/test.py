@@ -11,8 +11,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repo, without installing
 
+from mmdet_rla.deploy.compile import compile_for_inference  # noqa: E402
 from mmdet_rla.engine import CheckpointFileError  # noqa: E402
-from mmdet_rla.tools_support.cli import (add_common_args, build_runner,  # noqa: E402
+from mmdet_rla.tools_support.cli import (add_common_args, add_compile_args, build_runner,  # noqa: E402
                                          enable_visualization, finish_args, load_config,
                                          results_dumper)
 from mmdet_rla.tools_support.launch import exit_after_distributed_run, teardown_distributed  # noqa: E402
@@ -29,6 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='save images with the predictions drawn to this directory '
                         '(mmdet: relative to work_dir/<timestamp>)')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds each image is shown')
+    add_compile_args(parser, 'the backbone and neck, for inference with dynamic shapes')
     add_common_args(parser)
     add_visualization_args(parser)
     return finish_args(parser.parse_args(argv))
@@ -47,6 +49,8 @@ def main(argv=None) -> None:
     runner = build_runner(cfg)
     if dumper is not None:
         runner.test_evaluator.metrics.append(dumper)
+    if args.compile:
+        compile_for_inference(runner.model, backend=args.compile_backend)
     try:
         runner.test()
     except CheckpointFileError as error:  # a missing, truncated or foreign checkpoint: say which, no traceback

@@ -15,9 +15,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repo,
 
 from mmengine.device import get_device  # noqa: E402
 
+from mmdet_rla.deploy.compile import enable_train_compile  # noqa: E402
 from mmdet_rla.engine import CheckpointFileError, TrainingPreempted  # noqa: E402
-from mmdet_rla.tools_support.cli import (add_common_args, build_runner, finish_args,  # noqa: E402
-                                         load_config)
+from mmdet_rla.tools_support.cli import (add_common_args, add_compile_args, build_runner,  # noqa: E402
+                                         finish_args, load_config)
 from mmdet_rla.tools_support.launch import exit_after_distributed_run, teardown_distributed  # noqa: E402
 from mmdet_rla.tools_support.visualization import (add_visualization_args,  # noqa: E402
                                                    apply_visualization_args)
@@ -33,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint; without a path, from the newest valid one in the work dir '
         '(with our configs: exactly where it stopped)')
+    add_compile_args(parser, "the train step (mmengine's compile; falls back to the backbone)")
     add_common_args(parser)
     add_visualization_args(parser)
     return finish_args(parser.parse_args(argv))
@@ -66,6 +68,8 @@ def main(argv=None) -> None:
         cfg.resume = True
         cfg.load_from = args.resume
 
+    if args.compile:
+        enable_train_compile(cfg, args.compile_backend)
     runner = build_runner(cfg)
     try:
         runner.train()  # a stop signal ends it with exit status 75 (mmdet_rla.engine.PREEMPTED_EXIT_CODE)

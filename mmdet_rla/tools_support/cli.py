@@ -34,6 +34,13 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def add_compile_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--compile`` and ``--compile-backend`` (see :mod:`mmdet_rla.deploy.compile`)."""
+    parser.add_argument('--compile', action='store_true', help=f'torch.compile: {what}')
+    parser.add_argument('--compile-backend', default='inductor',
+                        help='the torch.compile backend of --compile (default: inductor)')
+
+
 def finish_args(args: argparse.Namespace) -> argparse.Namespace:
     """Export ``LOCAL_RANK`` from the command line when the launcher did not set it."""
     if 'LOCAL_RANK' not in os.environ:
@@ -108,5 +115,5 @@ def results_dumper(cfg: Config, out_file: str):
     return DumpResults(out_file_path=out_file)
 
 
-__all__ = ['add_common_args', 'finish_args', 'load_config', 'build_runner', 'enable_visualization',
+__all__ = ['add_common_args', 'add_compile_args', 'finish_args', 'load_config', 'build_runner', 'enable_visualization',
            'results_dumper']

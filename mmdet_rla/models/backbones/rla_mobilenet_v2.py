@@ -25,6 +25,7 @@ from torch import nn
 from ...registry import register_model
 from ...utils import check_bool, check_choice, check_indices, check_int_range, check_positive_int
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
+from ..layers.pooling import CeilAvgPool2d
 
 RECURRENT_CONVS = ('depthwise', 'full')
 RECURRENT_CONV_SHARINGS = ('network', 'stage')
@@ -109,7 +110,7 @@ class RLAInvertedResidualLayer(BaseModule):
                          if num_updates else None)
         self.norms = nn.ModuleList(build_norm_layer(norm_cfg, rla_channels)[1] for _ in range(num_updates))
         # ceil mode keeps h the size of x, whose strided depthwise conv rounds up, for odd sizes too.
-        self.state_pool = nn.AvgPool2d(2, stride=2, ceil_mode=True) if pool_state else None
+        self.state_pool = CeilAvgPool2d(2) if pool_state else None
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, recurrent_conv: nn.Module,
                 update_last: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:

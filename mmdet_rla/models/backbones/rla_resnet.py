@@ -44,6 +44,7 @@ from ...utils import check_bool, check_choice, check_positive_int
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
 from ..layers.concat_conv import conv_over_concat
 from ..layers.conv_rnn import ConvGRUCell, ConvLSTMCell, State
+from ..layers.pooling import CeilAvgPool2d
 from .base import ArchSettings, ResNetBase, StatefulLayer, bottleneck_residual, family_arch_settings
 
 RLA_INPUTS = ('residual', 'output', 'identity')
@@ -206,7 +207,7 @@ class RLAStage(StatefulLayer):
         self._unit_name = unit_name
         self.norms = nn.ModuleList(build_norm_layer(norm_cfg, rla_channels)[1] for _ in range(num_updates))
         # ceil mode keeps h the same size as x, whose strided convs round up, for odd sizes too.
-        self.state_pool = nn.AvgPool2d(2, stride=2, ceil_mode=True) if pool_state else None
+        self.state_pool = CeilAvgPool2d(2) if pool_state else None
         self.with_rla_output = with_rla_output
         self.output_norm = (build_norm_layer(norm_cfg, rla_channels)[1]
                             if with_rla_output and design.output != 'state' else None)

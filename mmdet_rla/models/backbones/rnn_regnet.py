@@ -22,6 +22,7 @@ from ...utils import check_bool, check_choice, check_indices, check_positive_int
 from ..layers.channel_attention import SELayer
 from ..layers.concat_conv import conv_over_concat
 from ..layers.conv_rnn import CONV_RNN_CELLS, RECURRENT_CONV_TYPES, State, build_conv_rnn_cell
+from ..layers.pooling import CeilAvgPool2d
 from .base import ResNetBase, StatefulLayer, family_arch_settings
 
 REGULATORS = tuple(CONV_RNN_CELLS)  # 'rnn', 'gru', 'lstm'
@@ -57,10 +58,10 @@ class _RegulatedBlockMixin:
         # ceil mode everywhere: pooled maps match the strided convs' outputs for odd sizes too.
         if cell_stride != self.first_map_stride:  # X2 still at the input resolution: bring it down
             factor = cell_stride // self.first_map_stride
-            self.cell_input_pool = nn.AvgPool2d(factor, factor, ceil_mode=True)
+            self.cell_input_pool = CeilAvgPool2d(factor)
         if cell_stride != self.stride:  # stepped above the output resolution: bring the state down
             factor = self.stride // cell_stride
-            self.state_pool = nn.AvgPool2d(factor, factor, ceil_mode=True)
+            self.state_pool = CeilAvgPool2d(factor)
         self.state_norm = build_norm_layer(norm_cfg, planes)[1]  # the "BN" of ReLU(BN(H))
         self.fusion_conv = build_conv_layer(conv_cfg, 2 * planes, planes, 1, bias=False)
         self.fusion_norm = build_norm_layer(norm_cfg, planes)[1]
