@@ -210,6 +210,8 @@ NARROW_RETINANET = {
 
 
 def narrow_options(config: str) -> dict:
+    if 'mobilenetv2' in config:  # SSDLite / YOLOv3: MobileNetV2 is narrow already; keep low scores too
+        return {'model.test_cfg.score_thr': 0.0, **({'model.test_cfg.conf_thr': 0.0} if 'yolo' in config else {})}
     if 'retinanet' in config:
         return NARROW_RETINANET
     return dict(NARROW_TWO_STAGE, **(NARROW_MASK_HEAD if 'mask-rcnn' in config else {}))
@@ -227,10 +229,26 @@ def decisive_scores(model: torch.nn.Module) -> None:
         for layer in (model.rpn_head.rpn_cls, model.roi_head.bbox_head.fc_cls):
             torch.nn.init.normal_(layer.weight, std=0.5)
         return
+    if model.backbone.__class__.__name__ == 'RLAMobileNetV2':
+        # SSDLite / YOLOv3: norms everywhere; with their initial statistics the random features fade out.
+        for layer in model.modules():
+            if isinstance(layer, torch.nn.BatchNorm2d):
+                torch.nn.init.uniform_(layer.weight, 0.5, 1.5)
+                torch.nn.init.uniform_(layer.running_var, 0.2, 0.5)
+    if model.bbox_head.__class__.__name__ == 'YOLOV3Head':
+        # Its box sizes are exp() of the head's output: keep the box rows of each prediction conv (the
+        # first 4 of every anchor's 5 + num_classes) small, so boxes stay near the anchors' sizes.
+        head = model.bbox_head
+        with torch.no_grad():
+            for conv in head.convs_pred:
+                box_rows = torch.arange(conv.out_channels) % head.num_attrib < 4
+                conv.weight[box_rows] *= 0.1
+        return
     for layer in model.bbox_head.modules():  # RetinaNet: its 4-conv towers damp the features too
         if isinstance(layer, torch.nn.Conv2d):
             torch.nn.init.kaiming_normal_(layer.weight)
-            torch.nn.init.zeros_(layer.bias)
+            if layer.bias is not None:
+                torch.nn.init.zeros_(layer.bias)
 
 
 @pytest.mark.parametrize('config', [
@@ -238,6 +256,8 @@ def decisive_scores(model: torch.nn.Module) -> None:
     'configs/rnn_regnet/faster-rcnn_rnn-regnet50-lstm_fpn_1x_coco.py',
     'configs/ror/mask-rcnn_ror-r50_fpn_1x_coco.py',
     'configs/rla/retinanet_rla-r50_fpn_1x_coco.py',
+    'configs/rla_mobilenetv2/ssdlite_rla-mobilenetv2-scratch_8xb24-600e_coco.py',
+    'configs/rla_mobilenetv2/yolov3_rla-mobilenetv2_8xb24-320-300e_coco.py',
 ])
 def test_detector_through_onnxruntime_detects_what_pytorch_detects(config, tmp_path):
     """Two-stage detectors: backbone, neck and RPN in onnxruntime, the RoI stage in mmdet (masks
@@ -248,16 +268,20 @@ def test_detector_through_onnxruntime_detects_what_pytorch_detects(config, tmp_p
     checkpoint = str(tmp_path / 'random.pth')
     torch.save({'state_dict': model.state_dict()}, checkpoint)
     onnx_file = str(tmp_path / 'model.onnx')
-    layout = export_model(cfg, checkpoint, onnx_file, shape=(96, 128), dynamic=True)['layout']
+    single_stage_320 = 'mobilenetv2' in config  # SSDLite and YOLOv3 at their 320x320 input
+    shape = (320, 320) if single_stage_320 else (96, 128)
+    layout = export_model(cfg, checkpoint, onnx_file, shape=shape, dynamic=not single_stage_320)['layout']
     if 'retinanet' in config:
         assert layout['part'] == 'single_stage' and layout['head_groups'] == [5, 5]
+    elif single_stage_320:
+        assert layout['part'] == 'single_stage'
     else:
         assert layout['part'] == 'two_stage' and layout['num_features'] == 5 and layout['head_groups'] == [5, 5]
 
     runtime = ONNXRuntimeDetector(onnx_file, cfg, checkpoint)
     with_mask = 'mask-rcnn' in config
-    data = demo_mm_inputs(batch_size=2, image_shapes=[(3, 97, 131), (3, 120, 90)], num_items=[1, 1],
-                          num_classes=3, with_mask=with_mask)
+    shapes = [(3, 320, 320)] * 2 if single_stage_320 else [(3, 97, 131), (3, 120, 90)]
+    data = demo_mm_inputs(batch_size=2, image_shapes=shapes, num_items=[1, 1], num_classes=3, with_mask=with_mask)
     actual = runtime.test_step(copy.deepcopy(data))  # predictions are written into the data samples
     with torch.no_grad():
         expected = model.test_step(copy.deepcopy(data))
