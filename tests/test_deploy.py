@@ -261,7 +261,8 @@ def decisive_scores(model: torch.nn.Module) -> None:
 ])
 def test_detector_through_onnxruntime_detects_what_pytorch_detects(config, tmp_path):
     """Two-stage detectors: backbone, neck and RPN in onnxruntime, the RoI stage in mmdet (masks
-    included); RetinaNet whole. Random weights (see ``decisive_scores``), 1/8 width, dynamic export."""
+    included); RetinaNet whole. Random weights (see ``decisive_scores``), 1/8 width, dynamic export.
+    SSDLite and YOLOv3 (RLA-MobileNetV2): whole, full width, fixed 320x320 export."""
     cfg = load_config(osp.join(REPO_ROOT, config), narrow_options(config))
     model = build_detector(cfg, seed=0)
     decisive_scores(model)
