@@ -229,6 +229,105 @@ def test_split_first_conv_is_the_concatenation_in_float64(cfg, monkeypatch):
     assert fast_grads['layer2.blocks.1.conv1.weight'][:, -4:].abs().sum() > 0  # h's columns are trained
 
 
+def _randomise_norms(model: torch.nn.Module) -> None:
+    """Non-trivial norms (and running statistics), so that every path carries signal."""
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            torch.nn.init.uniform_(module.weight, 0.5, 1.5)
+            torch.nn.init.uniform_(module.bias, -0.2, 0.2)
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+
+
+@pytest.mark.parametrize('cfg,norm_eval,folds', [
+    (dict(depth=50), True, True),  # detection training: norm_eval=True
+    (dict(depth=50, frozen_stages=1), True, True),
+    (dict(depth=50, with_rla_output=True, out_indices=(3, )), True, True),
+    (dict(depth=50), False, False),  # batch statistics: BN is not a fixed affine map
+    (dict(depth=50, channel_attention='se'), True, False),  # attention between BN and the sum
+    (dict(depth=18), True, False),  # the last conv of a basic block is a 3x3
+], ids=['norm-eval', 'frozen', 'classifier', 'bn-train', 'se', 'basic'])
+def test_folded_conv_out_is_the_literal_conv_out_in_float64(cfg, norm_eval, folds, monkeypatch):
+    """fold_conv_out computes Conv1_s(y) of a bottleneck from its last conv's input through the
+    folded norm: the same outputs and every gradient as Conv1_s(BN(W u)) read literally (float64,
+    training, odd input size); it folds exactly where that is the same function and cheaper."""
+    torch.manual_seed(0)
+    kwargs = dict(base_channels=8, rla_channels=4, zero_init_residual=False, norm_eval=norm_eval, **cfg)
+    literal = RLAResNet(fold_conv_out=False, **kwargs).double()
+    _randomise_norms(literal)
+    fast = RLAResNet(fold_conv_out=True, **kwargs).double()
+    fast.load_state_dict(literal.state_dict())
+    x = torch.rand(2, 3, 61, 47, dtype=torch.float64)
+    from mmdet_rla.models.backbones.rla_resnet import _RLABlockMixin
+    folded = []  # (stage, whether Conv1_s(y) was folded), per call
+    fold = _RLABlockMixin.folded_conv_out
+
+    def spy(block, conv_out, u):
+        result = fold(block, conv_out, u)
+        folded.append((conv_out.in_channels, result is not None))
+        return result
+
+    monkeypatch.setattr(_RLABlockMixin, 'folded_conv_out', spy)
+
+    def run(model):
+        model.train()
+        model.zero_grad()
+        outs = model(x)
+        sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum() for o in outs).backward()
+        return [o.detach() for o in outs], {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+
+    literal_outs, literal_grads = run(literal)
+    assert not any(f for _, f in folded)  # fold_conv_out=False never folds
+    folded.clear()
+    fast_outs, fast_grads = run(fast)
+    assert any(f for _, f in folded) == folds
+    if folds:  # N H W (C - m) > C m: stages 1-2 (16x12, 8x6 maps) fold; on 4x3 and 2x2 maps composing costs more
+        assert {c for c, f in folded if f} == {32, 64}
+        assert {c for c, f in folded if not f} == {128, 256}
+    for a, b in zip(fast_outs, literal_outs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert fast_grads.keys() == literal_grads.keys()
+    for name in fast_grads:
+        torch.testing.assert_close(fast_grads[name], literal_grads[name], rtol=1e-10, atol=1e-12, msg=name)
+    if folds:
+        assert fast_grads['layer2.blocks.0.bn3.weight'].abs().sum() > 0  # gamma trained through the fold
+        assert fast_grads['layer2.conv_out.weight'].abs().sum() > 0
+
+
+@pytest.mark.parametrize('fold_conv_out,in_place', [(True, True), (False, False)])
+def test_folded_block_adds_the_shortcut_in_place(fold_conv_out, in_place):
+    """Once Conv1_s reads u, nothing needs y for the backward pass: the shortcut is added in y's
+    memory (no extra map of the block's output size per block); the literal path keeps y."""
+    model = RLAResNet(depth=50, base_channels=8, rla_channels=4, fold_conv_out=fold_conv_out).train()
+    block = model.layer1.blocks[0]
+    seen = {}
+    block.norm3.register_forward_hook(lambda m, i, o: seen.update(y=o.data_ptr()))
+    out, info = block(torch.rand(2, 8, 16, 16, requires_grad=True), torch.rand(2, 4, 16, 16), model.layer1.conv_out)
+    assert (out.data_ptr() == seen['y']) == in_place
+    assert info.shape == (2, 4, 16, 16)
+
+
+def test_fold_projection_composes_conv_norm_and_projection():
+    from mmdet_rla.models.layers import fold_projection
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 12, 1, bias=True).double()
+    norm = torch.nn.BatchNorm2d(12).double()
+    project = torch.nn.Conv2d(12, 3, 1, bias=True).double()
+    _randomise_norms(norm)
+    u = torch.randn(2, 6, 5, 7, dtype=torch.float64)
+    norm.train()
+    assert fold_projection(project, conv, norm) is None  # batch statistics
+    norm.eval()
+    weight, bias = fold_projection(project, conv, norm)
+    assert weight.shape == (3, 6, 1, 1)
+    torch.testing.assert_close(torch.nn.functional.conv2d(u, weight, bias), project(norm(conv(u))))
+    no_affine = torch.nn.BatchNorm2d(12, affine=False).double().eval()
+    weight, bias = fold_projection(project, conv, no_affine)
+    torch.testing.assert_close(torch.nn.functional.conv2d(u, weight, bias), project(no_affine(conv(u))))
+    assert fold_projection(project, torch.nn.Conv2d(6, 12, 3, padding=1).double(), norm) is None
+    assert fold_projection(project, conv, torch.nn.GroupNorm(3, 12).double().eval()) is None
+
+
 @pytest.mark.parametrize('kwargs,pattern', [
     (dict(depth=42), r"depth must be one of \[18, 34, 50, 101, 152\], got 42"),
     (dict(depth=50, rla_channels=0), r'rla_channels must be a positive integer, got 0'),

@@ -124,7 +124,7 @@ def test_cells_read_the_activated_new_information(cell):
     with torch.no_grad():
         x_out, state_out = stage(x, state)
         for t, block in enumerate(stage.blocks):
-            x, _, _ = block(x, state[0])
+            x, _ = block(x, state[0])
             state = stage.recurrent_cell(torch.tanh(stage.norms[t](stage.conv_out(x))), state)
     torch.testing.assert_close(x_out, x)
     assert len(state_out) == len(state)

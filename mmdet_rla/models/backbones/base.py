@@ -183,8 +183,9 @@ class ResNetBase(ResNet):
         return tuple(outs)
 
 
-def bottleneck_residual(block: Bottleneck, conv1_out: torch.Tensor) -> torch.Tensor:
-    """The branch of mmdet's Bottleneck (plugins included) after its first conv, up to its last norm.
+def bottleneck_last_conv_input(block: Bottleneck, conv1_out: torch.Tensor) -> torch.Tensor:
+    """The branch of mmdet's Bottleneck (plugins included) after its first conv, up to the input of
+    its last 1x1 conv ``conv3``.
 
     Takes the first conv's output, so that a family can compute that conv its own way (RLA reads
     the block input and its state there).
@@ -195,10 +196,21 @@ def bottleneck_residual(block: Bottleneck, conv1_out: torch.Tensor) -> torch.Ten
     out = block.relu(block.norm2(block.conv2(out)))
     if block.with_plugins:
         out = block.forward_plugin(out, block.after_conv2_plugin_names)
-    out = block.norm3(block.conv3(out))
+    return out
+
+
+def bottleneck_last_conv(block: Bottleneck, conv3_in: torch.Tensor) -> torch.Tensor:
+    """The end of mmdet's Bottleneck branch: ``conv3``, ``norm3`` and the ``after_conv3`` plugins."""
+    out = block.norm3(block.conv3(conv3_in))
     if block.with_plugins:
         out = block.forward_plugin(out, block.after_conv3_plugin_names)
     return out
+
+
+def bottleneck_residual(block: Bottleneck, conv1_out: torch.Tensor) -> torch.Tensor:
+    """The branch of mmdet's Bottleneck (plugins included) after its first conv, up to its last norm
+    (:func:`bottleneck_last_conv_input`, then :func:`bottleneck_last_conv`)."""
+    return bottleneck_last_conv(block, bottleneck_last_conv_input(block, conv1_out))
 
 
 def family_arch_settings(basic: Type[nn.Module], bottleneck: Type[nn.Module]) -> Tuple[ArchSettings, ArchSettings]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmdet.models.backbones.resnet import BasicBlock, Bottleneck
@@ -44,8 +45,10 @@ from ...utils import check_bool, check_choice, check_positive_int
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
 from ..layers.concat_conv import conv_over_concat
 from ..layers.conv_rnn import ConvGRUCell, ConvLSTMCell, State
+from ..layers.folding import fold_projection
 from ..layers.pooling import CeilAvgPool2d
-from .base import ArchSettings, ResNetBase, StatefulLayer, bottleneck_residual, family_arch_settings
+from .base import (ArchSettings, ResNetBase, StatefulLayer, bottleneck_last_conv, bottleneck_last_conv_input,
+                   family_arch_settings)
 
 RLA_INPUTS = ('residual', 'output', 'identity')
 RLA_INTEGRATIONS = ('before_recurrence', 'after_recurrence')
@@ -74,18 +77,24 @@ class RLADesign:
 
 
 class _RLABlockMixin:
-    """The parts shared by the RLA blocks: read ``concat(x, h)``, return ``(x_out, y, identity)``."""
+    """The parts shared by the RLA blocks: read ``concat(x, h)``, hand the RLA path its new information.
+
+    A block names its last conv and norm (``last_conv_name``, ``last_norm_name``) and splits its
+    residual branch at the last conv's input (:meth:`branch`).
+    """
 
     with_cp: bool
     downsample: Optional[nn.Module]
     relu: nn.Module
     conv1: nn.Conv2d
+    last_conv_name: str
+    last_norm_name: str
 
     def _add_rla_parts(self, rla_channels: int, conv_cfg: Optional[dict], channel_attention: Optional[str],
-                       out_channels: int, se_reduction: int, eca_kernel_size: int, keep_residual: bool) -> None:
-        # Whether the RLA path reads y after the sum: if not, the shortcut is added to y in place (as
-        # mmdet's blocks do), saving a tensor of the block's output size per block.
-        self.keep_residual = keep_residual
+                       out_channels: int, se_reduction: int, eca_kernel_size: int, rla_input: str,
+                       fold_conv_out: bool) -> None:
+        self.rla_input = rla_input
+        self.fold_conv_out = fold_conv_out
         # The first conv reads k more input channels: h next to x (none when the block does not read h).
         self.reads_state = rla_channels > 0
         if self.reads_state:
@@ -103,60 +112,104 @@ class _RLABlockMixin:
         (:func:`~mmdet_rla.models.layers.conv_over_concat`)."""
         return conv_over_concat(self.conv1, (x, h) if self.reads_state else (x, ))
 
-    def residual(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    def branch(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(u, y)``: the input of the residual branch's last conv and the branch output ``y``
+        (its last norm's, before channel attention)."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
-        """Return the block output ``ReLU(y + identity)``, the residual ``y`` (``None`` unless
-        ``keep_residual``: then the sum was made in place, in ``y``'s memory) and the shortcut ``identity``."""
+    def folded_conv_out(self, conv_out: nn.Module,
+                        u: torch.Tensor) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+        """``conv_out(y)`` as one 1x1 conv over ``u`` (weight, bias), where that is the same function
+        and cheaper.
 
-        def inner_forward(x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-            y = self.residual(x, h)
+        ``y = BN(W u)``: with a 1x1 last conv (bottlenecks) and the norm using its running
+        statistics (inference, and training with mmdet's ``norm_eval=True``), ``conv_out``, the norm
+        and the conv compose into one ``k x m`` linear map
+        (:func:`~mmdet_rla.models.layers.fold_projection`) that reads ``u`` (``m`` channels) instead
+        of ``y`` (``C = 4m``). Composing costs ``k C m`` multiply-adds per call and saves
+        ``k (C - m)`` per pixel, so it is done where ``N H W (C - m) > C m`` (at 224x224 and batch 1
+        that leaves out stages 3 and 4, at detection sizes none). ``None`` (read ``y``) otherwise,
+        and with ``fold_conv_out=False``, channel attention or plugins after the last conv, a norm in
+        training mode or convs other than plain 1x1 ones.
+        """
+        if not self.fold_conv_out or self.attention is not None or getattr(self, 'with_plugins', False):
+            return None
+        batch, m, height, width = u.shape
+        c = conv_out.in_channels
+        if batch * height * width * (c - m) <= c * m:
+            return None
+        return fold_projection(conv_out, getattr(self, self.last_conv_name), getattr(self, self.last_norm_name))
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor,
+                conv_out: Optional[nn.Module] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Return ``(ReLU(y + identity), new)``: the block output and, given the stage's ``conv_out``,
+        ``conv_out`` of what the RLA path reads of this block (``rla_input``: ``y``, the output or the
+        shortcut ``identity``), else ``None``.
+
+        The shortcut is added in ``y``'s memory, as mmdet's blocks do, unless ``y`` is still needed:
+        by ``conv_out``'s backward, when it read ``y`` itself (not folded) while autograd records.
+        """
+
+        def inner_forward(x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+            u, y = self.branch(x, h)
             if self.attention is not None:
                 y = self.attention(y)
             identity = x if self.downsample is None else self.downsample(x)
-            if self.keep_residual:
-                return y + identity, y, identity
-            return y.add_(identity), None, identity
+            new, keep_y = None, False
+            if conv_out is not None and self.rla_input == 'residual':
+                folded = self.folded_conv_out(conv_out, u)
+                if folded is None:
+                    new, keep_y = conv_out(y), torch.is_grad_enabled()
+                else:
+                    new = F.conv2d(u, *folded)
+            elif conv_out is not None and self.rla_input == 'identity':
+                new = conv_out(identity)
+            out = self.relu(y + identity if keep_y else y.add_(identity))
+            if conv_out is not None and self.rla_input == 'output':
+                new = conv_out(out)
+            return out, new
 
         if self.with_cp and x.requires_grad:
-            out, y, identity = cp.checkpoint(inner_forward, x, h, use_reentrant=False)
-        else:
-            out, y, identity = inner_forward(x, h)
-        return self.relu(out), y, identity
+            return cp.checkpoint(inner_forward, x, h, use_reentrant=False)
+        return inner_forward(x, h)
 
 
 class RLABasicBlock(_RLABlockMixin, BasicBlock):
     """mmdet BasicBlock whose first 3x3 conv reads ``concat(x, h)``: ``C_in + k`` channels."""
 
+    last_conv_name = 'conv2'
     last_norm_name = 'norm2'
 
     def __init__(self, inplanes: int, planes: int, *, rla_channels: int = 32,
                  channel_attention: Optional[str] = None, se_reduction: int = 16,
-                 eca_kernel_size: int = 3, keep_residual: bool = True, **kwargs) -> None:
+                 eca_kernel_size: int = 3, rla_input: str = 'residual', fold_conv_out: bool = True,
+                 **kwargs) -> None:
         super().__init__(inplanes, planes, **kwargs)
         self._add_rla_parts(rla_channels, kwargs.get('conv_cfg'), channel_attention, planes * self.expansion,
-                            se_reduction, eca_kernel_size, keep_residual)
+                            se_reduction, eca_kernel_size, rla_input, fold_conv_out)
 
-    def residual(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.norm1(self.read_input(x, h)))
-        return self.norm2(self.conv2(out))
+    def branch(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        u = self.relu(self.norm1(self.read_input(x, h)))
+        return u, self.norm2(self.conv2(u))
 
 
 class RLABottleneck(_RLABlockMixin, Bottleneck):
     """mmdet Bottleneck whose first 1x1 conv reads ``concat(x, h)``: ``C_in + k`` channels."""
 
+    last_conv_name = 'conv3'
     last_norm_name = 'norm3'
 
     def __init__(self, inplanes: int, planes: int, *, rla_channels: int = 32,
                  channel_attention: Optional[str] = None, se_reduction: int = 16,
-                 eca_kernel_size: int = 3, keep_residual: bool = True, **kwargs) -> None:
+                 eca_kernel_size: int = 3, rla_input: str = 'residual', fold_conv_out: bool = True,
+                 **kwargs) -> None:
         super().__init__(inplanes, planes, **kwargs)
         self._add_rla_parts(rla_channels, kwargs.get('conv_cfg'), channel_attention, planes * self.expansion,
-                            se_reduction, eca_kernel_size, keep_residual)
+                            se_reduction, eca_kernel_size, rla_input, fold_conv_out)
 
-    def residual(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        return bottleneck_residual(self, self.read_input(x, h))
+    def branch(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        u = bottleneck_last_conv_input(self, self.read_input(x, h))
+        return u, bottleneck_last_conv(self, u)
 
 
 class RLAResNeXtBottleneck(RLABottleneck, ResNeXtBottleneck):
@@ -227,20 +280,20 @@ class RLAStage(StatefulLayer):
 
     def forward(self, x: torch.Tensor, state: State) -> Tuple[torch.Tensor, State]:
         for t, block in enumerate(self.blocks):
-            x, residual, identity = block(x, state[0])
+            updates = t < len(self.norms)
+            # The block applies conv_out to what the RLA path reads of it (design.input): it knows
+            # when Conv1x1(y) can be computed from its last conv's input, and whether y must be kept.
+            x, info = block(x, state[0], self._parts(t)[0] if updates else None)
             if t == 0 and self.state_pool is not None:
                 state = tuple(self.state_pool(s) for s in state)
-            if t < len(self.norms):
-                state = self.update(t, state, self.new_information(x, residual, identity))
+            if updates:
+                state = self.update(t, state, info)
         return x, state
 
-    def new_information(self, out: torch.Tensor, residual: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-        """What a block hands to the RLA path: its residual ``y`` (paper), its output ``x^t``, or the
-        block input on its shortcut (``identity``, after the downsample projection if any)."""
-        return {'residual': residual, 'output': out, 'identity': identity}[self.design.input]
-
-    def update(self, t: int, state: State, new: torch.Tensor) -> State:
-        """One step of the RLA path: the state after block ``t`` from the state before it and ``new``.
+    def update(self, t: int, state: State, info: torch.Tensor) -> State:
+        """One step of the RLA path: the state after block ``t`` from the state before it and
+        ``info = Conv1x1(new)``, the block's new information through ``conv_out`` (the block computes
+        it: :meth:`_RLABlockMixin.forward`).
 
         ConvRNN (``design.cell='rnn'``), new information added before the recurrent unit (proposed)
         or after it (``'after_recurrence'``)::
@@ -250,9 +303,8 @@ class RLAStage(StatefulLayer):
         ConvLSTM / ConvGRU cells read ``tanh(BN(Conv1x1(new)))`` as their input (the authors'
         ``resnet_rla_lstm.py`` / ``_gru.py``).
         """
-        conv_out, unit = self._parts(t)
+        unit = self._parts(t)[1]
         norm = self.norms[t]
-        info = conv_out(new)
         if self.design.cell != 'rnn':
             return unit(torch.tanh(norm(info)), state)
         (h, ) = state
@@ -353,12 +405,14 @@ class RLAResNet(ResNetBase):
                  rla_exchange: bool = True,
                  rla_output: Optional[str] = None,
                  with_rla_output: bool = False,
+                 fold_conv_out: bool = True,
                  **kwargs) -> None:
         check_positive_int('rla_channels', rla_channels)
         check_choice('channel_attention', channel_attention, CHANNEL_ATTENTIONS)
         self.rla_design = self._check_design(rla_input, rla_integration, rla_cell, rla_activation, share_rla,
                                              rla_exchange, rla_output)
         check_bool('with_rla_output', with_rla_output)
+        check_bool('fold_conv_out', fold_conv_out)
         if not rla_exchange and not with_rla_output:
             raise ValueError('rla_exchange=False needs with_rla_output=True: when the blocks do not read h and '
                              'the output does not append it, nothing reads the RLA path')
@@ -371,6 +425,7 @@ class RLAResNet(ResNetBase):
         self.eca_kernel_sizes = eca_kernel_sizes
         self.rla_input = rla_input
         self.with_rla_output = with_rla_output
+        self.fold_conv_out = fold_conv_out
         super().__init__(depth, **kwargs)
         if channel_attention == 'eca' and len(eca_kernel_sizes) < self.num_stages:
             raise ValueError(f'eca_kernel_sizes must have one odd size per stage ({self.num_stages}), '
@@ -409,7 +464,8 @@ class RLAResNet(ResNetBase):
             channel_attention=self.channel_attention,
             se_reduction=self.se_reduction,
             eca_kernel_size=eca_sizes[min(stage_index, len(eca_sizes) - 1)],
-            keep_residual=self.rla_design.input == 'residual')
+            rla_input=self.rla_design.input,
+            fold_conv_out=self.fold_conv_out)
 
     def make_res_layer(self, **kwargs) -> RLAStage:
         stage_index = len(self.res_layers)  # mmdet's ResNet appends each stage after building it
