@@ -504,6 +504,26 @@ def test_gru_and_rnn_cells_follow_their_equations():
     torch.testing.assert_close(rnn(x, (h, ))[0], torch.tanh(rnn.conv.conv(torch.cat([x, h], 1))))
 
 
+def test_tanh_via_sigmoid_is_tanh():
+    """The state paths' tanh (2 sigmoid(2x) - 1 for float32 on the CPU): tanh's values and gradients;
+    torch.tanh itself elsewhere (float64, tracing, hence ONNX's Tanh op)."""
+    from mmdet_rla.models.layers import tanh
+    x = torch.cat([torch.linspace(-30, 30, 2001), torch.tensor([-200.0, -1e-30, 0.0, 1e-30, 200.0])]).requires_grad_()
+    out = tanh(x)
+    assert type(out.grad_fn).__name__ == '_TanhViaSigmoidBackward'
+    reference = torch.tanh(x)
+    torch.testing.assert_close(out, reference, rtol=0, atol=3e-7)
+    assert out.abs().max() <= 1 and torch.isfinite(out).all()
+    weights = torch.randn_like(x)
+    (grad, ) = torch.autograd.grad((out * weights).sum(), x)
+    (expected, ) = torch.autograd.grad((reference * weights).sum(), x)
+    torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-6)
+    x64 = x.detach().double()
+    assert torch.equal(tanh(x64), torch.tanh(x64))
+    graph = torch.jit.trace(lambda t: tanh(t), torch.rand(3)).graph
+    assert 'aten::tanh' in str(graph)
+
+
 def test_cell_arguments_are_checked():
     with pytest.raises(ValueError, match=r"regulator must be one of \['rnn', 'gru', 'lstm'\]"):
         build_conv_rnn_cell('transformer', 8, 8)

@@ -24,6 +24,7 @@ from torch import nn
 
 from ...registry import register_model
 from ...utils import check_bool, check_choice, check_indices, check_int_range, check_positive_int
+from ..layers.activation import tanh
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
 from ..layers.pooling import CeilAvgPool2d
 
@@ -121,7 +122,7 @@ class RLAInvertedResidualLayer(BaseModule):
             if t == 0 and self.state_pool is not None:
                 h = self.state_pool(h)
             if t < num_updates:
-                h = recurrent_conv(torch.tanh(self.norms[t](h + self.conv_out(y))))
+                h = recurrent_conv(tanh(self.norms[t](h + self.conv_out(y))))
         return x, h
 
 

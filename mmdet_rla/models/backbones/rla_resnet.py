@@ -42,6 +42,7 @@ from torch import nn
 
 from ...registry import register_model
 from ...utils import check_bool, check_choice, check_positive_int
+from ..layers.activation import tanh
 from ..layers.channel_attention import CHANNEL_ATTENTIONS, build_channel_attention
 from ..layers.concat_conv import conv_over_concat
 from ..layers.conv_rnn import ConvGRUCell, ConvLSTMCell, State
@@ -306,7 +307,7 @@ class RLAStage(StatefulLayer):
         unit = self._parts(t)[1]
         norm = self.norms[t]
         if self.design.cell != 'rnn':
-            return unit(torch.tanh(norm(info)), state)
+            return unit(tanh(norm(info)), state)
         (h, ) = state
         if self.design.integration == 'before_recurrence':
             return (self.recurrent_step(unit, norm, h + info), )
@@ -316,15 +317,15 @@ class RLAStage(StatefulLayer):
         """The ConvRNN unit ``R``: pre-activated ``Conv3x3(tanh(BN(h)))`` (proposed) or
         post-activated ``tanh(BN(Conv3x3(h)))`` (Table 6 e)."""
         if self.design.activation == 'pre':
-            return conv(torch.tanh(norm(h)))
-        return torch.tanh(norm(conv(h)))
+            return conv(tanh(norm(h)))
+        return tanh(norm(conv(h)))
 
     def rla_output(self, h: torch.Tensor) -> torch.Tensor:
         """What the classifier reads of ``h``: ``ReLU(BN(h))`` (proposed), ``tanh(BN(h))`` or ``h``."""
         if self.output_norm is None:
             return h
         h = self.output_norm(h)
-        return torch.relu(h) if self.design.output == 'bn_relu' else torch.tanh(h)
+        return torch.relu(h) if self.design.output == 'bn_relu' else tanh(h)
 
 
 @register_model

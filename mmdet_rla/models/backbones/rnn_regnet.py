@@ -98,7 +98,8 @@ class _RegulatedBlockMixin:
             if self.attention is not None:
                 y = self.attention(y)
             identity = x if self.downsample is None else self.downsample(x)
-            return y + identity, state
+            # In place, as mmdet's blocks do: nothing reads y (a norm's or SE's output) for the backward pass.
+            return y.add_(identity), state
 
         if self.with_cp and x.requires_grad:
             out, state = cp.checkpoint(inner_forward, x, state, use_reentrant=False)

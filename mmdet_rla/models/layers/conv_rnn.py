@@ -31,6 +31,7 @@ from mmcv.cnn import build_norm_layer
 from torch.autograd.function import once_differentiable
 
 from ...utils import check_bool, check_choice, check_positive_int
+from .activation import tanh
 
 RECURRENT_CONV_TYPES = ('light', 'conv3x3')
 State = Tuple[torch.Tensor, ...]
@@ -267,7 +268,7 @@ class ConvRNNCell(_ConvRecurrentCell):
         """Return the new state ``(h,)``."""
         self._check_input(x)
         (h, ) = self.init_state(x) if state is None else state
-        return (_like(torch.tanh(self.pre_activations(x, h)[0]), x), )
+        return (_like(tanh(self.pre_activations(x, h)[0]), x), )
 
 
 class ConvGRUCell(_ConvRecurrentCell):
@@ -295,7 +296,7 @@ class ConvGRUCell(_ConvRecurrentCell):
         self._check_input(x)
         (h, ) = self.init_state(x) if state is None else state
         reset, update = (torch.sigmoid(pre) for pre in self.pre_activations(x, h, gates=(0, 1)))
-        candidate = torch.tanh(self.pre_activations(x, reset * h, gates=(2, ))[0])
+        candidate = tanh(self.pre_activations(x, reset * h, gates=(2, ))[0])
         return (_like(torch.lerp(h.to(candidate.dtype), candidate, update), x), )  # (1 - Z) H + Z H~
 
 
@@ -306,13 +307,13 @@ def _lstm_equations(input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre:
 
     Returns ``(H, C', I, F, G, O, tanh(C'))``: the state, then what the backward reads.
     """
-    input_gate, cell_input, output_gate = torch.sigmoid(input_pre), torch.tanh(cell_pre), torch.sigmoid(output_pre)
+    input_gate, cell_input, output_gate = torch.sigmoid(input_pre), tanh(cell_pre), torch.sigmoid(output_pre)
     new_c = input_gate * cell_input
     forget_gate = None
     if c is not None:
         forget_gate = torch.sigmoid(forget_pre)
         new_c.addcmul_(forget_gate, c)
-    tanh_c = torch.tanh(new_c)
+    tanh_c = tanh(new_c)
     return output_gate * tanh_c, new_c, input_gate, forget_gate, cell_input, output_gate, tanh_c
 
 
