@@ -19,6 +19,12 @@ class _TanhViaSigmoid(torch.autograd.Function):
         return torch.ops.aten.tanh_backward(grad, out)
 
 
+def _exporting() -> bool:
+    # torch.compiler.is_exporting is missing from older torch releases (setup.py admits torch >= 2.0).
+    is_exporting = getattr(getattr(torch, 'compiler', None), 'is_exporting', None)
+    return bool(is_exporting is not None and is_exporting())
+
+
 def tanh(x: torch.Tensor) -> torch.Tensor:
     """``torch.tanh(x)``; float32 CPU tensors go through ``2 sigmoid(2x) - 1``.
 
@@ -33,6 +39,6 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     gets its ``Tanh`` op) use ``torch.tanh``.
     """
     if (x.device.type == 'cpu' and x.dtype == torch.float32 and not torch.jit.is_tracing()
-            and not torch.compiler.is_exporting()):
+            and not _exporting()):
         return _TanhViaSigmoid.apply(x)
     return torch.tanh(x)
