@@ -9,7 +9,7 @@ from conftest import literal_rla_residual
 from mmdet.models.backbones import ResNet
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdet_rla.models import RLAResNet
+from mmdet_rla.models import RLAResNet, RLAResNeXt
 from mmdet_rla.registry import MMPRETRAIN_MODELS, build_model
 from mmdet_rla.testing import detector_smoke_test
 
@@ -219,7 +219,12 @@ def test_split_first_conv_is_the_concatenation_in_float64(cfg, monkeypatch):
 
     fast_outs, fast_grads = run()
     block_type = type(model.layer1.blocks[0])
-    monkeypatch.setattr(block_type, 'read_input', lambda block, x, h: block.conv1(torch.cat([x, h], dim=1)))
+
+    def literal_read_input(block, x, h, x_term=None):
+        assert x_term is None  # these designs merge nothing into conv1 (RLAStage.merges_conv_out)
+        return block.conv1(torch.cat([x, h], dim=1))
+
+    monkeypatch.setattr(block_type, 'read_input', literal_read_input)
     literal_outs, literal_grads = run()
     for fast, literal in zip(fast_outs, literal_outs):
         torch.testing.assert_close(fast, literal, rtol=1e-12, atol=1e-12)
@@ -292,6 +297,54 @@ def test_folded_conv_out_is_the_literal_conv_out_in_float64(cfg, norm_eval, fold
     if folds:
         assert fast_grads['layer2.blocks.0.bn3.weight'].abs().sum() > 0  # gamma trained through the fold
         assert fast_grads['layer2.conv_out.weight'].abs().sum() > 0
+
+
+@pytest.mark.parametrize('cfg,conv_out_calls', [
+    (dict(depth=50), (1, 1, 1, 0)),  # stage 4 of a detection backbone: 2 updates, both merged
+    (dict(depth=50, norm_eval=False, frozen_stages=1), (1, 1, 1, 0)),  # batch statistics change nothing here
+    (dict(depth=50, with_cp=True), (1, 1, 1, 0)),
+    (dict(depth=50, rla_cell='lstm'), (1, 1, 1, 0)),
+    (dict(depth=50, rla_exchange=False, with_rla_output=True, out_indices=(3, )), (1, 1, 1, 1)),
+    (dict(resnext=True, depth=50, groups=2, base_width=4), (1, 1, 1, 0)),
+    (dict(depth=18), (2, 2, 2, 1)),  # a basic block's first conv is a 3x3: nothing merged
+], ids=['norm-eval', 'bn-train-frozen', 'with-cp', 'lstm', 'no-exchange-classifier', 'resnext', 'basic'])
+def test_merged_conv_out_is_the_literal_conv_out_in_float64(cfg, conv_out_calls):
+    """With rla_input='output', Conv1_s of block t's output and the x-part of block t+1's first conv
+    run as one convolution (RLAStage.merges_conv_out): the same outputs and every gradient as the two
+    convolutions (float64, training, odd input size); only the last update of a stage calls conv_out."""
+    torch.manual_seed(0)
+    cfg = dict(cfg)
+    cls = RLAResNeXt if cfg.pop('resnext', False) else RLAResNet
+    kwargs = dict(base_channels=8, rla_channels=4, zero_init_residual=False, rla_input='output', **cfg)
+    literal = cls(fold_conv_out=False, **kwargs).double()
+    _randomise_norms(literal)
+    fast = cls(fold_conv_out=True, **kwargs).double()
+    fast.load_state_dict(literal.state_dict())
+    x = torch.rand(2, 3, 61, 47, dtype=torch.float64, requires_grad=True)
+
+    def run(model):
+        calls = [0] * len(model.res_layers)
+        for index, name in enumerate(model.res_layers):
+            getattr(model, name).conv_out.register_forward_hook(
+                lambda *_, index=index: calls.__setitem__(index, calls[index] + 1))
+        model.train()
+        model.zero_grad()
+        x.grad = None
+        outs = model(x)
+        sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum() for o in outs).backward()
+        grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+        return [o.detach() for o in outs], dict(grads, input=x.grad.clone()), tuple(calls)
+
+    literal_outs, literal_grads, literal_calls = run(literal)
+    fast_outs, fast_grads, fast_calls = run(fast)
+    assert literal_calls == tuple(len(getattr(literal, name).norms) for name in literal.res_layers)
+    assert fast_calls == conv_out_calls
+    for a, b in zip(fast_outs, literal_outs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert fast_grads.keys() == literal_grads.keys()
+    for name in fast_grads:
+        torch.testing.assert_close(fast_grads[name], literal_grads[name], rtol=1e-10, atol=1e-12, msg=name)
+    assert fast_grads['layer2.conv_out.weight'].abs().sum() > 0
 
 
 @pytest.mark.parametrize('fold_conv_out,in_place', [(True, True), (False, False)])

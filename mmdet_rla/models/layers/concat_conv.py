@@ -32,10 +32,16 @@ def conv_over_concat(conv: nn.Module, parts: Sequence[torch.Tensor]) -> torch.Te
     start = 0
     for index, part in enumerate(parts):
         stop = start + part.shape[1]
-        # Contiguous column blocks: oneDNN runs a strided view of the weight several times slower.
-        weight = conv.weight[:, start:stop].contiguous()
-        term = F.conv2d(part, weight, conv.bias if index == 0 else None, conv.stride, conv.padding, conv.dilation)
+        term = F.conv2d(part, input_columns(conv, start, stop), conv.bias if index == 0 else None, conv.stride,
+                        conv.padding, conv.dilation)
         # In place: a convolution's output is not needed for the backward pass.
         out = term if out is None else out.add_(term)
         start = stop
     return out
+
+
+def input_columns(conv: nn.Conv2d, start: int, stop: int) -> torch.Tensor:
+    """The block of ``conv.weight`` that meets input channels ``start:stop``, copied contiguous
+    (gradients still reach ``conv.weight``): oneDNN runs a strided view of the weight several times
+    slower."""
+    return conv.weight[:, start:stop].contiguous()
