@@ -338,8 +338,9 @@ class RLAStage(StatefulLayer):
 
     def update(self, t: int, state: State, info: torch.Tensor) -> State:
         """One step of the RLA path: the state after block ``t`` from the state before it and
-        ``info = Conv1x1(new)``, the block's new information through ``conv_out`` (the block computes
-        it: :meth:`_RLABlockMixin.forward`).
+        ``info = Conv1x1(new)``, the block's new information through ``conv_out`` (computed by the
+        block, :meth:`_RLABlockMixin.forward`, or with the next block's first conv,
+        :meth:`merges_conv_out`).
 
         ConvRNN (``design.cell='rnn'``), new information added before the recurrent unit (proposed)
         or after it (``'after_recurrence'``)::
