@@ -524,6 +524,41 @@ def test_tanh_via_sigmoid_is_tanh():
     assert 'aten::tanh' in str(graph)
 
 
+@pytest.mark.parametrize('size', [(12, 8), (13, 9), (7, 12)], ids=['divisible', 'odd', 'mixed'])
+@pytest.mark.parametrize('kernel_size', [2, 3])
+def test_ceil_avg_pool2d_is_ceil_mode_average_pooling(size, kernel_size, monkeypatch):
+    """The state pools' ceil-mode average: avg_pool2d(ceil_mode=True)'s values and gradients (float64);
+    run eagerly on a size that the window divides, it is plain avg_pool2d (no padded copy of x)."""
+    import torch.nn.functional as F
+
+    from mmdet_rla.models.layers import ceil_avg_pool2d
+    x = torch.rand(2, 3, *size, dtype=torch.float64, requires_grad=True)
+    pads = []
+    pad = F.pad
+    monkeypatch.setattr(F, 'pad', lambda *args, **kwargs: pads.append(args[1]) or pad(*args, **kwargs))
+    out = ceil_avg_pool2d(x, kernel_size)
+    monkeypatch.undo()
+    expected = F.avg_pool2d(x, kernel_size, ceil_mode=True)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    weights = torch.randn_like(out)
+    (grad, ) = torch.autograd.grad((out * weights).sum(), x)
+    (expected_grad, ) = torch.autograd.grad((expected * weights).sum(), x)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-12, atol=1e-12)
+    divisible = size[0] % kernel_size == 0 and size[1] % kernel_size == 0
+    assert bool(pads) != divisible
+
+
+def test_traced_ceil_avg_pool2d_records_the_general_form():
+    """A graph traced on an even size stays ceil-mode pooling for odd sizes (the eager shortcut is
+    not recorded)."""
+    import torch.nn.functional as F
+
+    from mmdet_rla.models.layers import CeilAvgPool2d
+    traced = torch.jit.trace(CeilAvgPool2d(2), torch.rand(1, 2, 8, 8))
+    odd = torch.rand(1, 2, 9, 7)
+    torch.testing.assert_close(traced(odd), F.avg_pool2d(odd, 2, ceil_mode=True))
+
+
 def test_cell_arguments_are_checked():
     with pytest.raises(ValueError, match=r"regulator must be one of \['rnn', 'gru', 'lstm'\]"):
         build_conv_rnn_cell('transformer', 8, 8)

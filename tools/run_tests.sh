@@ -4,4 +4,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
+# TorchInductor's kernel cache, one per checkout: its default (/tmp/torchinductor_$USER) is shared by every checkout
+# and virtual environment on the machine, and here a kernel compile in that shared cache twice failed ('at::vec has
+# not been declared', with another checkout's artifacts in it) and passed once the cache was cleared.
+export TORCHINDUCTOR_CACHE_DIR="${TORCHINDUCTOR_CACHE_DIR:-$ROOT/.cache/torchinductor}"
 exec "$ROOT/.venv/bin/python" -m pytest tests -q -ra "$@"
