@@ -4,8 +4,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
-# TorchInductor's kernel cache, one per checkout: its default (/tmp/torchinductor_$USER) is shared by every checkout
-# and virtual environment on the machine, and here a kernel compile in that shared cache twice failed ('at::vec has
-# not been declared', with another checkout's artifacts in it) and passed once the cache was cleared.
+# TorchInductor's kernel cache (compiled kernels, vector-ISA probes), one per checkout: its default
+# (/tmp/torchinductor_$USER) is shared by every checkout and virtual environment on the machine, and here a kernel
+# compile in that shared cache twice failed ('at::vec has not been declared', with another checkout's artifacts in
+# it) and passed once the cache was cleared. Torch keeps its precompiled headers in the default directory whatever
+# this says; their names hash the include paths, so each environment has its own.
 export TORCHINDUCTOR_CACHE_DIR="${TORCHINDUCTOR_CACHE_DIR:-$ROOT/.cache/torchinductor}"
 exec "$ROOT/.venv/bin/python" -m pytest tests -q -ra "$@"
