@@ -211,18 +211,51 @@ def test_demo_learns_far_above_chance(demo_run):
     assert test_metrics['accuracy/top1'] >= 75.0
 
 
+# Imported by every process of the distributed test below (a sitecustomize module on PYTHONPATH): records which
+# process writes which file through mmengine's LoggerHook, which calls this module-level `dump`.
+RECORD_LOGGER_DUMPS = """
+import os
+import mmengine.hooks.logger_hook as logger_hook
+
+_dump = logger_hook.dump
+
+
+def _recorded_dump(obj, file=None, *args, **kwargs):
+    with open(os.path.join(os.environ['DUMP_RECORDS'], 'rank' + os.environ.get('RANK', '-')), 'a') as record:
+        record.write(str(file) + '\\n')
+    return _dump(obj, file, *args, **kwargs)
+
+
+logger_hook.dump = _recorded_dump
+"""
+
+
 def test_distributed_test_of_the_demo_checkpoint(demo_run, tmp_path, subprocess_env):
-    """tools/dist_test.sh: 2 processes (gloo on CPU) evaluate the same checkpoint, metrics gathered."""
+    """tools/dist_test.sh: 2 processes (gloo on CPU) evaluate the same checkpoint, metrics gathered.
+
+    The metrics file is written by rank 0 alone: with mmengine's own LoggerHook both ranks write it at
+    once and it came out corrupt once in CI (``MainProcessLoggerHook``).
+    """
     with socket.socket() as probe:  # a free port for torchrun's rendezvous
         probe.bind(('127.0.0.1', 0))
         port = probe.getsockname()[1]
-    env = dict(subprocess_env, PORT=str(port))
+    instrumentation, records = tmp_path / 'instrumentation', tmp_path / 'dumps'
+    instrumentation.mkdir()
+    records.mkdir()
+    (instrumentation / 'sitecustomize.py').write_text(RECORD_LOGGER_DUMPS)
+    env = dict(subprocess_env, PORT=str(port), DUMP_RECORDS=str(records),
+               PYTHONPATH=osp.pathsep.join(filter(None, [str(instrumentation), subprocess_env.get('PYTHONPATH')])))
     data = osp.join(osp.dirname(demo_run['work']), 'data')
+    work_dir = tmp_path / 'work'
     done = subprocess.run(['bash', osp.join(REPO, 'tools/dist_test.sh'), DEMO_CONFIG, demo_run['checkpoint'], '2',
-                           '--work-dir', str(tmp_path), '--cfg-options', f'test_dataloader.dataset.data_root={data}'],
+                           '--work-dir', str(work_dir), '--cfg-options', f'test_dataloader.dataset.data_root={data}'],
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    metrics = read_json_lines(osp.join(str(tmp_path), '*', '*.json'))[-1]
+    metrics_files = glob.glob(osp.join(str(work_dir), '*', '*.json'))
+    assert len(metrics_files) == 1
+    assert sorted(path.name for path in records.iterdir()) == ['rank0']  # the instrumentation ran, in rank 0 only
+    assert (records / 'rank0').read_text().split() == metrics_files
+    metrics = read_json_lines(metrics_files[0])[-1]
     single = read_json_lines(osp.join(demo_run['test_dir'], '*', '*.json'))[-1]
     assert metrics['accuracy/top1'] == single['accuracy/top1']  # all 80 images, counted once
 

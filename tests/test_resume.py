@@ -39,7 +39,8 @@ UNLOGGED = ('time', 'data_time', 'memory', 'eta')  # wall-clock figures: differ 
 
 # ------------------------------------------------------------------------------ the configs
 def test_every_training_config_switches_exact_resume_on(monkeypatch):
-    """Every config under configs/ (detection, classification, demos) trains with the resumable loop and hook.
+    """Every config under configs/ (detection, classification, demos) trains with the resumable loop and hook,
+    and logs with the ``MainProcessLoggerHook`` (its test-metrics file is not raced on by the ranks).
 
     Configs added later must conform: this is the list of what to add.
     """
@@ -52,16 +53,19 @@ def test_every_training_config_switches_exact_resume_on(monkeypatch):
     offenders = []
     for path in paths:
         cfg = Config.fromfile(path)
-        train_cfg, checkpoint = cfg.get('train_cfg', {}), cfg.get('default_hooks', {}).get('checkpoint', {})
+        train_cfg, hooks = cfg.get('train_cfg', {}), cfg.get('default_hooks', {})
+        checkpoint, logger = hooks.get('checkpoint', {}), hooks.get('logger', {})
         if (train_cfg.get('type') not in RESUMABLE_LOOPS or 'by_epoch' in train_cfg
-                or checkpoint.get('type') != 'ResumableCheckpointHook'):
+                or checkpoint.get('type') != 'ResumableCheckpointHook'
+                or logger.get('type') != 'MainProcessLoggerHook'):
             offenders.append(f"{osp.relpath(path, REPO_ROOT)}: train_cfg={dict(train_cfg)}, "
-                             f"default_hooks.checkpoint={dict(checkpoint)}")
+                             f"default_hooks.checkpoint={dict(checkpoint)}, default_hooks.logger={dict(logger)}")
     assert not offenders, (
-        "these configs do not switch exact resume on; add train_cfg = dict(type='ResumableEpochBasedTrainLoop') "
-        "(or 'ResumableIterBasedTrainLoop'; with _delete_=True and the loop's arguments where a base sets "
-        "by_epoch, as mmpretrain's schedules do) and default_hooks = dict(checkpoint=dict("
-        "type='ResumableCheckpointHook')):\n" + '\n'.join(offenders))
+        "these configs do not switch exact resume and main-process logging on; add "
+        "train_cfg = dict(type='ResumableEpochBasedTrainLoop') (or 'ResumableIterBasedTrainLoop'; with _delete_=True "
+        "and the loop's arguments where a base sets by_epoch, as mmpretrain's schedules do) and "
+        "default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'), "
+        "logger=dict(type='MainProcessLoggerHook')):\n" + '\n'.join(offenders))
 
 
 # ---------------------------------------------------------------- in-process exact resume
@@ -108,7 +112,7 @@ def tiny_run_cfg(data_root: str, work_dir: str, model: str, loop: str, workers: 
         cfg.log_processor = dict(by_epoch=False)
         checkpoint = dict(dict(interval=4, by_epoch=False), **checkpoint)
     cfg.default_hooks.checkpoint = dict(type='ResumableCheckpointHook', stop_signals=('SIGUSR1', ), **checkpoint)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.default_hooks.logger = dict(type='MainProcessLoggerHook', interval=1)
     cfg.work_dir = work_dir
     cfg.experiment_name = osp.basename(work_dir)  # mmengine names its singletons after it: one per run
     cfg.log_level = 'WARNING'

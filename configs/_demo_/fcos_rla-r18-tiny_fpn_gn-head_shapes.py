@@ -100,6 +100,6 @@ param_scheduler = [
          eta_min_ratio=0.05, convert_to_iter_based=True),
 ]
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=10),
+    logger=dict(type='MainProcessLoggerHook', interval=10),
     checkpoint=dict(type='ResumableCheckpointHook', interval=max_epochs, max_keep_ckpts=1))
 auto_scale_lr = dict(enable=False, base_batch_size=4)

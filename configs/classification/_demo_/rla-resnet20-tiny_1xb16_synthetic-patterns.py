@@ -72,6 +72,6 @@ val_cfg = dict()
 test_cfg = dict()
 
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=5),
+    logger=dict(type='MainProcessLoggerHook', interval=5),
     checkpoint=dict(type='ResumableCheckpointHook', interval=12, max_keep_ckpts=1))
 randomness = dict(seed=0, deterministic=False)

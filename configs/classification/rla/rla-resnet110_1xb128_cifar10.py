@@ -47,4 +47,5 @@ auto_scale_lr = dict(base_batch_size=128)
 # "We choose the model with the highest validation accuracy."
 default_hooks = dict(
     checkpoint=dict(type='ResumableCheckpointHook', interval=10, max_keep_ckpts=2, save_best='accuracy/top1',
-                    rule='greater'))
+                    rule='greater'),
+    logger=dict(type='MainProcessLoggerHook'))

@@ -37,4 +37,5 @@ train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=150, val_interv
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=64)
-default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook', interval=10, max_keep_ckpts=2))
+default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook', interval=10, max_keep_ckpts=2),
+                     logger=dict(type='MainProcessLoggerHook'))

@@ -36,4 +36,4 @@ param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[40, 60], g
 # (_delete_: the mmpretrain schedule sets by_epoch, which mmengine refuses next to a loop type)
 train_cfg = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=80, val_interval=1)
 auto_scale_lr = dict(base_batch_size=128)
-default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'))
+default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'), logger=dict(type='MainProcessLoggerHook'))
