@@ -2,6 +2,8 @@
 import torch
 from torch.autograd.function import once_differentiable
 
+from .graph_mode import is_exporting
+
 
 class _TanhViaSigmoid(torch.autograd.Function):
     """``tanh(x) = 2 sigmoid(2x) - 1``, with tanh's own backward ``grad * (1 - tanh(x)^2)``."""
@@ -19,12 +21,6 @@ class _TanhViaSigmoid(torch.autograd.Function):
         return torch.ops.aten.tanh_backward(grad, out)
 
 
-def _exporting() -> bool:
-    # torch.compiler.is_exporting is missing from older torch releases (setup.py admits torch >= 2.0).
-    is_exporting = getattr(getattr(torch, 'compiler', None), 'is_exporting', None)
-    return bool(is_exporting is not None and is_exporting())
-
-
 def tanh(x: torch.Tensor) -> torch.Tensor:
     """``torch.tanh(x)``; float32 CPU tensors go through ``2 sigmoid(2x) - 1``.
 
@@ -39,6 +35,6 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     gets its ``Tanh`` op) use ``torch.tanh``.
     """
     if (x.device.type == 'cpu' and x.dtype == torch.float32 and not torch.jit.is_tracing()
-            and not _exporting()):
+            and not is_exporting()):
         return _TanhViaSigmoid.apply(x)
     return torch.tanh(x)

@@ -4,6 +4,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...utils import check_positive_int
+from .graph_mode import is_recording
 
 
 def ceil_avg_pool2d(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
@@ -30,21 +31,13 @@ def ceil_avg_pool2d(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
     """
     if kernel_size == 1:
         return x
-    # _recording() first: a size test evaluated while TorchDynamo traces would become a shape guard.
-    if not _recording() and x.shape[-2] % kernel_size == 0 and x.shape[-1] % kernel_size == 0:
+    # is_recording() first: a size test evaluated while TorchDynamo traces would become a shape guard.
+    if not is_recording() and x.shape[-2] % kernel_size == 0 and x.shape[-1] % kernel_size == 0:
         return F.avg_pool2d(x, kernel_size)
     pad = (0, kernel_size - 1, 0, kernel_size - 1)
     window_mean = F.avg_pool2d(F.pad(x, pad), kernel_size)
     coverage = F.avg_pool2d(F.pad(x.new_ones((1, 1) + tuple(x.shape[-2:])), pad), kernel_size)
     return window_mean / coverage
-
-
-def _recording() -> bool:
-    """Whether the call is being recorded into a graph (TorchScript tracing or scripting, TorchDynamo
-    for ``torch.compile`` / ``torch.export``) rather than run eagerly."""
-    is_compiling = getattr(getattr(torch, 'compiler', None), 'is_compiling', None)  # torch >= 2.3
-    return (torch.jit.is_tracing() or torch.jit.is_scripting()
-            or bool(is_compiling is not None and is_compiling()))
 
 
 class CeilAvgPool2d(nn.Module):

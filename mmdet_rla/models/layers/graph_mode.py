@@ -1,0 +1,22 @@
+"""Whether a layer runs eagerly or is being recorded into a graph: the fast eager paths of the
+layers (:func:`~mmdet_rla.models.layers.tanh`, :func:`~mmdet_rla.models.layers.ceil_avg_pool2d`)
+step aside where a graph must hold the general form."""
+import torch
+
+
+def _compiler_flag(name: str) -> bool:
+    # torch.compiler.is_compiling / is_exporting are missing from older torch releases (setup.py
+    # admits torch >= 2.0): there, nothing reports them.
+    flag = getattr(getattr(torch, 'compiler', None), name, None)
+    return bool(flag is not None and flag())
+
+
+def is_exporting() -> bool:
+    """Whether ``torch.export`` (hence ONNX's dynamo exporter) is tracing the call."""
+    return _compiler_flag('is_exporting')
+
+
+def is_recording() -> bool:
+    """Whether the call is being recorded into a graph (TorchScript tracing or scripting, TorchDynamo
+    for ``torch.compile`` / ``torch.export``) rather than run eagerly."""
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or _compiler_flag('is_compiling')
