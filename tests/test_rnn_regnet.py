@@ -418,6 +418,52 @@ def test_cells_gradcheck_and_keep_the_callers_memory_format(kind):
         torch.testing.assert_close(h, cell(x.detach())[0])
 
 
+@pytest.mark.parametrize('conv_type', ['light', 'conv3x3'])
+@pytest.mark.parametrize('kind', ['rnn', 'gru', 'lstm'])
+def test_cells_infer_in_place_with_the_values_of_the_recorded_path(kind, conv_type, monkeypatch):
+    """Without autograd the cells compute their gates in the pre-activation maps' memory: the values of
+    the path autograd records, with or without a state, and the caller's tensors untouched."""
+    from mmdet_rla.models.layers import conv_rnn
+    calls = []
+    inference = conv_rnn._lstm_inference
+    monkeypatch.setattr(conv_rnn, '_lstm_inference', lambda *args: calls.append(1) or inference(*args))
+    torch.manual_seed(0)
+    cell = build_conv_rnn_cell(kind, 8, 8, conv_type=conv_type)
+    x = torch.randn(2, 8, 7, 6)
+    state = tuple(torch.randn(2, 8, 7, 6) for _ in range(cell.num_states))
+    originals = [t.clone() for t in (x, *state)]
+    for given in (state, None):
+        recorded = cell(x, given)
+        assert recorded[0].requires_grad  # (the parameters do)
+        with torch.no_grad():
+            inferred = cell(x, given)
+        with torch.inference_mode():
+            inferred_too = cell(x, given)
+        for got, again, want in zip(inferred, inferred_too, recorded):
+            assert torch.equal(got, again)
+            if conv_type == 'light':  # the same operations on the same dense maps: the same bits
+                assert torch.equal(got, want)
+            else:  # the gates are strided views of one map: the kernels' vector tails may round apart
+                torch.testing.assert_close(got, want.detach(), rtol=1e-6, atol=1e-7)
+    for t, original in zip((x, *state), originals):
+        assert torch.equal(t, original)
+    assert len(calls) == (4 if kind == 'lstm' else 0)
+
+    class Step(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, x, *state):
+            return self.cell(x, state)
+
+    with torch.no_grad():  # a traced graph keeps the plain equations
+        graph = torch.jit.trace(Step(), (x, *state), check_trace=False).inlined_graph
+    kinds = [node.kind() for node in graph.nodes()]
+    assert 'aten::sigmoid_' not in kinds and 'aten::tanh_' not in kinds and 'aten::tanh' in kinds
+    assert len(calls) == (4 if kind == 'lstm' else 0)
+
+
 def test_light_convolution_parameter_counts():
     # 1x1: 2 -> k per group; 3x3: k -> k per group; bias kN.
     for k, cell in ((1, ConvRNNCell), (3, ConvGRUCell), (4, ConvLSTMCell)):
@@ -522,6 +568,16 @@ def test_tanh_via_sigmoid_is_tanh():
     assert torch.equal(tanh(x64), torch.tanh(x64))
     graph = torch.jit.trace(lambda t: tanh(t), torch.rand(3)).graph
     assert 'aten::tanh' in str(graph)
+    # inplace=True overwrites the argument only where nothing records the call, with the same values.
+    for dense in (x.detach(), x64):
+        scratch = dense.clone()
+        assert tanh(scratch, inplace=True) is not scratch and torch.equal(scratch, dense)  # autograd on
+        with torch.no_grad():
+            assert tanh(scratch, inplace=True) is scratch
+        assert torch.equal(scratch, tanh(dense))
+    with torch.no_grad():
+        graph = torch.jit.trace(lambda t: tanh(t.clone(), inplace=True), torch.rand(3)).graph
+    assert 'aten::tanh(' in str(graph) and 'aten::tanh_' not in str(graph)
 
 
 @pytest.mark.parametrize('size', [(12, 8), (13, 9), (7, 12)], ids=['divisible', 'odd', 'mixed'])

@@ -2,7 +2,7 @@
 import torch
 from torch.autograd.function import once_differentiable
 
-from .graph_mode import is_exporting
+from .graph_mode import is_exporting, is_plain_inference
 
 
 class _TanhViaSigmoid(torch.autograd.Function):
@@ -21,7 +21,7 @@ class _TanhViaSigmoid(torch.autograd.Function):
         return torch.ops.aten.tanh_backward(grad, out)
 
 
-def tanh(x: torch.Tensor) -> torch.Tensor:
+def tanh(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """``torch.tanh(x)``; float32 CPU tensors go through ``2 sigmoid(2x) - 1``.
 
     On the CPU, PyTorch's float32 ``tanh`` kernel is several times slower than its ``sigmoid``
@@ -33,8 +33,15 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     (first order only). ``torch.compile`` traces the same function, so compiled and eager models
     agree. Other dtypes and devices, TorchScript tracing and ``torch.export`` (hence ONNX, which
     gets its ``Tanh`` op) use ``torch.tanh``.
+
+    ``inplace=True`` lets the call overwrite ``x`` (a temporary the caller made and reads no more)
+    where nothing records it (:func:`~mmdet_rla.models.layers.graph_mode.is_plain_inference`): the
+    same operations without allocating the result (the same values, bit for bit on dense tensors).
     """
-    if (x.device.type == 'cpu' and x.dtype == torch.float32 and not torch.jit.is_tracing()
-            and not is_exporting()):
+    sigmoid_form = (x.device.type == 'cpu' and x.dtype == torch.float32 and not torch.jit.is_tracing()
+                    and not is_exporting())
+    if inplace and is_plain_inference():
+        return x.mul_(2).sigmoid_().mul_(2).sub_(1) if sigmoid_form else x.tanh_()
+    if sigmoid_form:
         return _TanhViaSigmoid.apply(x)
     return torch.tanh(x)

@@ -32,6 +32,7 @@ from torch.autograd.function import once_differentiable
 
 from ...utils import check_bool, check_choice, check_positive_int
 from .activation import tanh
+from .graph_mode import is_plain_inference
 
 RECURRENT_CONV_TYPES = ('light', 'conv3x3')
 State = Tuple[torch.Tensor, ...]
@@ -268,7 +269,7 @@ class ConvRNNCell(_ConvRecurrentCell):
         """Return the new state ``(h,)``."""
         self._check_input(x)
         (h, ) = self.init_state(x) if state is None else state
-        return (_like(tanh(self.pre_activations(x, h)[0]), x), )
+        return (_like(tanh(self.pre_activations(x, h)[0], inplace=True), x), )
 
 
 class ConvGRUCell(_ConvRecurrentCell):
@@ -295,8 +296,9 @@ class ConvGRUCell(_ConvRecurrentCell):
         """Return the new state ``(h,)``."""
         self._check_input(x)
         (h, ) = self.init_state(x) if state is None else state
-        reset, update = (torch.sigmoid(pre) for pre in self.pre_activations(x, h, gates=(0, 1)))
-        candidate = tanh(self.pre_activations(x, reset * h, gates=(2, ))[0])
+        sigmoid = torch.sigmoid_ if is_plain_inference() else torch.sigmoid  # the maps are ours to overwrite
+        reset, update = (sigmoid(pre) for pre in self.pre_activations(x, h, gates=(0, 1)))
+        candidate = tanh(self.pre_activations(x, reset * h, gates=(2, ))[0], inplace=True)
         return (_like(torch.lerp(h.to(candidate.dtype), candidate, update), x), )  # (1 - Z) H + Z H~
 
 
@@ -315,6 +317,21 @@ def _lstm_equations(input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre:
         new_c.addcmul_(forget_gate, c)
     tanh_c = tanh(new_c)
     return output_gate * tanh_c, new_c, input_gate, forget_gate, cell_input, output_gate, tanh_c
+
+
+def _lstm_inference(input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre: torch.Tensor,
+                    output_pre: torch.Tensor, c: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(H, C')`` of :func:`_lstm_equations` computed in the pre-activation maps' memory, for
+    inference (:func:`~mmdet_rla.models.layers.graph_mode.is_plain_inference`): the same operations
+    (the same values, bit for bit on dense maps) with one new map instead of seven. Measured on a
+    2-core CPU (one cell step, batch 8, RegNet-50's stage-1 shape 64x56x56): 28.7 -> 10.5 ms with
+    glibc's default allocator, whose fresh multi-megabyte buffers page-fault on first touch, and
+    14.0 -> 12.3 ms with one that keeps its heap (see the README's Benchmark).
+    """
+    new_c = tanh(cell_pre, inplace=True).mul_(input_pre.sigmoid_())  # G * I
+    if c is not None:
+        new_c.addcmul_(forget_pre.sigmoid_(), c)
+    return output_pre.sigmoid_().mul_(tanh(new_c)), new_c
 
 
 class _LSTMGates(torch.autograd.Function):
@@ -388,7 +405,9 @@ class ConvLSTMCell(_ConvRecurrentCell):
         c = None if c is None else c.to(pre[0].dtype)
         if torch.is_grad_enabled() and not torch.jit.is_tracing():
             h, c = _LSTMGates.apply(*pre, c)  # the same values, with a cheaper backward
-        else:
+        elif is_plain_inference():
+            h, c = _lstm_inference(*pre, c)  # the same values, in the maps' memory
+        else:  # a graph being recorded keeps the plain equations
             h, c = _lstm_equations(*pre, c)[:2]
         return _like(h, x), c
 

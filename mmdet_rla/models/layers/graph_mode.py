@@ -1,6 +1,6 @@
 """Whether a layer runs eagerly or is being recorded into a graph: the fast eager paths of the
-layers (:func:`~mmdet_rla.models.layers.tanh`, :func:`~mmdet_rla.models.layers.ceil_avg_pool2d`)
-step aside where a graph must hold the general form."""
+layers (:func:`~mmdet_rla.models.layers.tanh`, :func:`~mmdet_rla.models.layers.ceil_avg_pool2d`,
+the cells' in-place inference) step aside where a graph must hold the general form."""
 import torch
 
 
@@ -20,3 +20,10 @@ def is_recording() -> bool:
     """Whether the call is being recorded into a graph (TorchScript tracing or scripting, TorchDynamo
     for ``torch.compile`` / ``torch.export``) rather than run eagerly."""
     return torch.jit.is_tracing() or torch.jit.is_scripting() or _compiler_flag('is_compiling')
+
+
+def is_plain_inference() -> bool:
+    """Whether nothing records the call: autograd is off (``torch.no_grad``, ``torch.inference_mode``)
+    and no graph is being traced or compiled. A layer may then overwrite temporaries it created
+    itself instead of allocating new ones."""
+    return not torch.is_grad_enabled() and not is_recording()
