@@ -152,6 +152,27 @@ def test_every_factory_has_a_config_and_aliases_name_the_k32_nets():
     assert converter.model_config('dsrla_mobilenetv2_k32', classifier=True, num_classes=10)['head']['num_classes'] == 10
 
 
+@pytest.mark.parametrize('alias', ['dsrla_mobilenetv2', 'rla_mobilenetv2_eca'])
+def test_the_k32_aliases_convert_a_file_through_the_tool(alias, tmp_path):
+    """``--arch dsrla_mobilenetv2`` (the authors' factory that builds the k32 net) names a file of that net."""
+    from mmdet_rla.converters.rlanet import convert_rlanet_checkpoint, resolve_arch
+    canonical = converter.FACTORIES[alias]['alias_of']
+    ours = randomise(MMPRETRAIN_MODELS.build(converter.model_config(canonical, classifier=True)), seed=2)
+    official = converter.to_official(ours.state_dict(), canonical)
+    assert resolve_arch(official, alias) == (alias, [])
+    src, dst = str(tmp_path / 'official.pth.tar'), str(tmp_path / 'ours.pth')
+    torch.save(dict(state_dict={'module.' + k: v for k, v in official.items()}), src)
+    meta = convert_rlanet_checkpoint(src, dst, classifier=True, arch=alias)
+    assert meta['arch'] == alias and meta['model'] == converter.model_config(canonical, classifier=True)
+    saved = torch.load(dst, weights_only=True)
+    assert all(torch.equal(saved['state_dict'][k], v) for k, v in ours.state_dict().items())
+    k12 = converter.to_official(MMPRETRAIN_MODELS.build(converter.model_config(
+        alias.replace('mobilenetv2', 'mobilenetv2_k12'), classifier=True)).state_dict(),
+        alias.replace('mobilenetv2', 'mobilenetv2_k12'))
+    with pytest.raises(ValueError, match=f'--arch {alias} does not fit'):
+        resolve_arch(k12, alias)
+
+
 def test_converter_rejects_what_does_not_fit():
     official = converter.to_official(RLAMobileNetV2().state_dict(), 'dsrla_mobilenetv2_k32')
     with pytest.raises(ValueError, match=r"arch must be one of \[.*'dsrla_mobilenetv2_k32'.*got 'mobilenetv2'"):

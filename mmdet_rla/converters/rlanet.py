@@ -133,11 +133,12 @@ def resolve_arch(state_dict: Mapping[str, torch.Tensor], arch: Optional[str] = N
     """
     candidates = candidate_archs(state_dict)
     if arch is not None:
-        family_of(arch)
-        if arch not in candidates:
+        # A second name of another factory (the authors' `dsrla_mobilenetv2` builds `_k32`) fits where that does.
+        canonical = family_of(arch).FACTORIES[arch].get('alias_of', arch)
+        if canonical not in candidates:
             fitting = f'the factories that fit: {candidates}' if candidates else 'no factory fits them'
             raise ValueError(f'--arch {arch} does not fit the keys and shapes of this state dict ({fitting})')
-        return arch, [c for c in candidates if c != arch]
+        return arch, [c for c in candidates if c != canonical]
     if not candidates:
         reasons = [r for r in (getattr(m, 'describe_mismatch', lambda sd: None)(state_dict)
                                for m in FAMILY_MODULES) if r]
