@@ -16,6 +16,8 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmdet_rla', 'mmdet_rla.*']),
+    # The fused kernels' sources, compiled on first use (mmdet_rla/ops).
+    package_data={'mmdet_rla.ops': ['csrc/*.cpp']},
     python_requires='>=3.9',
     install_requires=[
         'torch>=2.0',

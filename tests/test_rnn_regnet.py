@@ -422,8 +422,10 @@ def test_cells_gradcheck_and_keep_the_callers_memory_format(kind):
 @pytest.mark.parametrize('kind', ['rnn', 'gru', 'lstm'])
 def test_cells_infer_in_place_with_the_values_of_the_recorded_path(kind, conv_type, monkeypatch):
     """Without autograd the cells compute their gates in the pre-activation maps' memory: the values of
-    the path autograd records, with or without a state, and the caller's tensors untouched."""
+    the path autograd records, with or without a state, and the caller's tensors untouched (the
+    PyTorch path: the fused ConvLSTM kernel, compared in tests/test_fused_ops.py, is switched off)."""
     from mmdet_rla.models.layers import conv_rnn
+    monkeypatch.setenv('MMDET_RLA_FUSED_OPS', '0')
     calls = []
     inference = conv_rnn._lstm_inference
     monkeypatch.setattr(conv_rnn, '_lstm_inference', lambda *args: calls.append(1) or inference(*args))

@@ -68,5 +68,8 @@ import mmcv, mmdet, mmengine, torch
 from mmcv.ops import nms, RoIAlign  # compiled ops must import
 print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, mmdet {mmdet.__version__}")
 PYCHECK
+log "building the fused CPU kernels (mmdet_rla.ops; about 15 s, cached by PyTorch in \${TORCH_EXTENSIONS_DIR:-~/.cache/torch_extensions})"
+"$PY" -c "from mmdet_rla import ops; import sys; sys.exit(0 if ops.load_library() else 1)" \
+  || log "WARNING: the fused kernels could not be built; the layers use their PyTorch paths (slower on CPU)"
 stamp_key > "$STAMP"
 log "environment ready: $VENV"

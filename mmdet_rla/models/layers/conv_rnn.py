@@ -31,8 +31,9 @@ from mmcv.cnn import build_norm_layer
 from torch.autograd.function import once_differentiable
 
 from ...utils import check_bool, check_choice, check_positive_int
+from ...ops import fused_available, light_conv_lstm
 from .activation import tanh
-from .graph_mode import is_plain_inference
+from .graph_mode import is_exporting, is_plain_inference
 
 RECURRENT_CONV_TYPES = ('light', 'conv3x3')
 State = Tuple[torch.Tensor, ...]
@@ -51,6 +52,14 @@ def _like(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``t`` in ``x``'s memory format: the hidden map goes back to the layout the caller works in."""
     channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
     return t.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def _cpu_autocast() -> bool:
+    """Whether CPU autocast is on (its convolutions then run in a lower precision)."""
+    try:
+        return torch.is_autocast_enabled('cpu')
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_cpu_enabled()
 
 
 class LightRecurrentConv(nn.Module):
@@ -137,6 +146,16 @@ class LightRecurrentConv(nn.Module):
     def gate_bias(self, gate: int) -> torch.Tensor:
         """A view of the bias of ``gate`` (``N`` values), e.g. to initialise a forget gate."""
         return self.spatial_conv.bias.view(self.channels, self.num_gates)[:, gate]
+
+    def composed_taps(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The composed kernels as the fused kernels read them (:mod:`mmdet_rla.ops`): the taps on
+        ``x`` and on ``h``, each ``(9, G, N)`` (tap ``3 dy + dx``, gate, channel), and the bias
+        ``(G, N)`` (zeros without one); differentiable in the parameters."""
+        spatial, bias = self._spatial_params(None)
+        kernel = self._compose(spatial)  # (N, G, 2, 3, 3)
+        taps = kernel.permute(2, 3, 4, 1, 0).flatten(1, 2)  # (2, 9, G, N)
+        bias = kernel.new_zeros(self.num_gates, self.channels) if bias is None else bias.t()
+        return taps[0], taps[1], bias
 
 
 class PlainRecurrentConv(nn.Module):
@@ -394,6 +413,17 @@ class ConvLSTMCell(_ConvRecurrentCell):
     gate_names = ('input', 'forget', 'cell', 'output')
     num_states = 2
 
+    def _runs_fused(self, x: torch.Tensor) -> bool:
+        """Whether this step runs as the fused CPU kernel (:mod:`mmdet_rla.ops`): the composed light
+        convolution without gate norms, a float32/float64 CPU input, no CPU autocast, the kernel
+        switched on and built. Eager and under ``torch.compile`` (an opaque op with its own backward);
+        TorchScript traces and ``torch.export`` (hence ONNX) record the PyTorch equations."""
+        return (isinstance(self.conv, LightRecurrentConv) and self.conv.fuse_steps and self.gate_norms is None
+                and x.device.type == 'cpu' and x.dtype in (torch.float32, torch.float64)
+                and self.conv.pair_conv.weight.dtype == x.dtype and not _cpu_autocast()
+                and not torch.jit.is_tracing() and not torch.jit.is_scripting() and not is_exporting()
+                and fused_available())
+
     def forward(self, x: torch.Tensor, state: Optional[State] = None) -> State:
         """Return the new state ``(h, c)``."""
         self._check_input(x)
@@ -401,6 +431,9 @@ class ConvLSTMCell(_ConvRecurrentCell):
             h, c = self.init_state(x)[0], None
         else:
             h, c = state
+        if self._runs_fused(x):
+            h, c = light_conv_lstm(x, h.to(x.dtype), None if c is None else c.to(x.dtype), *self.conv.composed_taps())
+            return _like(h, x), c
         pre = self.pre_activations(x, h)  # input, forget, cell, output
         c = None if c is None else c.to(pre[0].dtype)
         if torch.is_grad_enabled() and not torch.jit.is_tracing():
