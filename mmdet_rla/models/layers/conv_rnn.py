@@ -30,8 +30,8 @@ from torch import nn
 from mmcv.cnn import build_norm_layer
 from torch.autograd.function import once_differentiable
 
-from ...utils import check_bool, check_choice, check_positive_int
 from ...ops import fused_available, light_conv_lstm
+from ...utils import check_bool, check_choice, check_positive_int
 from .activation import tanh
 from .graph_mode import is_exporting, is_plain_inference
 
@@ -406,6 +406,9 @@ class ConvLSTMCell(_ConvRecurrentCell):
     output``, as in :class:`torch.nn.LSTM`). The state is ``(h, c)``. A saturated forget gate with
     a closed input gate keeps the cell state ``c``. Without a state the cell starts from
     ``h = c = 0`` (and skips the forget term).
+
+    On the CPU, with the composed light convolution (the default for ConvLSTM), a step runs as the
+    fused kernel of :mod:`mmdet_rla.ops` (the same function; see :meth:`_runs_fused` for where).
 
     Args: as :class:`ConvRNNCell`.
     """
