@@ -41,7 +41,6 @@ _ISA_FLAGS = {
 
 _lock = threading.Lock()
 _status: dict = {}  # 'loaded': bool, 'error': why not
-_python_parts: list = []  # registered once per process
 
 
 def _build_flags() -> Tuple[str, List[str], List[str]]:
@@ -108,10 +107,8 @@ def fused_available() -> bool:
 
 
 def _register_python_parts() -> None:
-    """The autograd formula (the backward kernel) and, for ``torch.compile``, the outputs' shapes."""
-    if _python_parts:
-        return
-    _python_parts.append(True)
+    """The autograd formula (the backward kernel) and, for ``torch.compile``, the outputs' shapes
+    (once per process: :func:`load_library` calls it only on its first successful load)."""
     channels_last = torch.channels_last
 
     @torch.library.register_fake('mmdet_rla::light_conv_lstm_forward')

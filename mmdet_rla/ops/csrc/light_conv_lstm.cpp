@@ -118,6 +118,17 @@ void pre_activations(const Shape& s, const Block<T>& blk, const T* x, const T* h
   }
 }
 
+// The four gates' weights of tap t for the full channel block at n: wx[g] on x, wh[g] on h.
+template <typename T>
+inline void load_tap(const T* taps_x, const T* taps_h, int t, int64_t N, int64_t n, typename Lanes<T>::V wx[4],
+                     typename Lanes<T>::V wh[4]) {
+  using V = typename Lanes<T>::V;
+  for (int g = 0; g < 4; ++g) {
+    wx[g] = load<V>(taps_x + (t * 4 + g) * N + n);
+    wh[g] = load<V>(taps_h + (t * 4 + g) * N + n);
+  }
+}
+
 // P_g at the kRun pixels (b, i, w + k) of an interior run, for the full channel block at n.
 template <typename T>
 void pre_activations_run(const Shape& s, int64_t n, const T* x, const T* h, const T* taps_x, const T* taps_h,
@@ -132,12 +143,8 @@ void pre_activations_run(const Shape& s, int64_t n, const T* x, const T* h, cons
     const int64_t ii = i + dy - 1;
     if (ii < 0 || ii >= s.H) continue;
     for (int dx = 0; dx < 3; ++dx) {
-      const int t = dy * 3 + dx;
       V wx[4], wh[4];
-      for (int g = 0; g < 4; ++g) {
-        wx[g] = load<V>(taps_x + (t * 4 + g) * N + n);
-        wh[g] = load<V>(taps_h + (t * 4 + g) * N + n);
-      }
+      load_tap<T>(taps_x, taps_h, dy * 3 + dx, N, n, wx, wh);
       const int64_t q = s.pixel(b, ii, w + dx - 1) + n;
       for (int k = 0; k < kRun; ++k) {
         const V xv = load<V>(x + q + k * N), hv = load<V>(h + q + k * N);
@@ -278,12 +285,8 @@ void backward_kernel(const Shape s, const T* grad_h, const T* grad_c, const T* x
               const int64_t ii = i - dy + 1;
               if (ii < 0 || ii >= s.H) continue;
               for (int dx = 0; dx < 3; ++dx) {
-                const int t = dy * 3 + dx;
                 V wx[4], wh[4];
-                for (int g = 0; g < 4; ++g) {
-                  wx[g] = load<V>(taps_x + (t * 4 + g) * N + n);
-                  wh[g] = load<V>(taps_h + (t * 4 + g) * N + n);
-                }
+                load_tap<T>(taps_x, taps_h, dy * 3 + dx, N, n, wx, wh);
                 const T* dp = grad_pre + s.pixel(b, ii, w - dx + 1) * 4 + n;
                 for (int k = 0; k < kRun; ++k)
                   for (int g = 0; g < 4; ++g) {
