@@ -2,7 +2,7 @@
 import torch
 from torch.autograd.function import once_differentiable
 
-from .graph_mode import is_exporting, is_plain_inference
+from .graph_mode import is_plain_inference, is_recording_for_export
 
 
 class _TanhViaSigmoid(torch.autograd.Function):
@@ -38,8 +38,7 @@ def tanh(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     where nothing records it (:func:`~mmdet_rla.models.layers.graph_mode.is_plain_inference`): the
     same operations without allocating the result (the same values, bit for bit on dense tensors).
     """
-    sigmoid_form = (x.device.type == 'cpu' and x.dtype == torch.float32 and not torch.jit.is_tracing()
-                    and not is_exporting())
+    sigmoid_form = x.device.type == 'cpu' and x.dtype == torch.float32 and not is_recording_for_export()
     if inplace and is_plain_inference():
         return x.mul_(2).sigmoid_().mul_(2).sub_(1) if sigmoid_form else x.tanh_()
     if sigmoid_form:

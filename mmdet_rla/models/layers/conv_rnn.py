@@ -33,7 +33,7 @@ from torch.autograd.function import once_differentiable
 from ...ops import fused_available, light_conv_lstm
 from ...utils import check_bool, check_choice, check_positive_int
 from .activation import tanh
-from .graph_mode import is_exporting, is_plain_inference
+from .graph_mode import is_plain_inference, is_recording_for_export
 
 RECURRENT_CONV_TYPES = ('light', 'conv3x3')
 State = Tuple[torch.Tensor, ...]
@@ -424,8 +424,7 @@ class ConvLSTMCell(_ConvRecurrentCell):
         return (isinstance(self.conv, LightRecurrentConv) and self.conv.fuse_steps and self.gate_norms is None
                 and x.device.type == 'cpu' and x.dtype in (torch.float32, torch.float64)
                 and self.conv.pair_conv.weight.dtype == x.dtype and not _cpu_autocast()
-                and not torch.jit.is_tracing() and not torch.jit.is_scripting() and not is_exporting()
-                and fused_available())
+                and not is_recording_for_export() and fused_available())
 
     def forward(self, x: torch.Tensor, state: Optional[State] = None) -> State:
         """Return the new state ``(h, c)``."""

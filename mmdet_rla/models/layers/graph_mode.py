@@ -22,6 +22,14 @@ def is_recording() -> bool:
     return torch.jit.is_tracing() or torch.jit.is_scripting() or _compiler_flag('is_compiling')
 
 
+def is_recording_for_export() -> bool:
+    """Whether the call is recorded into a graph that leaves PyTorch's eager runtime as written
+    (TorchScript tracing or scripting, ``torch.export`` and hence ONNX): layers then record their plain
+    equations, not their eager fast forms (tanh's sigmoid form, the fused kernels of
+    :mod:`mmdet_rla.ops`). ``torch.compile`` is not such a recording: it keeps them."""
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or is_exporting()
+
+
 def is_plain_inference() -> bool:
     """Whether nothing records the call: autograd is off (``torch.no_grad``, ``torch.inference_mode``)
     and no graph is being traced or compiled. A layer may then overwrite temporaries it created
