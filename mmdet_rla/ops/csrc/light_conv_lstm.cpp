@@ -50,7 +50,8 @@ inline Lanes<float>::V vexp(Lanes<float>::V x) {
   using V = Lanes<float>::V;
 #if defined(__AVX512F__)
   // scalef multiplies by 2^n with IEEE overflow (inf) and underflow (0), so the clamp only keeps n finite; min(c, x)
-  // and max(c, x) keep a NaN x. Five fewer operations per exp than the exponent-bits form below, same values.
+  // and max(c, x) keep a NaN x. Five fewer operations per exp than the exponent-bits form below, and the same values
+  // wherever exp(x) is a normal float; beyond, this gives inf and denormals / 0 where that form clamps.
   x = (V)_mm512_max_ps(_mm512_set1_ps(-104.0f), _mm512_min_ps(_mm512_set1_ps(88.8f), (__m512)x));
 #else
   x = x < -87.3f ? V{} - 87.3f : x;  // exp underflows to 0 / 2^-126 scale below, overflows above
