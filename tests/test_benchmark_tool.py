@@ -91,3 +91,59 @@ def test_rejects_unknown_presets_references_and_cifar_stems():
         tool.reference_of(dict(type='RLAResNet', depth=20, stem_type='cifar'))
     with pytest.raises(ValueError, match='--reference'):
         tool.reference_of(dict(type='RLAResNet', depth=50), 'timm')
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['ror-r50', '--device', 'gpu'], "--device must be 'cpu', 'cuda' or 'cuda:<index>', got 'gpu'"),
+    (['ror-r50', '--warmup', '-1'], 'argument --warmup: must be an integer >= 0, got -1'),
+    (['--backbone', "dict(type='RLAResNet', depth=)"], '--backbone must be a dict literal'),
+    (['--backbone', "dict(type='RLAResNet', depth=20, stem_type='cifar')"], "got stem_type='cifar'"),
+])
+def test_bad_arguments_exit_with_a_message_naming_them(argv, message, capsys):
+    tool = load_tool()
+    with pytest.raises(SystemExit):
+        tool.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_cuda_device_is_checked_against_this_machine(capsys):
+    tool = load_tool()
+    import torch
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    with pytest.raises(SystemExit):
+        tool.parse_args(['ror-r50', '--device', f'cuda:{count}'])
+    expected = 'no CUDA device is available here' if count == 0 else f'this machine has {count} CUDA device(s)'
+    assert expected in capsys.readouterr().err
+    assert tool.parse_args(['ror-r50', '--device', 'cpu']).configs == [tool.PRESETS['ror-r50']]
+
+
+def test_backbones_that_cannot_be_built_exit_with_the_builders_message():
+    tool = load_tool()
+    with pytest.raises(SystemExit, match=r"cannot build \{'type': 'Nope', 'depth': 50\}: Nope is not in"):
+        tool.build_or_exit(dict(type='Nope', depth=50))
+    with pytest.raises(SystemExit, match=r'depth must be one of \[18, 34, 50, 101, 152\], got 51'):
+        tool.build_or_exit(dict(type='RLAResNet', depth=51))
+
+
+def test_deployment_benchmark_reports_the_medians_of_interleaved_runs():
+    path = os.path.join(REPO, 'tools', 'analysis', 'benchmark_deploy.py')
+    spec = importlib.util.spec_from_file_location('benchmark_deploy', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    args = tool.parse_args(['onnx', 'compile', '--iters', '3', '--warmup', '1'])
+    calls = []
+    times = tool.median_times({'eager': lambda: calls.append('eager'), 'compiled': lambda: calls.append('compiled')},
+                              args)
+    assert calls == ['eager', 'compiled'] * 4  # one warm-up, then 3 timed iterations, alternating
+    assert sorted(times) == ['compiled', 'eager'] and all(isinstance(t, float) and t >= 0 for t in times.values())
+    reports = [
+        dict(benchmark='onnx', case='demo', shape=[160, 160], pytorch_network=0.02, onnxruntime_network=0.01,
+             pytorch_end_to_end=0.04, onnxruntime_end_to_end=0.03),
+        dict(benchmark='compile', case='train step', eager_s=times['eager'] + 1.0, compiled_s=0.5, first_calls_s=30.0),
+    ]
+    table = tool.format_reports(reports, args)
+    assert '| demo | 160x160 | 0.0200 | 0.0100 | 0.50 | 0.0400 | 0.0300 | 0.75 |' in table
+    assert '| train step |' in table and '| 30 |' in table
+    for argv in (['--iters', '0'], ['--warmup', '-1'], ['--threads', '0'], ['--backend', 'nosuch']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(argv)

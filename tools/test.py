@@ -13,6 +13,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repo,
 
 from mmdet_rla.deploy.compile import compile_for_inference  # noqa: E402
 from mmdet_rla.engine import CheckpointFileError  # noqa: E402
+from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, add_compile_args, build_runner,  # noqa: E402
                                          enable_visualization, finish_args, load_config,
                                          results_dumper)
@@ -62,4 +63,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

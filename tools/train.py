@@ -17,6 +17,7 @@ from mmengine.device import get_device  # noqa: E402
 
 from mmdet_rla.deploy.compile import enable_train_compile  # noqa: E402
 from mmdet_rla.engine import CheckpointFileError, TrainingPreempted  # noqa: E402
+from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, add_compile_args, build_runner,  # noqa: E402
                                          finish_args, load_config)
 from mmdet_rla.tools_support.launch import exit_after_distributed_run, teardown_distributed  # noqa: E402
@@ -88,4 +89,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

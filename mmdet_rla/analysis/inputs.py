@@ -23,6 +23,7 @@ from mmengine.registry import MODELS, DefaultScope
 from mmengine.runner import load_checkpoint
 from torch import nn
 
+from ..engine.checkpoint_files import check_checkpoint_file
 from ..tools_support.checkpoint import allow_runner_checkpoints
 from ..tools_support.scope import register_scope_modules
 
@@ -82,6 +83,7 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, *, seed: int = 0,
                 raise ValueError(f'initialising the untrained model failed ({error}); give a checkpoint, or drop '
                                  'Pretrained init_cfgs, e.g. --cfg-options model.backbone.init_cfg=None') from error
     if checkpoint is not None:
+        check_checkpoint_file(checkpoint)  # missing, empty or foreign: say so before mmengine's loader fails
         allow_runner_checkpoints()  # our Runner checkpoints, still under weights_only=True
         load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     return model.to(device).eval()

@@ -93,8 +93,7 @@ def generate_cls_dataset(out_dir: str,
     check_positive_int('train_per_class', train_per_class)
     check_positive_int('val_per_class', val_per_class)
     check_int_range('image_size', image_size, 16, 1024)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f'seed must be an integer, got {seed!r}')
+    check_int_range('seed', seed, 0, 2**63 - 1)  # numpy's generators take non-negative seeds
     classes = tuple(sorted(classes))
     if not classes or len(set(classes)) != len(classes):
         raise ValueError(f'classes must be a non-empty list of distinct names from {list(CLASSES)}, '

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ..utils import check_positive_int
+from ..utils import check_int_range, check_positive_int
 
 CLASSES: Tuple[str, ...] = ('circle', 'rectangle', 'triangle')
 PALETTE: List[Tuple[int, int, int]] = [(220, 20, 60), (0, 130, 230), (60, 180, 75)]
@@ -200,6 +200,7 @@ def generate_coco_dataset(out_dir: str, num_train: int = 200, num_val: int = 50,
     """
     check_positive_int('num_train', num_train)
     check_positive_int('num_val', num_val)
+    check_int_range('seed', seed, 0, 2**63 - 1)  # numpy's generators take non-negative seeds
     _check_image_size(image_size)
     return {
         split: generate_split(out_dir, split, count, image_size, seed, progress)

@@ -52,10 +52,12 @@ def load_state_dict_checked(model: nn.Module, checkpoint: str, config_name: str 
     """
     from mmengine.runner.checkpoint import _load_checkpoint
 
+    from ..engine.checkpoint_files import check_checkpoint_file
     from ..tools_support.checkpoint import allow_runner_checkpoints
 
     if not isinstance(checkpoint, str) or not osp.isfile(checkpoint):
         raise ValueError(f'checkpoint: no such file {checkpoint!r}')
+    check_checkpoint_file(checkpoint)  # empty or not a torch.save file: say so before torch.load fails
     allow_runner_checkpoints()
     loaded = _load_checkpoint(checkpoint, map_location='cpu')  # torch.load(weights_only=True)
     state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else None

@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 
 from .detector import DetectorNetwork, build_detector, load_config
-from .onnx import as_tuple, export_onnx, inference_session, max_abs_difference, run_session
+from .onnx import as_tuple, execution_providers, export_onnx, inference_session, max_abs_difference, run_session
 
 PARTS = ('detector', 'backbone')
 # onnxruntime against PyTorch on the check image: |difference| <= ATOL + RTOL * max|PyTorch output|.
@@ -120,6 +120,7 @@ def export_model(config: Union[str, Config], checkpoint: Optional[str], out_file
     from ..utils import check_choice
 
     check_choice('part', part, PARTS)
+    execution_providers(device)  # a device onnxruntime cannot check on fails here, before a file is written
     cfg = load_config(config, cfg_options)
     shape = default_export_shape(cfg) if shape is None else check_shape(shape)
     detector = build_detector(cfg, checkpoint, seed=seed)

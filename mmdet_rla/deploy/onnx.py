@@ -112,10 +112,17 @@ def inference_session(onnx_file: str, device: str = 'cpu', num_threads: Optional
 
     if not osp.isfile(onnx_file):
         raise ValueError(f'onnx_file: no such file {onnx_file!r}')
+    from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument, InvalidGraph, InvalidProtobuf
+
     options = ort.SessionOptions()
     if num_threads is not None:
         options.intra_op_num_threads = num_threads
-    return ort.InferenceSession(onnx_file, sess_options=options, providers=execution_providers(device))
+    providers = execution_providers(device)
+    try:
+        return ort.InferenceSession(onnx_file, sess_options=options, providers=providers)
+    except (InvalidProtobuf, InvalidArgument, InvalidGraph) as error:  # not an ONNX file, or an empty one
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f'onnx_file {onnx_file!r} is not a model onnxruntime can load ({detail})') from None
 
 
 def run_session(session, inputs: torch.Tensor) -> List[torch.Tensor]:

@@ -109,16 +109,12 @@ def _unpickler_reason(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def load_checkpoint_file(path: str, map_location: Union[str, torch.device] = 'cpu', mmap: bool = False):
-    """``torch.load(path, weights_only=True)`` with errors that name the file and the reason.
-
-    Args:
-        mmap: Map the tensors' storage instead of reading it (torch.save's zip format only; other
-            files are read in full). Cheap for checking a large checkpoint.
+def check_checkpoint_file(path: str) -> bool:
+    """Check from its first bytes that ``path`` can be a ``torch.save`` file; return whether it is a
+    zip archive (the format since torch 1.6) rather than a legacy one.
 
     Raises:
-        CheckpointFileError: The file is missing, empty, truncated or corrupted, not a PyTorch
-            checkpoint, or holds objects that only full unpickling could rebuild.
+        CheckpointFileError: The file is missing, empty or not a PyTorch checkpoint.
     """
     if not osp.isfile(path):
         raise CheckpointFileError(f'checkpoint {path!r} does not exist')
@@ -130,6 +126,21 @@ def load_checkpoint_file(path: str, map_location: Union[str, torch.device] = 'cp
     if not is_archive and not (head[:1] == b'\x80' and head[2:] == LEGACY_MAGIC):
         raise CheckpointFileError(f'{path!r} is not a PyTorch checkpoint (neither a torch.save archive nor a '
                                   f'legacy torch.save file; it starts with {head[:8]!r})')
+    return is_archive
+
+
+def load_checkpoint_file(path: str, map_location: Union[str, torch.device] = 'cpu', mmap: bool = False):
+    """``torch.load(path, weights_only=True)`` with errors that name the file and the reason.
+
+    Args:
+        mmap: Map the tensors' storage instead of reading it (torch.save's zip format only; other
+            files are read in full). Cheap for checking a large checkpoint.
+
+    Raises:
+        CheckpointFileError: The file is missing, empty, truncated or corrupted, not a PyTorch
+            checkpoint, or holds objects that only full unpickling could rebuild.
+    """
+    is_archive = check_checkpoint_file(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap and is_archive)
     except Exception as error:  # noqa: B902  (torch raises RuntimeError, UnpicklingError, EOFError, KeyError...)
@@ -205,4 +216,5 @@ def remove_partial_files(directory: str) -> List[str]:
 
 
 __all__ = ['AtomicLocalBackend', 'CheckpointFileError', 'LAST_CHECKPOINT', 'PARTIAL_SUFFIX', 'atomic_write',
-           'check_resumable', 'find_newest_valid_checkpoint', 'load_checkpoint_file', 'remove_partial_files']
+           'check_checkpoint_file', 'check_resumable', 'find_newest_valid_checkpoint', 'load_checkpoint_file',
+           'remove_partial_files']

@@ -10,10 +10,11 @@ import os
 import os.path as osp
 from typing import Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
+from .arguments import CfgOptions, compile_backend
 from .checkpoint import allow_runner_checkpoints
 from .launch import LAUNCHERS, setup_distributed
 from .scope import register_scope_modules
@@ -25,7 +26,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptions,
         help='override settings of the config, key=value pairs such as '
         'train_cfg.max_epochs=2 or model.backbone.depth=50; a list value is written '
         'key="[a,b]" or key=a,b (quotation marks needed, no white space)')
@@ -37,7 +38,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def add_compile_args(parser: argparse.ArgumentParser, what: str) -> None:
     """``--compile`` and ``--compile-backend`` (see :mod:`mmdet_rla.deploy.compile`)."""
     parser.add_argument('--compile', action='store_true', help=f'torch.compile: {what}')
-    parser.add_argument('--compile-backend', default='inductor',
+    parser.add_argument('--compile-backend', type=compile_backend, default='inductor',
                         help='the torch.compile backend of --compile (default: inductor)')
 
 

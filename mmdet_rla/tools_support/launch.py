@@ -17,7 +17,7 @@ import datetime
 import os
 import subprocess
 import sys
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.distributed as torch_dist
@@ -31,10 +31,20 @@ LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 DEFAULT_MASTER_PORT = '29500'  # torch.distributed's default
 
 
+def _require_env(launcher: str, names: Sequence[str], how: str) -> None:
+    """Raise ``ValueError`` naming the launcher and the variables of ``names`` its environment lacks."""
+    missing = [name for name in names if name not in os.environ]
+    if missing:
+        raise ValueError(f'--launcher {launcher} expects the environment variables {missing}, which are not set '
+                         f'({how})')
+
+
 def _export_launcher_env(launcher: str) -> None:
     """Set ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``."""
     env = os.environ
     if launcher == 'slurm':
+        needed = ('SLURM_PROCID', 'SLURM_NTASKS') + (() if 'MASTER_ADDR' in env else ('SLURM_NODELIST', ))
+        _require_env(launcher, needed, 'run it under srun, e.g. with tools/slurm_train.sh or tools/slurm_test.sh')
         env['RANK'] = env['SLURM_PROCID']
         env['WORLD_SIZE'] = env['SLURM_NTASKS']
         env['LOCAL_RANK'] = env.get('SLURM_LOCALID', '0')
@@ -42,15 +52,13 @@ def _export_launcher_env(launcher: str) -> None:
             first_host = subprocess.getoutput(f"scontrol show hostname {env['SLURM_NODELIST']} | head -n1")
             env['MASTER_ADDR'] = first_host.strip()
     elif launcher == 'mpi':
+        _require_env(launcher, ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'MASTER_ADDR'),
+                     "run it under Open MPI's mpirun, with MASTER_ADDR set to the first host")
         env['RANK'] = env['OMPI_COMM_WORLD_RANK']
         env['WORLD_SIZE'] = env['OMPI_COMM_WORLD_SIZE']
         env['LOCAL_RANK'] = env.get('OMPI_COMM_WORLD_LOCAL_RANK', '0')
-        if 'MASTER_ADDR' not in env:
-            raise KeyError('launcher "mpi" needs the environment variable MASTER_ADDR')
-    missing = [name for name in ('RANK', 'WORLD_SIZE') if name not in env]
-    if missing:
-        raise KeyError(f'launcher {launcher!r} expects the environment variables {missing} '
-                       '(start the job with torchrun, tools/dist_train.sh or tools/dist_test.sh)')
+    _require_env(launcher, ('RANK', 'WORLD_SIZE'), 'start the job with torchrun, tools/dist_train.sh or '
+                 'tools/dist_test.sh')
     env.setdefault('LOCAL_RANK', '0')
     env.setdefault('MASTER_ADDR', '127.0.0.1')
     env.setdefault('MASTER_PORT', DEFAULT_MASTER_PORT)

@@ -35,9 +35,11 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 import torch
+
+from mmdet_rla.tools_support.arguments import exit_on_user_error
 
 PRESETS: Dict[str, dict] = {
     'rla-r50': dict(type='RLAResNet', depth=50),
@@ -150,6 +152,16 @@ def build(spec: ModelSpec) -> torch.nn.Module:
     MMLogger.get_current_instance().setLevel(logging.WARNING)  # no per-parameter init records
     model.init_weights()
     return model
+
+
+def build_or_exit(spec: ModelSpec) -> torch.nn.Module:
+    """:func:`build`, exiting with the config and the builder's message (an unknown type, a bad
+    argument) instead of a traceback."""
+    try:
+        return build(spec)
+    except (KeyError, ValueError, TypeError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        raise SystemExit(f'benchmark_backbone.py: error: cannot build {spec}: {message}') from None
 
 
 def count_flops(model: torch.nn.Module, size: int) -> int:
@@ -282,7 +294,7 @@ def benchmark(cfg: dict, args: argparse.Namespace) -> dict:
     ref_spec = reference_of(cfg, args.reference)
     device = torch.device(args.device)
     specs = {'model': cfg, 'reference': ref_spec}
-    models = {name: build(spec).to(device) for name, spec in specs.items()}
+    models = {name: build_or_exit(spec).to(device) for name, spec in specs.items()}
     report: dict = dict(model=cfg, reference=ref_spec, batch=args.batch, size=args.size, device=args.device,
                         threads=torch.get_num_threads(), timings=[])
     for name, model in models.items():
@@ -328,10 +340,37 @@ def format_report(report: dict) -> str:
     return '\n'.join(lines)
 
 
+def check_device(name: str, value: str, allowed_types: Sequence[str] = ('cpu', 'cuda')) -> torch.device:
+    """Return ``torch.device(value)``; raise ``ValueError`` unless it names a device of
+    ``allowed_types`` that this machine has (``'cuda:1'`` needs two visible GPUs)."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in allowed_types:
+        forms = ', '.join(f"'{t}'" if t == 'cpu' else f"'{t}' or '{t}:<index>'" for t in allowed_types)
+        raise ValueError(f'{name} must be {forms}, got {value!r}')
+    if device.type == 'cuda':
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{name}={value!r}: no CUDA device is available here (torch.cuda.is_available() is "
+                             "False); use 'cpu'")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f'{name}={value!r}: this machine has {count} CUDA device(s), indices 0-{count - 1}')
+    return device
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f'must be a positive integer, got {text}')
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be an integer >= 0, got {text}')
     return value
 
 
@@ -347,13 +386,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--size', type=_positive_int, default=224)
     parser.add_argument('--flops-size', type=_positive_int, default=224)
     parser.add_argument('--iters', type=_positive_int, default=10)
-    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--warmup', type=_non_negative_int, default=2)
     parser.add_argument('--modes', nargs='+', default=['train', 'eval'], choices=list(MODES))
     parser.add_argument('--compile', action='store_true', help='also time torch.compile-d models')
     parser.add_argument('--channels-last', action='store_true', help='also time channels-last models and inputs')
     parser.add_argument('--amp', choices=sorted(AMP_DTYPES), help='also time under torch.autocast with this dtype')
     parser.add_argument('--no-memory', dest='memory', action='store_false', help='skip peak memory')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                        help="'cpu' or 'cuda[:index]' (default: cuda where available)")
     parser.add_argument('--json', help='also write the reports to this JSON file')
     parser.add_argument('--measure-memory', help=argparse.SUPPRESS)
     parser.add_argument('--mode', help=argparse.SUPPRESS)
@@ -368,6 +408,24 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             args.reference = _literal_dict(args.reference)
         except (ValueError, SyntaxError):
             parser.error(f'--reference must be one of {list(REFERENCES)} or a dict literal, got {args.reference!r}')
+    try:
+        check_device('--device', args.device)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.measure_memory:
+        return args
+    args.configs = [PRESETS[p] for p in args.presets]
+    for text in args.backbone:
+        try:
+            args.configs.append(_literal_dict(text))
+        except (ValueError, SyntaxError):
+            parser.error(f"--backbone must be a dict literal such as \"dict(type='RLAResNet', depth=101)\", "
+                         f'got {text!r}')
+    for cfg in args.configs:
+        try:
+            reference_of(cfg, args.reference)
+        except ValueError as error:
+            parser.error(f'{cfg}: {error}')
     return args
 
 
@@ -393,9 +451,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         variant = Variant(args.compile, args.channels_last, args.amp)
         _measure_memory_here(_literal_dict(args.measure_memory), args.mode, variant, args)
         return
-    configs = [PRESETS[p] for p in args.presets] + [_literal_dict(b) for b in args.backbone]
     reports = []
-    for cfg in configs:
+    for cfg in args.configs:
         report = benchmark(cfg, args)
         reports.append(report)
         print(format_report(report), flush=True)
@@ -406,4 +463,5 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

@@ -22,6 +22,7 @@ import copy
 import json
 import os
 import os.path as osp
+import statistics
 import sys
 import tempfile
 import time
@@ -33,7 +34,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)  # the repo, without installing
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from benchmark_backbone import time_interleaved  # noqa: E402
+from benchmark_backbone import _non_negative_int, _positive_int, time_interleaved  # noqa: E402
+
+from mmdet_rla.tools_support.arguments import compile_backend, exit_on_user_error  # noqa: E402
 
 DEMO_CONFIG = osp.join(REPO, 'configs', '_demo_', 'fcos_rla-r18-tiny_fpn_gn-head_shapes.py')
 FASTER_RCNN_CONFIG = osp.join(REPO, 'configs', 'rla', 'faster-rcnn_rla-r50_fpn_1x_coco.py')
@@ -58,6 +61,12 @@ def detector_inputs(model: torch.nn.Module, shape, batch: int = 1) -> dict:
     for sample in data['data_samples']:
         sample.set_metainfo(dict(scale_factor=tuple(float(v) for v in sample.metainfo['scale_factor'])))
     return data
+
+
+def median_times(runs: Dict[str, Callable[[], None]], args: argparse.Namespace) -> Dict[str, float]:
+    """The median seconds of each run over ``args.iters`` interleaved iterations (after ``args.warmup``)."""
+    samples = time_interleaved(runs, args.iters, args.warmup, torch.device('cpu'))
+    return {name: statistics.median(seconds) for name, seconds in samples.items()}
 
 
 def bench_onnx(args: argparse.Namespace) -> List[dict]:
@@ -94,7 +103,7 @@ def bench_onnx(args: argparse.Namespace) -> List[dict]:
                 'onnxruntime_end_to_end': lambda: runtime.predict(inputs, copy.deepcopy(samples)),
             }
             print(f'[onnx] {name}: timing ...', file=sys.stderr, flush=True)
-            times = time_interleaved(runs, args.iters, args.warmup, torch.device('cpu'))
+            times = median_times(runs, args)
         reports.append(dict(benchmark='onnx', case=name, shape=list(shape), **times))
     return reports
 
@@ -123,7 +132,7 @@ def bench_compile(args: argparse.Namespace) -> List[dict]:
         steps[kind](data, wrappers[kind])  # a second call compiles what dynamic shapes need
         first_calls[kind] = time.perf_counter() - start
     runs = {kind: (lambda kind=kind: steps[kind](data, wrappers[kind])) for kind in steps}
-    times = time_interleaved(runs, args.iters, args.warmup, torch.device('cpu'))
+    times = median_times(runs, args)
     case = 'demo FCOS RLA-R18 train step, batch 4, 160x160'
     reports.append(dict(benchmark='compile', case=f'{case}: whole step compiled (train.py --compile)',
                         eager_s=times['eager'], compiled_s=times['compiled'], first_calls_s=first_calls['compiled']))
@@ -145,7 +154,7 @@ def bench_compile(args: argparse.Namespace) -> List[dict]:
             models[kind].test_step(copy.deepcopy(data))
 
     runs = {kind: (lambda kind=kind: test_step(kind)) for kind in models}
-    times = time_interleaved(runs, args.iters, args.warmup, torch.device('cpu'))
+    times = median_times(runs, args)
     reports.append(dict(benchmark='compile', case='demo FCOS RLA-R18 test step, batch 8, 160x160: backbone and neck compiled (test.py --compile)',
                         eager_s=times['eager'], compiled_s=times['compiled'], first_calls_s=compile_seconds))
     return reports
@@ -178,11 +187,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('benchmarks', nargs='*', default=list(BENCHMARKS), choices=BENCHMARKS,
                         help='what to measure (default: both)')
-    parser.add_argument('--iters', type=int, default=10, help='timed iterations per variant')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations per variant first')
-    parser.add_argument('--threads', type=int, default=None,
+    parser.add_argument('--iters', type=_positive_int, default=10, help='timed iterations per variant')
+    parser.add_argument('--warmup', type=_non_negative_int, default=2, help='untimed iterations per variant first')
+    parser.add_argument('--threads', type=_positive_int, default=None,
                         help='threads of PyTorch and onnxruntime (default: their defaults)')
-    parser.add_argument('--backend', default='inductor', help='torch.compile backend of the compile benchmark')
+    parser.add_argument('--backend', type=compile_backend, default='inductor',
+                        help='torch.compile backend of the compile benchmark')
     parser.add_argument('--warm-cache', action='store_true',
                         help="use Inductor's on-disk cache as it is (default: a fresh one, so that the compile "
                         'times are those of a first compile)')
@@ -210,4 +220,5 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

@@ -18,10 +18,9 @@ from dataclasses import asdict
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import DictAction  # noqa: E402
-
 from mmdet_rla.analysis.inputs import build_model, load_config  # noqa: E402
 from mmdet_rla.analysis.probe import plot_probes, run_block_probes  # noqa: E402
+from mmdet_rla.tools_support.arguments import CfgOptions, exit_on_user_error  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,7 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--max-images', type=int, help='use at most this many images per split')
     parser.add_argument('--batch-size', type=int, help='batch size of the feature pass (default: the config\'s)')
     parser.add_argument('--title', default='', help='chart title')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings of every config')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='override settings of every config')
     args = parser.parse_args(argv)
     if len(args.pairs) % 2:
         parser.error('give a CHECKPOINT after every CLS_CONFIG (pairs of arguments)')
@@ -72,4 +71,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

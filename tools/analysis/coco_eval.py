@@ -9,6 +9,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
 from mmdet_rla.tools_support.coco_eval import METRICS, evaluate  # noqa: E402
 
 
@@ -30,4 +31,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

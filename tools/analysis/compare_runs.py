@@ -13,6 +13,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmdet_rla.analysis.compare import comparison_table, plot_comparison, summarise_run  # noqa: E402
+from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
 
 
 def main(argv=None) -> str:
@@ -36,4 +37,5 @@ def main(argv=None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

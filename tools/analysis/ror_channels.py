@@ -15,10 +15,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import DictAction  # noqa: E402
-
 from mmdet_rla.analysis.inputs import build_model, load_config, prepare_image  # noqa: E402
 from mmdet_rla.analysis.ror import channel_configuration, plot_ror_channels, residual_channel_norms  # noqa: E402
+from mmdet_rla.tools_support.arguments import CfgOptions, exit_on_user_error  # noqa: E402
 
 
 def main(argv=None) -> list:
@@ -30,7 +29,7 @@ def main(argv=None) -> list:
     parser.add_argument('--json', help='also write the per-block numbers to this JSON file')
     parser.add_argument('--title', default='', help='figure title')
     parser.add_argument('--seed', type=int, default=0, help='seed of the untrained model')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='override config settings')
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg, args.checkpoint, seed=args.seed)
@@ -54,4 +53,5 @@ def main(argv=None) -> list:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

@@ -17,12 +17,12 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import mmcv  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.visualization import Visualizer  # noqa: E402
 
 from mmdet_rla.analysis.capture import block_names, select_blocks  # noqa: E402
 from mmdet_rla.analysis.featmaps import CHANNEL_REDUCTIONS, DEFAULT_BLOCKS, block_feature_grid  # noqa: E402
 from mmdet_rla.analysis.inputs import build_model, load_config, prepare_image  # noqa: E402
+from mmdet_rla.tools_support.arguments import CfgOptions, exit_on_user_error  # noqa: E402
 from mmdet_rla.tools_support.visualization import VIS_BACKENDS  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--vis-backend', choices=sorted(VIS_BACKENDS),
                         help='also send the picture to this backend (needs --work-dir)')
     parser.add_argument('--work-dir', help='where the vis backend writes (vis_data/ under it)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='override config settings')
     args = parser.parse_args(argv)
     if args.vis_backend and not args.work_dir:
         parser.error('--vis-backend needs --work-dir')
@@ -77,4 +77,5 @@ def main(argv=None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

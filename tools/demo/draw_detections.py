@@ -23,6 +23,8 @@ import mmcv  # noqa: E402
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import mmdet_rla  # noqa: E402,F401  (registers the backbones)
+from mmdet_rla.engine import check_checkpoint_file  # noqa: E402
+from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
 from mmdet_rla.tools_support.checkpoint import allow_runner_checkpoints  # noqa: E402
 
 
@@ -75,6 +77,7 @@ def main(argv=None) -> str:
     else:
         parser.error('give --image, or --ann (and --img-id)')
 
+    check_checkpoint_file(args.checkpoint)  # missing, empty or foreign: one line, before mmengine's loader
     model = init_detector(args.config, args.checkpoint, device='cpu')
     classes = model.dataset_meta['classes']
     palette = model.dataset_meta.get('palette') or [(255, 255, 255)] * len(classes)
@@ -104,4 +107,5 @@ def main(argv=None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

@@ -11,8 +11,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import DictAction  # noqa: E402
-
+from mmdet_rla.tools_support.arguments import CfgOptions, exit_on_user_error  # noqa: E402
 from mmdet_rla.tools_support.cli import build_runner, load_config, results_dumper  # noqa: E402
 
 
@@ -21,7 +20,7 @@ def main(argv=None) -> dict:
     parser.add_argument('config')
     parser.add_argument('--work-dir', help='where the logs go')
     parser.add_argument('--out', help='pickle the predictions to this .pkl file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='override config settings')
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, 'none')
     cfg.load_from = None
@@ -34,4 +33,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

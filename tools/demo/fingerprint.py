@@ -19,6 +19,7 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # the repo, without installing
 
 from mmdet_rla.engine import load_checkpoint_file  # noqa: E402
+from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
 
 
 def weights_sha256(state_dict) -> str:
@@ -54,4 +55,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

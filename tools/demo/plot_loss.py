@@ -15,6 +15,8 @@ import matplotlib
 matplotlib.use('Agg')  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
+
 
 def find_scalars(work_dir: str) -> str:
     """The newest ``<timestamp>/vis_data/scalars.json`` under ``work_dir`` with training entries."""
@@ -72,4 +74,5 @@ def main(argv=None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

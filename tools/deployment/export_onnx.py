@@ -16,9 +16,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # the repo, without installing
 
-from mmengine.config import DictAction  # noqa: E402
-
 from mmdet_rla.deploy.export import PARTS, export_model  # noqa: E402
+from mmdet_rla.tools_support.arguments import CfgOptions, exit_on_user_error  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,7 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--part', choices=PARTS, default='detector', help='what to export')
     parser.add_argument('--device', default='cpu',
                         help='the device onnxruntime checks the file on (cpu, cuda, cuda:1, ...)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings, key=value')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='override config settings, key=value')
     return parser.parse_args(argv)
 
 
@@ -61,4 +60,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

@@ -14,6 +14,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmdet_rla.deploy.compare import compare_detections, format_comparison  # noqa: E402
 from mmdet_rla.deploy.runtime import ONNXRuntimeDetector  # noqa: E402
+from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, build_runner, finish_args, load_config,  # noqa: E402
                                          results_dumper)
 from mmdet_rla.tools_support.coco_eval import load_results_pickle  # noqa: E402
@@ -56,4 +57,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

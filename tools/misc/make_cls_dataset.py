@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from mmdet_rla.datasets.synthetic_cls import CLASSES, generate_cls_dataset
+from mmdet_rla.tools_support.arguments import exit_on_user_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,4 +37,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    with exit_on_user_error():
+        sys.exit(main())

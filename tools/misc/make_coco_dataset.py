@@ -12,6 +12,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmdet_rla.datasets.synthetic_coco import CLASSES, generate_coco_dataset  # noqa: E402
+from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,4 +39,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_user_error():
+        main()

@@ -19,6 +19,7 @@ import json
 import sys
 
 from mmdet_rla.converters.rlanet import UnsafeCheckpointError, convert_rlanet_checkpoint, factory_names
+from mmdet_rla.tools_support.arguments import exit_on_user_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -60,4 +61,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    with exit_on_user_error():
+        sys.exit(main())

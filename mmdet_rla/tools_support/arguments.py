@@ -1,0 +1,79 @@
+"""What the command-line tools in ``tools/`` share about bad input: argument types and actions whose
+errors name the argument, and one ``prog: error: ...`` line instead of a traceback when the input is
+at fault.
+
+The library raises ``ValueError`` (with the argument's name and what it accepts) for bad arguments
+and ``FileNotFoundError`` & co. for missing or unwritable paths; :func:`exit_on_user_error` turns
+those, and registry misses (an unknown ``type=`` in a config), into that one line. Anything else is
+a bug and keeps its traceback; set ``MMDET_RLA_TRACEBACK=1`` to see the traceback of the former too.
+"""
+import argparse
+import contextlib
+import os
+import sys
+from typing import Iterator, List, Optional
+
+from mmengine.config import DictAction
+
+# What bad input raises: the library's argument checks (ValueError, and its subclasses
+# CheckpointFileError, json's JSONDecodeError, ...), paths that do not exist or cannot be written, and
+# pickles that end early (an empty or truncated file).
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError,
+               PermissionError, EOFError)
+
+
+def user_error_message(error: BaseException) -> Optional[str]:
+    """The one-line message for an error caused by the input, or ``None`` for any other error."""
+    if isinstance(error, KeyError):
+        # mmengine's registries: "X is not in the mmdet::model registry. Please check ...".
+        text = error.args[0] if error.args and isinstance(error.args[0], str) else ''
+        return text if ' registry' in text else None
+    if isinstance(error, EOFError):
+        return 'a file ended before its end: it is empty or truncated' + (f' ({error})' if str(error) else '')
+    if isinstance(error, USER_ERRORS):
+        return str(error) or type(error).__name__
+    return None
+
+
+@contextlib.contextmanager
+def exit_on_user_error(prog: Optional[str] = None) -> Iterator[None]:
+    """Run a tool's ``main``; an error caused by its input (:func:`user_error_message`) ends the
+    process with ``prog: error: message`` on stderr and exit status 1, as ``argparse`` reports bad
+    arguments, rather than with a traceback. ``MMDET_RLA_TRACEBACK=1`` re-raises it."""
+    try:
+        yield
+    except (KeyError, ) + USER_ERRORS as error:
+        message = user_error_message(error)
+        if message is None or os.environ.get('MMDET_RLA_TRACEBACK', '') not in ('', '0'):
+            raise
+        prog = prog or os.path.basename(sys.argv[0])
+        raise SystemExit(f'{prog}: error: {message}') from None
+
+
+class CfgOptions(DictAction):
+    """mmengine's ``DictAction`` (``--cfg-options key=value ...``) that reports a malformed pair
+    through the parser, naming the option, instead of raising from inside ``argparse``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: List[str],
+                 option_string: Optional[str] = None) -> None:
+        malformed = [value for value in values if '=' not in value]
+        if malformed:
+            parser.error(f'{option_string}: expected key=value pairs such as model.backbone.depth=50, '
+                         f'got {malformed}')
+        try:
+            super().__call__(parser, namespace, values, option_string)
+        except ValueError as error:
+            parser.error(f'{option_string}: {error}')
+
+
+def compile_backend(text: str) -> str:
+    """``argparse`` type of a ``torch.compile`` backend name: one that ``torch._dynamo`` knows."""
+    import torch._dynamo
+
+    if text not in torch._dynamo.list_backends(exclude_tags=()):
+        raise argparse.ArgumentTypeError(
+            f'must be a torch.compile backend such as {torch._dynamo.list_backends()}, got {text!r}')
+    return text
+
+
+__all__ = ['USER_ERRORS', 'user_error_message', 'exit_on_user_error', 'CfgOptions', 'compile_backend']
