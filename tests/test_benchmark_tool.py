@@ -120,9 +120,11 @@ def test_cuda_device_is_checked_against_this_machine(capsys):
 def test_backbones_that_cannot_be_built_exit_with_the_builders_message():
     tool = load_tool()
     with pytest.raises(SystemExit, match=r"cannot build \{'type': 'Nope', 'depth': 50\}: Nope is not in"):
-        tool.build_or_exit(dict(type='Nope', depth=50))
+        with tool.exit_on_user_error():
+            tool.build_checked(dict(type='Nope', depth=50))
     with pytest.raises(SystemExit, match=r'depth must be one of \[18, 34, 50, 101, 152\], got 51'):
-        tool.build_or_exit(dict(type='RLAResNet', depth=51))
+        with tool.exit_on_user_error():
+            tool.build_checked(dict(type='RLAResNet', depth=51))
 
 
 def test_deployment_benchmark_reports_the_medians_of_interleaved_runs():

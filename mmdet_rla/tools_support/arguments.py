@@ -66,6 +66,22 @@ class CfgOptions(DictAction):
             parser.error(f'{option_string}: {error}')
 
 
+def positive_int(text: str) -> int:
+    """``argparse`` type of an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be a positive integer, got {text}')
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """``argparse`` type of an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be an integer >= 0, got {text}')
+    return value
+
+
 def compile_backend(text: str) -> str:
     """``argparse`` type of a ``torch.compile`` backend name: one that ``torch._dynamo`` knows."""
     import torch._dynamo
@@ -76,4 +92,5 @@ def compile_backend(text: str) -> str:
     return text
 
 
-__all__ = ['USER_ERRORS', 'user_error_message', 'exit_on_user_error', 'CfgOptions', 'compile_backend']
+__all__ = ['USER_ERRORS', 'user_error_message', 'exit_on_user_error', 'CfgOptions', 'positive_int', 'non_negative_int',
+           'compile_backend']

@@ -35,11 +35,11 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Union
 
 import torch
 
-from mmdet_rla.tools_support.arguments import exit_on_user_error
+from mmdet_rla.tools_support.arguments import exit_on_user_error, non_negative_int, positive_int, user_error_message
 
 PRESETS: Dict[str, dict] = {
     'rla-r50': dict(type='RLAResNet', depth=50),
@@ -154,14 +154,16 @@ def build(spec: ModelSpec) -> torch.nn.Module:
     return model
 
 
-def build_or_exit(spec: ModelSpec) -> torch.nn.Module:
-    """:func:`build`, exiting with the config and the builder's message (an unknown type, a bad
-    argument) instead of a traceback."""
+def build_checked(spec: ModelSpec) -> torch.nn.Module:
+    """:func:`build`; a config it cannot build (an unknown type, a bad argument) raises ``ValueError``
+    naming the config, which the command line reports in one line."""
     try:
         return build(spec)
     except (KeyError, ValueError, TypeError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        raise SystemExit(f'benchmark_backbone.py: error: cannot build {spec}: {message}') from None
+        message = user_error_message(error) if isinstance(error, KeyError) else str(error)
+        if message is None:  # a KeyError of a bug, not a registry miss
+            raise
+        raise ValueError(f'cannot build {spec}: {message}') from error
 
 
 def count_flops(model: torch.nn.Module, size: int) -> int:
@@ -294,7 +296,7 @@ def benchmark(cfg: dict, args: argparse.Namespace) -> dict:
     ref_spec = reference_of(cfg, args.reference)
     device = torch.device(args.device)
     specs = {'model': cfg, 'reference': ref_spec}
-    models = {name: build_or_exit(spec).to(device) for name, spec in specs.items()}
+    models = {name: build_checked(spec).to(device) for name, spec in specs.items()}
     report: dict = dict(model=cfg, reference=ref_spec, batch=args.batch, size=args.size, device=args.device,
                         threads=torch.get_num_threads(), timings=[])
     for name, model in models.items():
@@ -340,16 +342,15 @@ def format_report(report: dict) -> str:
     return '\n'.join(lines)
 
 
-def check_device(name: str, value: str, allowed_types: Sequence[str] = ('cpu', 'cuda')) -> torch.device:
-    """Return ``torch.device(value)``; raise ``ValueError`` unless it names a device of
-    ``allowed_types`` that this machine has (``'cuda:1'`` needs two visible GPUs)."""
+def check_device(name: str, value: str) -> torch.device:
+    """Return ``torch.device(value)``; raise ``ValueError`` unless it is the CPU or a CUDA device this
+    machine has (``'cuda:1'`` needs two visible GPUs)."""
     try:
         device = torch.device(value)
     except (RuntimeError, TypeError):
         device = None
-    if device is None or device.type not in allowed_types:
-        forms = ', '.join(f"'{t}'" if t == 'cpu' else f"'{t}' or '{t}:<index>'" for t in allowed_types)
-        raise ValueError(f'{name} must be {forms}, got {value!r}')
+    if device is None or device.type not in ('cpu', 'cuda'):
+        raise ValueError(f"{name} must be 'cpu', 'cuda' or 'cuda:<index>', got {value!r}")
     if device.type == 'cuda':
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
@@ -360,20 +361,6 @@ def check_device(name: str, value: str, allowed_types: Sequence[str] = ('cpu', '
     return device
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be a positive integer, got {text}')
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'must be an integer >= 0, got {text}')
-    return value
-
-
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('presets', nargs='*', help=f'one or more of {sorted(PRESETS)}')
@@ -382,11 +369,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--reference', default='mmdet',
                         help=f'{" or ".join(REFERENCES)} (the plain ResNet/ResNeXt of the same depth in that '
                         'code base), or a backbone config as a dict literal')
-    parser.add_argument('--batch', type=_positive_int, default=8)
-    parser.add_argument('--size', type=_positive_int, default=224)
-    parser.add_argument('--flops-size', type=_positive_int, default=224)
-    parser.add_argument('--iters', type=_positive_int, default=10)
-    parser.add_argument('--warmup', type=_non_negative_int, default=2)
+    parser.add_argument('--batch', type=positive_int, default=8)
+    parser.add_argument('--size', type=positive_int, default=224)
+    parser.add_argument('--flops-size', type=positive_int, default=224)
+    parser.add_argument('--iters', type=positive_int, default=10)
+    parser.add_argument('--warmup', type=non_negative_int, default=2)
     parser.add_argument('--modes', nargs='+', default=['train', 'eval'], choices=list(MODES))
     parser.add_argument('--compile', action='store_true', help='also time torch.compile-d models')
     parser.add_argument('--channels-last', action='store_true', help='also time channels-last models and inputs')

@@ -34,9 +34,10 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)  # the repo, without installing
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from benchmark_backbone import _non_negative_int, _positive_int, time_interleaved  # noqa: E402
+from benchmark_backbone import time_interleaved  # noqa: E402
 
-from mmdet_rla.tools_support.arguments import compile_backend, exit_on_user_error  # noqa: E402
+from mmdet_rla.tools_support.arguments import (compile_backend, exit_on_user_error, non_negative_int,  # noqa: E402
+                                               positive_int)
 
 DEMO_CONFIG = osp.join(REPO, 'configs', '_demo_', 'fcos_rla-r18-tiny_fpn_gn-head_shapes.py')
 FASTER_RCNN_CONFIG = osp.join(REPO, 'configs', 'rla', 'faster-rcnn_rla-r50_fpn_1x_coco.py')
@@ -187,9 +188,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('benchmarks', nargs='*', default=list(BENCHMARKS), choices=BENCHMARKS,
                         help='what to measure (default: both)')
-    parser.add_argument('--iters', type=_positive_int, default=10, help='timed iterations per variant')
-    parser.add_argument('--warmup', type=_non_negative_int, default=2, help='untimed iterations per variant first')
-    parser.add_argument('--threads', type=_positive_int, default=None,
+    parser.add_argument('--iters', type=positive_int, default=10, help='timed iterations per variant')
+    parser.add_argument('--warmup', type=non_negative_int, default=2, help='untimed iterations per variant first')
+    parser.add_argument('--threads', type=positive_int, default=None,
                         help='threads of PyTorch and onnxruntime (default: their defaults)')
     parser.add_argument('--backend', type=compile_backend, default='inductor',
                         help='torch.compile backend of the compile benchmark')
