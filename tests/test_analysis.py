@@ -16,7 +16,7 @@ from mmengine.config import Config
 from test_tools import load_tool
 
 from mmdet_rla.analysis import BlockCapture, block_names, draw_block_grid, select_blocks
-from mmdet_rla.analysis.compare import comparison_table, summarise_run
+from mmdet_rla.analysis.compare import RunSummary, comparison_table, plot_comparison, summarise_run
 from mmdet_rla.analysis.featmaps import grid_layout, tile_shape
 from mmdet_rla.analysis.probe import accuracy, fit_linear_probe
 from mmdet_rla.analysis.ror import channel_configuration, residual_channel_norms
@@ -254,6 +254,28 @@ def tensorboard_tags(log_dir: str) -> dict:
     return tags
 
 
+def test_analysis_tools_load_only_checkpoints_of_their_model(tmp_path):
+    from mmdet_rla.analysis.inputs import load_weights
+
+    def network():
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4))
+
+    torch.manual_seed(0)
+    trained, path = network(), str(tmp_path / 'ckpt.pth')
+    torch.save({'state_dict': {f'module.{k}': v for k, v in trained.state_dict().items()}}, path)  # DDP names
+    model = network()
+    load_weights(model, path)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))
+
+    partial = {k: v for k, v in trained.state_dict().items() if k.startswith('0.')}
+    torch.save(partial, path)  # a bare state dict lacking the norm: loaded, with a warning naming what is missing
+    with pytest.warns(UserWarning, match=r"lacks 5 of the 7 tensors of this Sequential .* e\.g\. \['1\.bias', "):
+        load_weights(network(), path)
+    torch.save({'state_dict': {'0.weight': torch.zeros(4, 3, 3, 3)}}, path)  # another model's conv
+    with pytest.raises(ValueError, match=r"holds no weights of this Sequential: none of its 1 tensors fits"):
+        load_weights(network(), path)
+
+
 # ------------------------------------------------------------------------------------- probes
 def test_linear_probe_separates_separable_features_and_not_random_labels():
     generator = torch.Generator().manual_seed(0)
@@ -388,6 +410,20 @@ def test_compare_demo_tiny_run(subprocess_env, tmp_path):
     tags = tensorboard_tags(test_dir)
     assert 'coco/bbox_mAP' in tags['scalars'] and 'block_features' in tags['images']
     assert glob.glob(osp.join(test_dir, '*', 'vis_data', 'vis_image', 'block_features_0.png'))
+
+
+def test_comparison_figure_names_the_metrics_a_wrong_metric_could_be(tmp_path):
+    metrics = {'coco/bbox_mAP': 0.25, 'coco/bbox_mAP_50': 0.5}
+    evaluated = RunSummary('RLA', [(1, 2.0), (2, 1.5)], metrics, 2, 0.1, 10, 20)
+    unevaluated = RunSummary('RoR', [(1, 2.1), (2, 1.7)], {}, 2, 0.1, 10, 20)
+    with pytest.raises(ValueError, match=r"metric 'coco/segm_mAP' is in no run's last evaluation; they have "
+                                         r"\['coco/bbox_mAP', 'coco/bbox_mAP_50'\]"):
+        plot_comparison([evaluated, unevaluated], str(tmp_path / 'wrong.png'), metric='coco/segm_mAP')
+    assert not osp.exists(tmp_path / 'wrong.png')
+    # A run without an evaluation gets an 'n/a' bar next to the others, as do runs that all lack one.
+    for runs in ([evaluated, unevaluated], [unevaluated]):
+        plot_comparison(runs, str(tmp_path / 'right.png'), metric='coco/bbox_mAP_50')
+        assert mmcv.imread(str(tmp_path / 'right.png')).std() > 10
 
 
 def test_compare_script_rejects_an_unknown_backbone(subprocess_env, tmp_path):

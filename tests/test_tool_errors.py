@@ -1,15 +1,19 @@
 """Bad input to the command-line tools ends in one ``error:`` line naming what is wrong, not a traceback."""
 import argparse
+import io
 import os
 import os.path as osp
 import subprocess
 
 import pytest
+import torch
 from conftest import DEMO_CONFIG, PYTHON, REPO_ROOT
 
-from mmdet_rla.tools_support.arguments import CfgOptions, compile_backend, exit_on_user_error
+from mmdet_rla.tools_support.arguments import CfgOptions, compile_backend, exit_on_user_error, unit_interval
 
 ROR_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', '_demo_', 'fcos_ror-r18-tiny_fpn_gn-head_shapes.py')
+CLS_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'classification', '_demo_',
+                           'rla-resnet20-tiny_1xb16_synthetic-patterns.py')
 
 
 def run_tool(script, *args, cwd, env=None):
@@ -27,7 +31,14 @@ def bad_files(tmp_path_factory):
     empty.write_bytes(b'')
     not_json = root / 'results.json'
     not_json.write_text('not json')
-    return dict(root=str(root), empty=str(empty), not_json=str(not_json))
+    archive = io.BytesIO()
+    torch.save({'state_dict': {'fc.weight': torch.zeros(4, 4)}}, archive)  # a checkpoint of another model
+    foreign = root / 'foreign.pth'
+    foreign.write_bytes(archive.getvalue())
+    truncated = root / 'truncated.pth'  # as a process killed while writing leaves it
+    truncated.write_bytes(archive.getvalue()[:len(archive.getvalue()) * 2 // 3])
+    return dict(root=str(root), empty=str(empty), not_json=str(not_json), foreign=str(foreign),
+                truncated=str(truncated))
 
 
 CASES = {
@@ -43,6 +54,20 @@ CASES = {
                                          "'SLURM_NTASKS', 'SLURM_NODELIST'], which are not set"),
     'empty checkpoint': (('analysis/ror_channels.py', ROR_DEMO_CONFIG, '{empty}', '--out', '{root}/r.png'),
                          "is empty (0 bytes)"),
+    'truncated checkpoint': (('analysis/ror_channels.py', ROR_DEMO_CONFIG, '{truncated}', '--out', '{root}/r.png'),
+                             'truncated.pth\' is truncated or corrupted'),
+    'checkpoint of another model': (('analysis/vis_features.py', ROR_DEMO_CONFIG, '{foreign}', '--img', '{empty}',
+                                     '--out', '{root}/v.png'),
+                                    'holds no weights of this FCOS: none of its 1 tensors fits one of the model'),
+    'opacity out of range': (('analysis/vis_features.py', ROR_DEMO_CONFIG, '--img', 'x.png', '--alpha', '2', '--out',
+                              '{root}/v.png'),
+                             'argument --alpha: must be a number between 0 and 1, got 2'),
+    'negative score threshold': (('demo/draw_detections.py', DEMO_CONFIG, '{empty}', '--image', 'x.png',
+                                  '--score-thr', '-5'),
+                                 'argument --score-thr: must be a number between 0 and 1, got -5'),
+    'classifier config to the detection drawer': (('demo/draw_detections.py', CLS_DEMO_CONFIG, '{empty}', '--image',
+                                                   'x.png'),
+                                                  "its model type is 'ImageClassifier', not an mmdet detector"),
     'results that are not json': (('analysis/coco_eval.py', '{not_json}', '{not_json}'),
                                    'coco_eval.py: error: Expecting value: line 1 column 1'),
     'negative seed': (('misc/make_coco_dataset.py', '{root}/coco', '--seed', '-1'),
@@ -85,15 +110,21 @@ def test_only_user_errors_lose_their_traceback(monkeypatch):
             raise ValueError('shown with its traceback')
 
 
-def test_cfg_options_and_compile_backend_are_checked_by_the_parser(capsys):
+def test_cfg_options_compile_backend_and_fractions_are_checked_by_the_parser(capsys):
     parser = argparse.ArgumentParser(prog='tool')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptions)
     parser.add_argument('--compile-backend', type=compile_backend, default='inductor')
-    args = parser.parse_args(['--cfg-options', 'model.backbone.depth=101', 'a=[1,2]', '--compile-backend', 'eager'])
+    parser.add_argument('--alpha', type=unit_interval, default=0.5)
+    args = parser.parse_args(['--cfg-options', 'model.backbone.depth=101', 'a=[1,2]', '--compile-backend', 'eager',
+                              '--alpha', '1'])
     assert args.cfg_options == {'model.backbone.depth': 101, 'a': [1, 2]}
-    assert args.compile_backend == 'eager'
+    assert args.compile_backend == 'eager' and args.alpha == 1.0
+    assert parser.parse_args(['--alpha', '0']).alpha == 0.0
     for argv, message in ((['--cfg-options', 'depth'], "--cfg-options: expected key=value pairs"),
-                          (['--compile-backend', 'nosuch'], "argument --compile-backend: must be a torch.compile")):
+                          (['--compile-backend', 'nosuch'], "argument --compile-backend: must be a torch.compile"),
+                          (['--alpha', 'nan'], 'argument --alpha: must be a number between 0 and 1, got nan'),
+                          (['--alpha', '-0.1'], 'argument --alpha: must be a number between 0 and 1, got -0.1'),
+                          (['--alpha', 'half'], 'argument --alpha: must be a number between 0 and 1, got half')):
         with pytest.raises(SystemExit):
             parser.parse_args(argv)
         assert message in capsys.readouterr().err

@@ -113,13 +113,21 @@ def comparison_table(runs: Sequence[RunSummary], metric_prefix: str = 'coco/bbox
 
 def plot_comparison(runs: Sequence[RunSummary], out_file: str, *, metric: str = 'coco/bbox_mAP',
                     title: str = '') -> None:
-    """One figure: the total training loss of every run (left) and its final ``metric`` (right)."""
+    """One figure: the total training loss of every run (left) and its final ``metric`` (right).
+
+    Raises:
+        ValueError: ``metric`` is not among the metrics of the runs' last evaluations (a run without
+            one gets an 'n/a' bar).
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     if not runs:
         raise ValueError('runs must hold at least one run summary')
+    evaluated = sorted({name for run in runs for name in run.metrics})
+    if evaluated and metric not in evaluated:  # runs without an evaluation get an 'n/a' bar instead
+        raise ValueError(f'metric {metric!r} is in no run\'s last evaluation; they have {evaluated}')
     fig, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100,
                                              gridspec_kw=dict(width_ratios=(1.6, 1)))
     colours = plt.rcParams['axes.prop_cycle'].by_key()['color']

@@ -11,6 +11,8 @@ import copy
 import logging
 import math
 import os.path as osp
+import re
+import warnings
 from dataclasses import dataclass
 from typing import Any, ContextManager, Dict, List, Optional, Tuple
 
@@ -20,7 +22,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.registry import MODELS, DefaultScope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 from torch import nn
 
 from ..engine.checkpoint_files import check_checkpoint_file
@@ -83,10 +85,44 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, *, seed: int = 0,
                 raise ValueError(f'initialising the untrained model failed ({error}); give a checkpoint, or drop '
                                  'Pretrained init_cfgs, e.g. --cfg-options model.backbone.init_cfg=None') from error
     if checkpoint is not None:
-        check_checkpoint_file(checkpoint)  # missing, empty or foreign: say so before mmengine's loader fails
-        allow_runner_checkpoints()  # our Runner checkpoints, still under weights_only=True
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+        load_weights(model, checkpoint)
     return model.to(device).eval()
+
+
+def load_weights(model: nn.Module, checkpoint: str) -> None:
+    """Load ``checkpoint``'s ``state_dict`` into ``model`` (non-strict, as mmengine's ``load_checkpoint``),
+    checking that it is this model's.
+
+    Raises:
+        ValueError: The file is not a checkpoint (:class:`~mmdet_rla.engine.CheckpointFileError`),
+            holds no state dict, or none of its tensors fits the model by name and shape: a checkpoint
+            of another model, whose pictures would show an untrained network.
+
+    Warns:
+        UserWarning: Some of the model's tensors are not in the checkpoint (or have other shapes);
+            they keep their initial values. Extra tensors of the checkpoint are ignored.
+    """
+    check_checkpoint_file(checkpoint)  # missing, empty or foreign: say so before mmengine's loader fails
+    allow_runner_checkpoints()  # our Runner checkpoints, still under weights_only=True
+    loaded = _load_checkpoint(checkpoint, map_location='cpu')
+    state_dict = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state_dict, dict):
+        raise ValueError(f'checkpoint {checkpoint!r} holds no state dict (found a {type(loaded).__name__})')
+    state_dict = {re.sub(r'^module\.', '', name): value for name, value in state_dict.items()}  # DDP prefixes
+    expected = model.state_dict()
+    fitting = {name for name, value in expected.items()
+               if getattr(state_dict.get(name), 'shape', None) == value.shape}
+    if not fitting:
+        raise ValueError(f'checkpoint {checkpoint!r} holds no weights of this {type(model).__name__}: none of its '
+                         f'{len(state_dict)} tensors fits one of the model by name and shape (it has e.g. '
+                         f'{sorted(state_dict)[:3]}, the model e.g. {sorted(expected)[:3]}); is it another '
+                         "config's checkpoint?")
+    missing = sorted(set(expected) - fitting)
+    if missing:
+        warnings.warn(f'checkpoint {checkpoint!r} lacks {len(missing)} of the {len(expected)} tensors of this '
+                      f'{type(model).__name__} (or holds them in other shapes), e.g. {missing[:3]}: they keep '
+                      'their initial values', stacklevel=2)
+    _load_checkpoint_to_model(model, loaded, strict=False, logger='silent')
 
 
 @contextlib.contextmanager
@@ -158,5 +194,5 @@ def crop_to_valid(featmap: torch.Tensor, valid_fraction: Tuple[float, float]) ->
     return featmap[..., :height, :width]
 
 
-__all__ = ['PreparedImage', 'build_model', 'config_scope', 'crop_to_valid', 'load_config', 'model_config', 'prepare_image',
-           'prepare_sample', 'test_pipeline_config']
+__all__ = ['PreparedImage', 'build_model', 'config_scope', 'crop_to_valid', 'load_config', 'load_weights',
+           'model_config', 'prepare_image', 'prepare_sample', 'test_pipeline_config']

@@ -17,6 +17,7 @@ import os
 import pickle
 import os.path as osp
 import time
+import zipfile
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -110,11 +111,12 @@ def _unpickler_reason(error: BaseException) -> str:
 
 
 def check_checkpoint_file(path: str) -> bool:
-    """Check from its first bytes that ``path`` can be a ``torch.save`` file; return whether it is a
-    zip archive (the format since torch 1.6) rather than a legacy one.
+    """Check from its first and, for a zip archive, last bytes that ``path`` can be a ``torch.save``
+    file; return whether it is a zip archive (the format since torch 1.6) rather than a legacy one.
 
     Raises:
-        CheckpointFileError: The file is missing, empty or not a PyTorch checkpoint.
+        CheckpointFileError: The file is missing, empty, not a PyTorch checkpoint, or a zip archive cut
+            short (one written by a process killed mid-write).
     """
     if not osp.isfile(path):
         raise CheckpointFileError(f'checkpoint {path!r} does not exist')
@@ -126,6 +128,9 @@ def check_checkpoint_file(path: str) -> bool:
     if not is_archive and not (head[:1] == b'\x80' and head[2:] == LEGACY_MAGIC):
         raise CheckpointFileError(f'{path!r} is not a PyTorch checkpoint (neither a torch.save archive nor a '
                                   f'legacy torch.save file; it starts with {head[:8]!r})')
+    if is_archive and not zipfile.is_zipfile(path):  # reads the tail: a zip archive ends with its directory
+        raise CheckpointFileError(f'checkpoint {path!r} is truncated or corrupted ({osp.getsize(path)} bytes; '
+                                  'the torch.save archive has no end-of-directory record)')
     return is_archive
 
 

@@ -82,6 +82,17 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def unit_interval(text: str) -> float:
+    """``argparse`` type of a number between 0 and 1 (an opacity, a score threshold)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float('nan')
+    if not 0.0 <= value <= 1.0:  # also false for nan
+        raise argparse.ArgumentTypeError(f'must be a number between 0 and 1, got {text}')
+    return value
+
+
 def compile_backend(text: str) -> str:
     """``argparse`` type of a ``torch.compile`` backend name: one that ``torch._dynamo`` knows."""
     import torch._dynamo
@@ -93,4 +104,4 @@ def compile_backend(text: str) -> str:
 
 
 __all__ = ['USER_ERRORS', 'user_error_message', 'exit_on_user_error', 'CfgOptions', 'positive_int', 'non_negative_int',
-           'compile_backend']
+           'unit_interval', 'compile_backend']

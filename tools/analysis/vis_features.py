@@ -22,7 +22,7 @@ from mmengine.visualization import Visualizer  # noqa: E402
 from mmdet_rla.analysis.capture import block_names, select_blocks  # noqa: E402
 from mmdet_rla.analysis.featmaps import CHANNEL_REDUCTIONS, DEFAULT_BLOCKS, block_feature_grid  # noqa: E402
 from mmdet_rla.analysis.inputs import build_model, load_config, prepare_image  # noqa: E402
-from mmdet_rla.tools_support.arguments import CfgOptions, exit_on_user_error  # noqa: E402
+from mmdet_rla.tools_support.arguments import CfgOptions, exit_on_user_error, unit_interval  # noqa: E402
 from mmdet_rla.tools_support.visualization import VIS_BACKENDS  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--tile-size', type=int, default=160, help='longer side of each panel in pixels')
     parser.add_argument('--channel-reduction', choices=CHANNEL_REDUCTIONS, default='squeeze_mean',
                         help='mean over channels, or the channel with the largest sum')
-    parser.add_argument('--alpha', type=float, default=0.5, help='weight of the heat map over the image')
+    parser.add_argument('--alpha', type=unit_interval, default=0.5, help='weight of the heat map over the image')
     parser.add_argument('--title', help='title above the grid (default: backbone type and checkpoint)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the untrained model')
     parser.add_argument('--list-blocks', action='store_true', help='print the block names and exit')

@@ -19,12 +19,14 @@ matplotlib.use('Agg')  # files only, no display needed
 import matplotlib.patches as patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import mmcv  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.registry import DefaultScope  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import mmdet_rla  # noqa: E402,F401  (registers the backbones)
 from mmdet_rla.engine import check_checkpoint_file  # noqa: E402
-from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
+from mmdet_rla.tools_support.arguments import exit_on_user_error, unit_interval  # noqa: E402
 from mmdet_rla.tools_support.checkpoint import allow_runner_checkpoints  # noqa: E402
 
 
@@ -38,6 +40,25 @@ def _ground_truth(ann_file: str, img_id: int):
     names = {c['id']: c['name'] for c in coco['categories']}
     boxes = [(a['bbox'], names[a['category_id']]) for a in coco['annotations'] if a['image_id'] == img_id]
     return images[img_id]['file_name'], boxes
+
+
+def detector_config(config: str) -> Config:
+    """The config at ``config``; ``ValueError`` unless its model is an mmdet detector (a classifier
+    config has no boxes to draw)."""
+    from mmdet.models.detectors import BaseDetector
+    from mmdet.registry import MODELS
+
+    if not osp.isfile(config):
+        raise ValueError(f'config must be an existing config file, got {config!r}')
+    cfg = Config.fromfile(config)
+    model_type = cfg.get('model', {}).get('type')
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model_class = MODELS.get(model_type) if isinstance(model_type, str) else model_type
+    if not (isinstance(model_class, type) and issubclass(model_class, BaseDetector)):
+        raise ValueError(f'{config!r} is not a detector config: its model type is {model_type!r}, not an mmdet '
+                         'detector (draw_detections draws the boxes of detector configs such as '
+                         'configs/rla/*.py)')
+    return cfg
 
 
 def _draw(ax, image, boxes: List[tuple], colours: dict, title: str) -> None:
@@ -60,7 +81,7 @@ def main(argv=None) -> str:
     parser.add_argument('--img-id', type=int, nargs='+', default=[1], help='image id(s) in --ann')
     parser.add_argument('--img-dir', help='image folder of --ann (default: <ann dir>/../val)')
     parser.add_argument('--image', help='an image file instead of --ann/--img-id (no ground truth)')
-    parser.add_argument('--score-thr', type=float, default=0.3, help='draw predictions above this score')
+    parser.add_argument('--score-thr', type=unit_interval, default=0.3, help='draw predictions above this score')
     parser.add_argument('--out', default='detections.png', help='output PNG')
     args = parser.parse_args(argv)
 
@@ -77,8 +98,9 @@ def main(argv=None) -> str:
     else:
         parser.error('give --image, or --ann (and --img-id)')
 
+    cfg = detector_config(args.config)
     check_checkpoint_file(args.checkpoint)  # missing, empty or foreign: one line, before mmengine's loader
-    model = init_detector(args.config, args.checkpoint, device='cpu')
+    model = init_detector(cfg, args.checkpoint, device='cpu')
     classes = model.dataset_meta['classes']
     palette = model.dataset_meta.get('palette') or [(255, 255, 255)] * len(classes)
     colours = {name: tuple(c / 255 for c in palette[i % len(palette)]) for i, name in enumerate(classes)}
