@@ -25,6 +25,7 @@ from mmengine.registry import DefaultScope  # noqa: E402
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import mmdet_rla  # noqa: E402,F401  (registers the backbones)
+from mmdet_rla.analysis.inputs import load_config  # noqa: E402
 from mmdet_rla.engine import check_checkpoint_file  # noqa: E402
 from mmdet_rla.tools_support.arguments import exit_on_user_error, unit_interval  # noqa: E402
 from mmdet_rla.tools_support.checkpoint import allow_runner_checkpoints  # noqa: E402
@@ -48,9 +49,7 @@ def detector_config(config: str) -> Config:
     from mmdet.models.detectors import BaseDetector
     from mmdet.registry import MODELS
 
-    if not osp.isfile(config):
-        raise ValueError(f'config must be an existing config file, got {config!r}')
-    cfg = Config.fromfile(config)
+    cfg = load_config(config)
     model_type = cfg.get('model', {}).get('type')
     with DefaultScope.overwrite_default_scope('mmdet'):
         model_class = MODELS.get(model_type) if isinstance(model_type, str) else model_type
