@@ -99,7 +99,7 @@ def test_inverse_mapping_gives_the_official_layout(ours):
 @pytest.mark.parametrize('module_prefix', [False, True], ids=['plain', 'module.'])
 def test_classifier_round_trip(ours, module_prefix, tmp_path):
     attention, model = ours
-    src, dst = str(tmp_path / 'official.pth.tar'), str(tmp_path / 'cls.pth')
+    src, dst = str(tmp_path / 'official.pth.tar'), str(tmp_path / 'checkpoints' / 'cls.pth')  # a folder to create
     save_official(model, src, module_prefix)
     meta = convert_rlanet_checkpoint(src, dst, classifier=True)
 

@@ -29,6 +29,7 @@ from mmdet_rla.engine import (PREEMPTED_EXIT_CODE, CheckpointFileError, atomic_w
                               load_checkpoint_file)
 from mmdet_rla.engine.checkpoint_files import check_resumable
 from mmdet_rla.engine.hooks import RESUME_STATE_KEY, ResumableCheckpointHook
+from mmdet_rla.tools_support.arguments import exit_on_user_error
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
 CLS_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'classification', '_demo_',
@@ -267,13 +268,15 @@ def checkpoint_files(tmp_path) -> Dict[str, str]:
     files['weights only'] = str(tmp_path / 'weights.pth')
     torch.save(dict(weight=torch.ones(2)), files['weights only'])
     files['missing'] = str(tmp_path / 'missing.pth')
+    files['directory'] = str(tmp_path / 'work_dir')
+    os.mkdir(files['directory'])
     return files
 
 
 @pytest.mark.parametrize('kind,reason', [
     ('truncated', 'is truncated or corrupted'), ('empty', 'is empty'), ('text', 'is not a PyTorch checkpoint'),
     ('foreign global', 'only full unpickling could rebuild (Unsupported global: GLOBAL datetime.date'),
-    ('missing', 'does not exist')])
+    ('missing', 'does not exist'), ('directory', 'is a directory, not a checkpoint file')])
 def test_unloadable_checkpoints_get_an_error_naming_the_file(checkpoint_files, kind, reason):
     path = checkpoint_files[kind]
     with pytest.raises(CheckpointFileError) as error:
@@ -318,14 +321,17 @@ def test_tools_refuse_broken_checkpoints_naming_them(checkpoint_files, synthetic
     """--resume PATH, load_from and test.py's checkpoint: a clear error before any training or testing."""
     options = ['--work-dir', str(tmp_path), '--cfg-options'] + [
         f'{split}_dataloader.dataset.data_root={synthetic_patterns}' for split in ('train', 'val', 'test')]
-    with pytest.raises(SystemExit, match=r"^error: checkpoint '.*truncated\.pth' is truncated or corrupted"):
-        load_tool('train').main([CLS_DEMO_CONFIG, '--resume', checkpoint_files['truncated'], *options])
-    with pytest.raises(SystemExit, match=r"^error: checkpoint '.*weights\.pth' cannot be resumed from"):
-        load_tool('train').main([CLS_DEMO_CONFIG, '--resume', checkpoint_files['weights only'], *options])
-    with pytest.raises(SystemExit, match=r"^error: '.*notes\.pth' is not a PyTorch checkpoint"):
-        load_tool('train').main([CLS_DEMO_CONFIG, *options, f"load_from={checkpoint_files['text']}"])
-    with pytest.raises(SystemExit, match=r"^error: checkpoint '.*foreign\.pth' holds objects that only full"):
-        load_tool('test').main([CLS_DEMO_CONFIG, checkpoint_files['foreign global'], *options])
+    for tool, argv, message in (
+            ('train', ['--resume', checkpoint_files['truncated'], *options],
+             r"checkpoint '.*truncated\.pth' is truncated or corrupted"),
+            ('train', ['--resume', checkpoint_files['weights only'], *options],
+             r"checkpoint '.*weights\.pth' cannot be resumed from"),
+            ('train', [*options, f"load_from={checkpoint_files['text']}"], r"'.*notes\.pth' is not a PyTorch checkpoint"),
+            ('test', [checkpoint_files['foreign global'], *options],
+             r"checkpoint '.*foreign\.pth' holds objects that only full")):
+        with pytest.raises(SystemExit, match=rf'^{tool}\.py: error: {message}'):  # as the command line reports it
+            with exit_on_user_error(f'{tool}.py'):
+                load_tool(tool).main([CLS_DEMO_CONFIG, *argv])
 
 
 # ----------------------------------------------------- real signals through the tools

@@ -355,7 +355,15 @@ def test_eval_untrained_tool(tiny_demo_options, subprocess_env, tmp_path):
     out = run_tool([PYTHON, osp.join(TOOLS, 'demo', 'eval_untrained.py'), DEMO_CONFIG, '--work-dir', str(tmp_path),
                     '--out', out_file, '--cfg-options', *tiny_demo_options], subprocess_env)
     assert re.search(r'coco/bbox_mAP: [0-9.]+', out)
-    assert len(load_results_pickle(out_file)) == 4
+    results = load_results_pickle(out_file)
+    assert len(results) == 4
+    # Evaluated at --score-thr 0 (the default): boxes below the config's 0.05 count too.
+    assert min(float(r['pred_instances']['scores'].min()) for r in results) < 0.05
+
+    tool = load_tool('demo/eval_untrained.py')
+    two_stage = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'rla', 'faster-rcnn_rla-r50_fpn_1x_coco.py'))
+    assert tool.set_score_thresholds(two_stage.model.test_cfg, 0.0) == 1  # rcnn's; rpn has none
+    assert two_stage.model.test_cfg.rcnn.score_thr == 0.0 and 'score_thr' not in two_stage.model.test_cfg.rpn
 
 
 # --------------------------------------------------------------------- dataset generator

@@ -12,7 +12,6 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repo, without installing
 
 from mmdet_rla.deploy.compile import compile_for_inference  # noqa: E402
-from mmdet_rla.engine import CheckpointFileError  # noqa: E402
 from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, add_compile_args, build_runner,  # noqa: E402
                                          enable_visualization, finish_args, load_config,
@@ -54,8 +53,6 @@ def main(argv=None) -> None:
         compile_for_inference(runner.model, backend=args.compile_backend)
     try:
         runner.test()
-    except CheckpointFileError as error:  # a missing, truncated or foreign checkpoint: say which, no traceback
-        raise SystemExit(f'error: {error}') from None
     finally:
         distributed = teardown_distributed()
     if distributed:

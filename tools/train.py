@@ -16,7 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repo,
 from mmengine.device import get_device  # noqa: E402
 
 from mmdet_rla.deploy.compile import enable_train_compile  # noqa: E402
-from mmdet_rla.engine import CheckpointFileError, TrainingPreempted  # noqa: E402
+from mmdet_rla.engine import TrainingPreempted  # noqa: E402
 from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
 from mmdet_rla.tools_support.cli import (add_common_args, add_compile_args, build_runner,  # noqa: E402
                                          finish_args, load_config)
@@ -74,8 +74,6 @@ def main(argv=None) -> None:
     runner = build_runner(cfg)
     try:
         runner.train()  # a stop signal ends it with exit status 75 (mmdet_rla.engine.PREEMPTED_EXIT_CODE)
-    except CheckpointFileError as error:  # a missing, truncated or foreign checkpoint: say which, no traceback
-        raise SystemExit(f'error: {error}') from None
     except TrainingPreempted:
         # torchrun reports any failed worker as status 1: tools/dist_train.sh reads this file instead.
         marker = os.environ.get('MMDET_RLA_PREEMPTED_FILE')

@@ -26,6 +26,7 @@ Loading uses ``torch.load(weights_only=True)``: a checkpoint that needs arbitrar
 (custom classes, ``__reduce__`` calls) is refused with :class:`UnsafeCheckpointError` and never
 executed.
 """
+import os
 import os.path as osp
 import pickle
 from collections import OrderedDict
@@ -200,7 +201,8 @@ def convert_rlanet_checkpoint(src: str, dst: str, *, classifier: bool = False,
                               arch: Optional[str] = None) -> Dict[str, Any]:
     """Convert the authors' checkpoint ``src`` and save the result to ``dst``.
 
-    ``dst`` holds ``{'state_dict': ..., 'meta': ...}``, loadable with ``weights_only=True``
+    ``dst`` (its folder is created if needed) holds ``{'state_dict': ..., 'meta': ...}``, loadable with
+    ``weights_only=True``
     (so also by mmengine's ``load_checkpoint`` / ``init_cfg=dict(type='Pretrained')``).
     ``meta['model']`` is the config ``state_dict`` loads into strictly (a detection backbone, an
     ImageClassifier with ``classifier=True``, or for an mmdet 2.x detector checkpoint our
@@ -214,9 +216,6 @@ def convert_rlanet_checkpoint(src: str, dst: str, *, classifier: bool = False,
 
     checkpoint = load_weights_only(src)
     state_dict = extract_state_dict(checkpoint)
-    out_dir = osp.dirname(osp.abspath(dst))
-    if not osp.isdir(out_dir):
-        raise FileNotFoundError(f'output directory does not exist: {out_dir}')
     if rlanet_detector.is_detector(state_dict):
         if classifier:
             raise ValueError('--cls converts ImageNet classifiers; this is a detector checkpoint '
@@ -235,5 +234,6 @@ def convert_rlanet_checkpoint(src: str, dst: str, *, classifier: bool = False,
         if model.get('backbone', model).get('rla_input') == 'output':
             meta['note'] = RLA_INPUT_ADVICE
     meta.update(source=osp.basename(src), converter='mmdet_rla.converters.rlanet')
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)  # e.g. checkpoints/ of a fresh clone
     torch.save(dict(state_dict=converted, meta=meta), dst)
     return meta

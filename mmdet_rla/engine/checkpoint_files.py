@@ -118,6 +118,8 @@ def check_checkpoint_file(path: str) -> bool:
         CheckpointFileError: The file is missing, empty, not a PyTorch checkpoint, or a zip archive cut
             short (one written by a process killed mid-write).
     """
+    if osp.isdir(path):
+        raise CheckpointFileError(f'checkpoint {path!r} is a directory, not a checkpoint file')
     if not osp.isfile(path):
         raise CheckpointFileError(f'checkpoint {path!r} does not exist')
     if osp.getsize(path) == 0:

@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     try:
         meta = convert_rlanet_checkpoint(args.src, args.dst, classifier=args.cls, arch=args.arch)
     except (UnsafeCheckpointError, ValueError, FileNotFoundError) as error:
-        print(f'error: {error}', file=sys.stderr)
+        print(f'rlanet2mmdet.py: error: {error}', file=sys.stderr)  # the one-line form of every tool
         return 1
     print(f'saved {args.dst}: {meta["arch"]} as {meta["layout"]}')
     if meta['dropped_keys']:
