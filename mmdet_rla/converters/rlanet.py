@@ -201,9 +201,9 @@ def convert_rlanet_checkpoint(src: str, dst: str, *, classifier: bool = False,
                               arch: Optional[str] = None) -> Dict[str, Any]:
     """Convert the authors' checkpoint ``src`` and save the result to ``dst``.
 
-    ``dst`` (its folder is created if needed) holds ``{'state_dict': ..., 'meta': ...}``, loadable with
-    ``weights_only=True``
-    (so also by mmengine's ``load_checkpoint`` / ``init_cfg=dict(type='Pretrained')``).
+    ``dst`` (its folder is created if needed) holds ``{'state_dict': ..., 'meta': ...}``, loadable
+    with ``weights_only=True`` (so also by mmengine's ``load_checkpoint`` /
+    ``init_cfg=dict(type='Pretrained')``).
     ``meta['model']`` is the config ``state_dict`` loads into strictly (a detection backbone, an
     ImageClassifier with ``classifier=True``, or for an mmdet 2.x detector checkpoint our
     detector of ``configs/rla/``, also named in ``meta['config']``); ``meta['arch']`` the
