@@ -232,10 +232,13 @@ def test_vis_features_tool_on_a_classifier(val_image, tmp_path, capsys):
         return None if scope is None else (scope.instance_name, scope.scope_name)
 
     scope, rng = current_scope(), torch.random.get_rng_state()
-    tool.main([config, '--img', val_image, '--list-blocks', '--out', str(tmp_path / 'unused.png')])
+    tool.main([config, '--list-blocks'])  # needs no image and writes nothing
     # No process-wide side effect (other code and tests build with their own scope and seeds).
     assert current_scope() == scope and torch.equal(torch.random.get_rng_state(), rng)
     assert capsys.readouterr().out.split() == [f'layer{s}.{b}' for s in (1, 2, 3) for b in range(3)]
+    with pytest.raises(SystemExit):
+        tool.main([config, '--img', val_image])
+    assert 'the following arguments are required: --out' in capsys.readouterr().err
     out = str(tmp_path / 'cls.png')
     tool.main([config, '--img', val_image, '--blocks', '-1', '--out', out, '--tile-size', str(TILE)])
     assert mmcv.imread(out).shape == grid_layout(1, 3, (TILE, TILE), 'title').size + (3, )

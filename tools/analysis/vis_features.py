@@ -1,6 +1,7 @@
 """Draw what each residual block reads, carries and returns, like RegNet's Fig. 1(a).
 
 ``python tools/analysis/vis_features.py CONFIG [CHECKPOINT] --img IMG [--blocks layer2 ...] --out PNG``
+(``CONFIG --list-blocks``: the names ``--blocks`` accepts)
 
 For any detector or classifier config of this package (and configs with mmdet's plain ``ResNet``):
 one row per selected block, with the block input ``I``, the family's state (RLA ``h``; RNNRegNet ``H``
@@ -30,11 +31,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Per-block feature maps (I, state, O) over an image')
     parser.add_argument('config', help='detector or classifier config')
     parser.add_argument('checkpoint', nargs='?', help='checkpoint (default: the untrained model)')
-    parser.add_argument('--img', required=True, help='image file (goes through the config\'s test pipeline)')
+    parser.add_argument('--img', help='image file (goes through the config\'s test pipeline); required unless '
+                        '--list-blocks')
     parser.add_argument('--blocks', nargs='+', default=list(DEFAULT_BLOCKS),
                         help='blocks to draw, one row each: block names (layer2.1), stage names (layer2: all '
                         'its blocks) or indices (-1: the last block); default: layer2')
-    parser.add_argument('--out', required=True, help='output PNG')
+    parser.add_argument('--out', help='output PNG; required unless --list-blocks')
     parser.add_argument('--tile-size', type=int, default=160, help='longer side of each panel in pixels')
     parser.add_argument('--channel-reduction', choices=CHANNEL_REDUCTIONS, default='squeeze_mean',
                         help='mean over channels, or the channel with the largest sum')
@@ -47,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='where the vis backend writes (vis_data/ under it)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='override config settings')
     args = parser.parse_args(argv)
+    missing = [option for option, value in (('--img', args.img), ('--out', args.out)) if value is None]
+    if missing and not args.list_blocks:  # --list-blocks reads neither
+        parser.error(f'the following arguments are required: {", ".join(missing)}')
     if args.vis_backend and not args.work_dir:
         parser.error('--vis-backend needs --work-dir')
     return args
