@@ -3,7 +3,9 @@ import argparse
 import io
 import os
 import os.path as osp
+import socket
 import subprocess
+import urllib.error
 
 import pytest
 import torch
@@ -100,6 +102,10 @@ def test_only_user_errors_lose_their_traceback(monkeypatch):
     with pytest.raises(SystemExit, match='empty or truncated'):
         with exit_on_user_error('tool'):
             raise EOFError()
+    with pytest.raises(SystemExit, match=r'^tool: error: a download failed \(\[Errno -3\] Temporary failure in name '
+                                         r"resolution\): without network access, put what it fetches in place"):
+        with exit_on_user_error('tool'):
+            raise urllib.error.URLError(socket.gaierror(-3, 'Temporary failure in name resolution'))
     for bug in (KeyError('state_dict'), RuntimeError('shape mismatch'), TypeError('bad operand')):
         with pytest.raises(type(bug)):
             with exit_on_user_error('tool'):

@@ -11,15 +11,16 @@ import argparse
 import contextlib
 import os
 import sys
+import urllib.error
 from typing import Iterator, List, Optional
 
 from mmengine.config import DictAction
 
 # What bad input raises: the library's argument checks (ValueError, and its subclasses
-# CheckpointFileError, json's JSONDecodeError, ...), paths that do not exist or cannot be written, and
-# pickles that end early (an empty or truncated file).
+# CheckpointFileError, json's JSONDecodeError, ...), paths that do not exist or cannot be written,
+# pickles that end early (an empty or truncated file), and downloads without network access.
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError,
-               PermissionError, EOFError)
+               PermissionError, EOFError, urllib.error.URLError)
 
 
 def user_error_message(error: BaseException) -> Optional[str]:
@@ -28,6 +29,9 @@ def user_error_message(error: BaseException) -> Optional[str]:
         # mmengine's registries: "X is not in the mmdet::model registry. Please check ...".
         text = error.args[0] if error.args and isinstance(error.args[0], str) else ''
         return text if ' registry' in text else None
+    if isinstance(error, urllib.error.URLError):  # e.g. a CIFAR config's dataset download without network access
+        return (f'a download failed ({error.reason}): without network access, put what it fetches in place yourself '
+                "(a dataset under the config's data_root, weights under checkpoints/)")
     if isinstance(error, EOFError):
         return 'a file ended before its end: it is empty or truncated' + (f' ({error})' if str(error) else '')
     if isinstance(error, USER_ERRORS):
