@@ -111,6 +111,38 @@ def test_config_builds_and_classifies(path):
     with torch.no_grad():
         logits = model(torch.rand(1, 3, size, size), mode='tensor')
     assert logits.shape == (1, num_classes)  # also checks head.in_channels against the backbone
+    assert_trains_its_norms(model, size, num_classes)
+
+
+def assert_trains_its_norms(model: torch.nn.Module, size: int, num_classes: int) -> None:
+    """mmpretrain's convention, as its own ResNet configs train: after ``model.train()`` every norm is in
+    training mode and nothing is frozen, and one training step moves every batch norm's running statistics.
+
+    What the classification configs lacked while they inherited mmdet's ``norm_eval=True``: their norms
+    stayed at mean 0 / variance 1 for a whole run, which no accuracy on an easy task revealed.
+    """
+    from mmengine.optim import OptimWrapper
+    from mmpretrain.structures import DataSample
+
+    model.train()
+    norms = {name: m for name, m in model.named_modules()
+             if isinstance(m, (torch.nn.modules.batchnorm._NormBase, torch.nn.GroupNorm, torch.nn.LayerNorm))}
+    assert norms
+    assert [name for name, m in norms.items() if not m.training] == []
+    assert [name for name, p in model.named_parameters() if not p.requires_grad] == []
+    batch_norms = {name: m for name, m in norms.items() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    before = {name: (m.running_mean.clone(), m.running_var.clone()) for name, m in batch_norms.items()}
+    generator = torch.Generator().manual_seed(0)
+    data = dict(inputs=[torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=generator)
+                        for _ in range(2)],
+                data_samples=[DataSample().set_gt_label(label) for label in (0, num_classes - 1)])
+    optim_wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    losses = model.train_step(data, optim_wrapper)
+    assert torch.isfinite(losses['loss'])
+    unmoved = [name for name, m in batch_norms.items()
+               if int(m.num_batches_tracked) != 1 or torch.equal(m.running_mean, before[name][0])
+               or torch.equal(m.running_var, before[name][1])]
+    assert unmoved == []
 
 
 @pytest.mark.parametrize('folder', ['rla', 'rnn_regnet', 'ror', 'resnet'])

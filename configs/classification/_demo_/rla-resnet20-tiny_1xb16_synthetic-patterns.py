@@ -14,6 +14,7 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='RLAResNet',
+        norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
         depth=20,
         stem_type='cifar',
         base_channels=8,

@@ -7,6 +7,7 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='RNNRegNet',
+        norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
         depth=20,
         stem_type='cifar',
         base_channels=8,

@@ -16,6 +16,7 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='RLAResNet',
+        norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
         depth=110,
         stem_type='cifar',  # 3x3 stem, three stages of 16/32/64 channels
         rla_channels=4,

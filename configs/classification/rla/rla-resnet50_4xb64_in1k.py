@@ -13,6 +13,7 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='RLAResNet',
+        norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
         depth=50,
         rla_channels=32,
         # The authors' code feeds the block output ReLU(y + identity) to the RLA path (an in-place alias);

@@ -13,6 +13,7 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='RNNRegNet',
+        norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
         depth=20,
         stem_type='cifar',  # 3x3 stem, three stages of 16/32/64 channels
         regulator='lstm',

@@ -14,6 +14,7 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='RNNRegNet',
+        norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
         depth=50,
         regulator='lstm',
         regulator_conv='light',  # the paper's grouped two-step convolutions (Table I)

@@ -15,6 +15,7 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='RoRResNet',
+        norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
         depth=101,
         represent_ratio=0.05,
         refine_drop_rate=0.2,

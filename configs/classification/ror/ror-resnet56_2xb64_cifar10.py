@@ -16,6 +16,7 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='RoRResNet',
+        norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
         depth=56,
         stem_type='cifar',
         cifar_arch='ror',  # the paper's Table 2 nets: bottleneck blocks, base width 32
