@@ -2,7 +2,6 @@
 classification checkpoints of ours initialise detector backbones with no missing weights."""
 import glob
 import json
-import logging
 import os.path as osp
 import socket
 import subprocess
@@ -12,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmpretrain.utils import register_all_modules
 
@@ -293,33 +291,6 @@ def test_distributed_test_of_the_demo_checkpoint(demo_run, tmp_path, subprocess_
 
 
 # ------------------------------------------------------- classification -> detection weights
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def init_and_log(model: torch.nn.Module) -> str:
-    """``model.init_weights()``, returning what mmengine logged meanwhile (missing/unexpected keys)."""
-    logger = MMLogger.get_current_instance()
-    records = _Records()
-    logger.addHandler(records)
-    try:
-        model.init_weights()
-    finally:
-        logger.removeHandler(records)
-    return '\n'.join(records.messages)
-
-
-def unexpected_keys(log: str) -> set:
-    lines = [line for line in log.splitlines() if line.startswith('unexpected key in source state_dict: ')]
-    assert len(lines) == 1, log
-    return set(lines[0].split(': ', 1)[1].split(', '))
-
-
 def test_runner_checkpoint_of_the_demo_initialises_a_detector_backbone(demo_run):
     """tools/train.py's checkpoint -> RetinaNet with the same tiny RLA backbone, loaded by init_cfg."""
     from mmdet.registry import MODELS as MMDET_MODELS
@@ -336,11 +307,12 @@ def test_runner_checkpoint_of_the_demo_initialises_a_detector_backbone(demo_run)
         init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=demo_run['checkpoint']))
     cfg.model.neck.update(in_channels=[8, 16, 32], start_level=0)
     detector = MMDET_MODELS.build(cfg.model)
-    log = init_and_log(detector)
+    detector.init_weights()  # Pretrained: every tensor of the backbone must come from the file
 
-    assert 'missing keys' not in log
+    (report, ) = detector.backbone.checkpoint_reports
+    assert report.kind == 'Pretrained' and not report.fresh
     # The classifier's extra parts, unused by a detector: the last update's norm and the output norm.
-    assert {k.rsplit('.', 1)[0] for k in unexpected_keys(log)} == {'layer3.norms.2', 'layer3.output_norm'}
+    assert {k.rsplit('.', 1)[0] for k in report.unused} == {'layer3.norms.2', 'layer3.output_norm'}
     weights = torch.load(demo_run['checkpoint'], map_location='cpu', weights_only=True)['state_dict']
     for key, value in detector.backbone.state_dict().items():
         assert torch.equal(value, weights['backbone.' + key]), key
@@ -373,9 +345,10 @@ def test_imagenet_classifier_checkpoint_initialises_the_rla_detector_configs(tmp
 
     det_cfg.model.backbone.init_cfg = dict(type='Pretrained', prefix='backbone.', checkpoint=path)
     detector = MMDET_MODELS.build(det_cfg.model)
-    log = init_and_log(detector)
-    assert 'missing keys' not in log
-    assert {k.rsplit('.', 1)[0] for k in unexpected_keys(log)} == {'layer4.norms.2', 'layer4.output_norm'}
+    detector.init_weights()
+    (report, ) = detector.backbone.checkpoint_reports
+    assert report.kind == 'Pretrained' and not report.fresh
+    assert {k.rsplit('.', 1)[0] for k in report.unused} == {'layer4.norms.2', 'layer4.output_norm'}
     for key, value in detector.backbone.state_dict().items():
         assert torch.equal(value, classifier.backbone.state_dict()[key]), key
 

@@ -10,7 +10,7 @@ from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet_rla.models.backbones.base import ResNetBase
-from mmdet_rla.models.backbones.rnn_regnet import RegulatedStage, RNNRegNet
+from mmdet_rla.models.backbones.rnn_regnet import RegulatedStage, RNNRegNet, UnregulatedStage
 from mmdet_rla.models.layers.conv_rnn import (ConvGRUCell, ConvLSTMCell, ConvRNNCell, LightRecurrentConv,
                                               PlainRecurrentConv, build_conv_rnn_cell)
 from mmdet_rla.registry import MMPRETRAIN_MODELS, build_model
@@ -265,30 +265,26 @@ def test_conv_over_concat_refuses_parts_that_do_not_fit():
 
 # ------------------------------------------------------------------------- the architecture
 def test_stages_without_a_regulator_are_plain_resnet_stages():
-    # No regulator anywhere: exactly mmdet's ResNet (parameters and outputs).
+    # No regulator anywhere: exactly mmdet's ResNet (parameters, key names and outputs), so a ResNet checkpoint
+    # loads strictly, as it does into RoRResNet.
     plain = RNNRegNet(depth=50, regulator_stages=())
     resnet = ResNet(depth=50)
     assert n_params(plain) == n_params(resnet)
+    assert list(plain.state_dict()) == list(resnet.state_dict())
     resnet.eval()
-    plain.load_state_dict({_to_stage_key(k): v for k, v in resnet.state_dict().items()})
+    plain.load_state_dict(resnet.state_dict(), strict=True)
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         for a, b in zip(plain.eval()(x), resnet(x)):
-            torch.testing.assert_close(a, b)
-    # Regulating one stage: a stage after an unregulated one starts from zeros (no transition).
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # Regulating one stage: a stage after an unregulated one starts from zeros (no transition); the unregulated
+    # stages keep ResNet's key names, the regulated one its blocks under .blocks.
     one = RNNRegNet(depth=50, regulator_stages=(1, ))
-    assert not one.layer1.cells and len(one.layer2.cells) == 1 and not one.layer2.transitions
-    assert not one.layer2.continue_state and not one.layer3.cells
+    assert isinstance(one.layer1, UnregulatedStage) and isinstance(one.layer3, UnregulatedStage)
+    assert len(one.layer2.cells) == 1 and not one.layer2.transitions and not one.layer2.continue_state
+    assert 'layer1.0.conv1.weight' in one.state_dict() and 'layer2.blocks.0.conv1.weight' in one.state_dict()
     gap = RNNRegNet(depth=18, regulator_stages=(0, 2))
     assert not gap.layer3.transitions and not gap.layer3.continue_state
-
-
-def _to_stage_key(key: str) -> str:
-    """mmdet ResNet's ``layer1.0.conv1.weight`` -> our ``layer1.blocks.0.conv1.weight``."""
-    parts = key.split('.')
-    if parts[0].startswith('layer') and parts[1].isdigit():
-        parts.insert(1, 'blocks')
-    return '.'.join(parts)
 
 
 def test_share_cells_and_state_transition_options():

@@ -453,7 +453,7 @@ def test_detector_config_builds_trains_one_step_and_infers(config):
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(config)
     backbone = cfg.model.backbone
-    assert backbone.init_cfg['type'] == 'Pretrained'  # ImageNet ResNet/ResNeXt weights (no download here)
+    assert backbone.init_cfg['type'] == 'ResNetWarmStart'  # ImageNet ResNet/ResNeXt weights (no download here)
     backbone.init_cfg = None
     # Fewer sampled RoIs and proposals than COCO training uses: the heads' cost on CPU, not what
     # this test checks (the config's backbone inside a real detector), dominates otherwise.

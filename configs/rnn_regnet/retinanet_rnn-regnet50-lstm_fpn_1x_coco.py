@@ -15,14 +15,15 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         style='pytorch',
         norm_cfg=dict(type='BN', requires_grad=True),
-        # No ImageNet weights of RegNet are published, so as written the backbone trains from
-        # scratch: nothing is frozen and its norms train. With weights trained on ImageNet (the
-        # backbone is registered in mmpretrain too; paper recipe in README.md (RegNet section)), set
-        # init_cfg=dict(type='Pretrained', checkpoint=...), frozen_stages=1 and norm_eval=True,
-        # as mmdet's ResNet-50 configs do.
-        frozen_stages=-1,
-        norm_eval=False,
-        init_cfg=None))
+        # No ImageNet weights of RegNet exist: the trunk starts from torchvision's ImageNet ResNet-50
+        # (docs/weights.md). The regulators start as init_weights makes them and the fusion convs as
+        # identities on the features and zeros on H, so at step 0 the network is that ResNet-50.
+        init_cfg=dict(type='ResNetWarmStart', checkpoint='torchvision://resnet50'),
+        # mmdet's ResNet-50 fine-tuning: frozen stem and first stage, frozen BN statistics ...
+        frozen_stages=1,
+        norm_eval=True,
+        # ... but the regulator parts of the first stage, which no checkpoint trained, train.
+        freeze_added_parts=False))
 
 # mmdet's 1x recipe: 16 images per step at lr 0.02; --auto-scale-lr rescales for other batch sizes.
 auto_scale_lr = dict(enable=False, base_batch_size=16)

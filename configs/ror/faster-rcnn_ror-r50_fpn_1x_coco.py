@@ -22,10 +22,11 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
         style='pytorch',
-        # RoR adds no parameters: ImageNet ResNet-50 weights load with no missing or unexpected
-        # backbone keys (the masks, absent from them, come from ``seed``). Replace with a RoR
-        # ImageNet checkpoint to start from RoR weights (its masks then replace the seeded ones).
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')))
+        # RoR adds no parameters: every tensor comes from ImageNet ResNet-50 weights (the masks, absent
+        # from them, come from ``seed``). The Represent channels lose their shortcut, so unlike RLA and
+        # RegNet the network does not start as that ResNet: by design (docs/weights.md). To start from a
+        # RoR ImageNet checkpoint use init_cfg=dict(type='Pretrained', ...) (its masks replace the seeded).
+        init_cfg=dict(type='ResNetWarmStart', checkpoint='torchvision://resnet50')))
 
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 

@@ -4,4 +4,4 @@ _base_ = './mask-rcnn_ror-r50_fpn_1x_coco.py'
 model = dict(
     backbone=dict(
         depth=101,
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')))
+        init_cfg=dict(type='ResNetWarmStart', checkpoint='torchvision://resnet101')))

@@ -10,7 +10,7 @@ adds lives inside its stage module ``layer{i}``, so mmdet's stage freezing cover
 A stage module either is a plain :class:`~mmdet.models.layers.ResLayer` (``x -> x``) or a
 :class:`StatefulLayer` (``(x, state) -> (x, state)``).
 """
-from typing import Any, Dict, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 import torch
 from mmcv.cnn import build_conv_layer, build_norm_layer
@@ -18,11 +18,16 @@ from mmdet.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
 from mmengine.model import BaseModule
 from torch import nn
 
-from ...utils import check_choice, check_indices, check_int_range
+from ...utils import check_bool, check_choice, check_indices, check_int_range
+from ..weight_init import RESNET_BLOCK_PARTS, apply_checkpoint_init, checkpoint_init_kind, init_cfg_list
 
 STEM_TYPES = ('imagenet', 'cifar')
 STYLES = ('pytorch', 'caffe')
 ArchSettings = Dict[int, Tuple[Type[nn.Module], Tuple[int, ...]]]
+
+# mmdet ResNet's initialisation when no checkpoint is given (its init_cfg when init_cfg is None): what every
+# tensor a checkpoint does not hold starts from.
+FRESH_INIT_CFG = (dict(type='Kaiming', layer='Conv2d'), dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']))
 
 # Stage layout defaults per stem: ImageNet nets have 4 stages of 64..512 base widths after a
 # stride-4 stem; CIFAR nets (He et al. 2016, Sec. 4.2) have 3 stages of 16/32/64 after a 3x3 conv.
@@ -57,7 +62,13 @@ class ResNetBase(ResNet):
             (one 3x3/1 conv, no pooling; 3 stages of 16/32/64 base channels by default).
         base_channels, num_stages, strides, dilations, out_indices: as in mmdet's ResNet; ``None``
             takes the default of ``stem_type`` (``out_indices=None``: every stage).
-        **kwargs: Every other mmdet ResNet argument.
+        freeze_added_parts: With ``frozen_stages >= 1``, freeze the family's own parts of those stages too
+            (``True``, mmdet's rule: a frozen stage is frozen whole), or only their ResNet trunk (``False``: the
+            convs, norms and downsample of the blocks), so that parts a ResNet checkpoint did not hold still
+            train after a ``ResNetWarmStart``.
+        **kwargs: Every other mmdet ResNet argument. ``init_cfg`` may hold ``dict(type='Pretrained', ...)``
+            (a checkpoint of this backbone, required to hold all of it) or ``dict(type='ResNetWarmStart', ...)``
+            (an ImageNet ResNet/ResNeXt; :mod:`mmdet_rla.models.weight_init`), see :meth:`init_weights`.
     """
 
     arch_settings: ArchSettings = ResNet.arch_settings
@@ -81,8 +92,11 @@ class ResNetBase(ResNet):
                  out_indices: Optional[Sequence[int]] = None,
                  style: str = 'pytorch',
                  frozen_stages: int = -1,
+                 freeze_added_parts: bool = True,
                  **kwargs) -> None:
         check_choice('stem_type', stem_type, STEM_TYPES)
+        check_bool('freeze_added_parts', freeze_added_parts)
+        self.freeze_added_parts = freeze_added_parts
         self.stem_type = stem_type
         # mmdet's ResNet reads the table through ``self.arch_settings``: point it at the stem's.
         self.arch_settings = self.arch_table(stem_type)
@@ -151,6 +165,81 @@ class ResNetBase(ResNet):
         """mmdet's ``train`` (freezing, ``norm_eval``), returning ``self`` so ``model.eval()`` chains."""
         super().train(mode)
         return self
+
+    def _freeze_stages(self) -> None:
+        """mmdet's freezing of the stem and the first ``frozen_stages`` stages; with
+        ``freeze_added_parts=False``, of those stages' ResNet trunk only."""
+        if self.freeze_added_parts or self.frozen_stages < 1:
+            super()._freeze_stages()
+            return
+        frozen_stages, self.frozen_stages = self.frozen_stages, 0
+        try:
+            super()._freeze_stages()  # the stem
+        finally:
+            self.frozen_stages = frozen_stages
+        for stage_name in self.res_layers[:frozen_stages]:
+            for part in self.trunk_modules(stage_name):
+                part.eval()
+                for param in part.parameters():
+                    param.requires_grad = False
+
+    def blocks_of(self, stage_name: str) -> nn.Module:
+        """The blocks of stage ``stage_name`` (``'layer1'``, ...), wherever the stage keeps them."""
+        stage = getattr(self, stage_name)
+        return getattr(stage, 'blocks', stage)
+
+    def trunk_modules(self, stage_name: str) -> Iterator[nn.Module]:
+        """The ResNet parts of a stage's blocks: their convs, norms and downsample."""
+        for block in self.blocks_of(stage_name):
+            for name in RESNET_BLOCK_PARTS:
+                part = getattr(block, name, None)
+                if isinstance(part, nn.Module):
+                    yield part
+
+    # ---------------------------------------------------------------------- initialisation
+    def init_weights(self) -> None:
+        """mmengine's initialisation, with checkpoints loaded last and checked.
+
+        ``Pretrained`` and ``ResNetWarmStart`` entries of ``init_cfg`` apply after the model was
+        initialised as if there were no checkpoint (mmdet ResNet's Kaiming and constant init, or the other
+        entries, and each part's own ``init_weights``), so that whatever the file does not hold starts as
+        ``init_weights`` makes it. ``Pretrained`` must fill every tensor of the backbone and
+        ``ResNetWarmStart`` every tensor of its ResNet trunk; otherwise the load stops with one line saying
+        what fit and what the file holds. Each load logs one report line, kept in ``checkpoint_reports``.
+        """
+        cfgs = init_cfg_list(self.init_cfg)
+        loads = [cfg for cfg in cfgs if checkpoint_init_kind(cfg)]
+        if not loads:
+            super().init_weights()
+            return
+        self.init_cfg = [cfg for cfg in cfgs if not checkpoint_init_kind(cfg)] or [dict(c) for c in FRESH_INIT_CFG]
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = cfgs
+        self.checkpoint_reports = [apply_checkpoint_init(self, cfg) for cfg in loads]
+
+    def widen_resnet_tensor(self, key: str, resnet_value: torch.Tensor,
+                            own_value: torch.Tensor) -> Optional[torch.Tensor]:
+        """The value of this backbone's tensor ``key`` from a ResNet tensor of another shape, or ``None`` if it
+        cannot take it (a warm start then stops). A family whose convs read more than the ResNet's do
+        overrides it (RLA's first convs also read ``h``)."""
+        return None
+
+    def widened_note(self, keys: List[str]) -> str:
+        """The report's words on the tensors :meth:`widen_resnet_tensor` placed."""
+        return f'{len(keys)} tensors widened'
+
+    def preserve_resnet_function(self) -> List[str]:
+        """Called after a ``ResNetWarmStart``: set the family's parts on the main path so that the network
+        computes the ResNet's function with eval-mode norms, where the family can; return notes for the
+        report (what was set, and what changes the function by design)."""
+        attention = sum(getattr(block, 'attention', None) is not None
+                        for name in self.res_layers for block in self.blocks_of(name))
+        if not attention:
+            return []
+        return [f'{attention} blocks have channel attention, which a ResNet has not: it starts as init_weights '
+                'makes it and changes the function']
 
     # ---------------------------------------------------------------------- forward pass
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
@@ -224,6 +313,6 @@ def family_arch_settings(basic: Type[nn.Module], bottleneck: Type[nn.Module]) ->
 
 
 def _is_pretrained(init_cfg: Any) -> bool:
-    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
-    return any(isinstance(c, dict) and c.get('type') == 'Pretrained' for c in cfgs)
+    """Whether ``init_cfg`` loads a checkpoint (``Pretrained`` or ``ResNetWarmStart``)."""
+    return any(checkpoint_init_kind(cfg) for cfg in init_cfg_list(init_cfg))
 

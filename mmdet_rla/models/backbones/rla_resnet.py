@@ -28,7 +28,7 @@ f-j    ``resnet_rla_v2.py`` - v6    ``rla_input`` (``'residual'``/``'output'``/`
 =====  ===========================  ==========================================================
 """
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -548,6 +548,27 @@ class RLAResNet(ResNetBase):
         if not stage.with_rla_output:
             return x
         return torch.cat([x, stage.rla_output(state[0])], dim=1)
+
+    def widen_resnet_tensor(self, key: str, resnet_value: torch.Tensor,
+                            own_value: torch.Tensor) -> Optional[torch.Tensor]:
+        """A ResNet block's first conv into ours, which reads ``concat(x, h)``: the ResNet's weight on the
+        ``x``-columns, zeros on the ``k`` columns that read ``h``.
+
+        With those zeros every block computes the ResNet's branch, ``F(concat(x, h)) = F(x)``, whatever ``h``
+        holds, so the warm-started network is the ResNet. The zeros' gradient, ``dL/dy`` against ``h``, is not
+        zero (``h`` is not, after the first block), so the blocks start reading the state at the first step;
+        the RLA path itself (``Conv1_s``, the recurrent unit, its norms) gets gradients from the second.
+        """
+        expected = (resnet_value.shape[0], resnet_value.shape[1] + self.rla_channels) + tuple(resnet_value.shape[2:])
+        if not key.endswith('.conv1.weight') or tuple(own_value.shape) != expected:
+            return None
+        widened = torch.zeros_like(own_value)
+        widened[:, :resnet_value.shape[1]] = resnet_value
+        return widened
+
+    def widened_note(self, keys: List[str]) -> str:
+        return (f'the first conv of {len(keys)} blocks reads h too: its {self.rla_channels} h-columns start at '
+                "zero, so that each block computes the ResNet's branch")
 
 
 @register_model

@@ -8,13 +8,13 @@ which fuses ``concat(features, ReLU(BN(H)))`` with a 1x1 convolution (paper Eqs.
 Registered as ``RNNRegNet``: mmdet already registers ``RegNet`` (RegNetX/Y, Radosavovic et al.).
 The decisions on what the paper leaves open are listed in :class:`RNNRegNet`.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmdet.models.backbones.resnet import BasicBlock, Bottleneck
-from mmengine.model import ModuleList
+from mmengine.model import ModuleList, Sequential
 from torch import nn
 
 from ...registry import register_model
@@ -194,12 +194,23 @@ class RegBottleneck(_RegulatedBlockMixin, Bottleneck):
         return out, state
 
 
+class UnregulatedStage(Sequential):
+    """A stage without a regulator: its blocks in sequence, as mmdet's ``ResLayer`` holds them, so that its
+    parameter names are ResNet's (``layer1.0.conv1.weight``, ...) and a ResNet checkpoint loads into
+    ``RNNRegNet(regulator_stages=())`` as it is. The recurrence does not cross it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self:
+            x, _ = block(x)
+        return x
+
+
 class RegulatedStage(StatefulLayer):
     """One stage: its blocks, its regulator cell(s) and the transition of the incoming state.
 
     Args:
         blocks: The stage's blocks, in order.
-        cells: One cell shared by all blocks, one per block, or none (a plain ResNet stage).
+        cells: One cell shared by all blocks, or one per block.
         transitions: One module per state tensor mapping the previous stage's state to this stage's
             channels and resolution; empty when the stage starts from a zero state.
         continue_state: Use the incoming state (else start from zeros: first regulated stage,
@@ -209,7 +220,7 @@ class RegulatedStage(StatefulLayer):
     def __init__(self, blocks: Sequence[nn.Module], cells: Sequence[nn.Module],
                  transitions: Sequence[nn.Module], continue_state: bool) -> None:
         super().__init__()
-        if cells and len(cells) not in (1, len(blocks)):
+        if len(cells) not in (1, len(blocks)):
             raise ValueError(f'cells must hold 1 or {len(blocks)} cells, got {len(cells)}')
         self.blocks = ModuleList(blocks)  # mmengine's, so init_weights reaches the blocks
         self.cells = nn.ModuleList(cells)
@@ -217,10 +228,6 @@ class RegulatedStage(StatefulLayer):
         self.continue_state = continue_state
 
     def forward(self, x: torch.Tensor, state: Optional[State]) -> Tuple[torch.Tensor, Optional[State]]:
-        if not self.cells:  # a plain stage: the recurrence does not cross it
-            for block in self.blocks:
-                x, _ = block(x)
-            return x, None
         if not self.continue_state or state is None:
             state = None  # the first cell starts from zeros shaped like its input
         elif self.transitions:
@@ -264,8 +271,14 @@ class RNNRegNet(ResNetBase):
       as is, the transition keeps the resolution (stride 1) and the new state is pooled (ceil
       mode) before the concat; costlier. Basic and caffe-style blocks have ``X2`` at the output
       resolution already, where both agree.
-    - ``regulator_stages``: stages without a regulator are plain ResNet (or SE-ResNet) stages,
-      and a state does not cross them: the next regulated stage starts from zeros.
+    - ``regulator_stages``: stages without a regulator are plain ResNet (or SE-ResNet) stages with
+      ResNet's parameter names (``layer1.0.conv1.weight``; regulated stages keep their blocks in
+      ``layer1.blocks``), and a state does not cross them: the next regulated stage starts from zeros.
+      ``regulator_stages=()`` is mmdet's ResNet, and a ResNet checkpoint loads into it strictly.
+    - Starting from an ImageNet ResNet (``init_cfg=dict(type='ResNetWarmStart', checkpoint=...)``): the
+      trunk comes from the file, the regulator as ``init_weights`` makes it, and the fusion convs start as
+      identities on the features and zeros on ``H`` (:meth:`preserve_resnet_function`), so the network
+      computes the ResNet's function (eval-mode norms).
     - For detection only the stage outputs go to the neck (the state is internal), and every
       parameter takes part in the forward pass.
 
@@ -343,7 +356,7 @@ class RNNRegNet(ResNetBase):
     def _is_regulated(self, stage_index: int) -> bool:
         return self.regulator_stages is None or stage_index in self.regulator_stages
 
-    def make_res_layer(self, **kwargs) -> RegulatedStage:
+    def make_res_layer(self, **kwargs) -> nn.Module:
         stage_index = len(self.res_layers)  # mmdet's ResNet appends each stage after building it
         regulated = self._is_regulated(stage_index)
         blocks = list(super().make_res_layer(
@@ -352,14 +365,14 @@ class RNNRegNet(ResNetBase):
             se_reduction=self.se_reduction,
             regulator_resolution=self.regulator_resolution,
             **kwargs))
+        if not regulated:
+            return UnregulatedStage(*blocks)
         planes = kwargs['planes']
-        cells, transitions = [], []
-        continue_state = (regulated and stage_index > 0 and self._is_regulated(stage_index - 1)
-                          and self.state_transition != 'reset')
-        if regulated:
-            num_cells = 1 if self.share_cells else len(blocks)
-            cells = [build_conv_rnn_cell(self.regulator, planes, planes, self.regulator_conv,
-                                         fuse_steps=self.fuse_light_conv) for _ in range(num_cells)]
+        transitions = []
+        continue_state = stage_index > 0 and self._is_regulated(stage_index - 1) and self.state_transition != 'reset'
+        num_cells = 1 if self.share_cells else len(blocks)
+        cells = [build_conv_rnn_cell(self.regulator, planes, planes, self.regulator_conv,
+                                     fuse_steps=self.fuse_light_conv) for _ in range(num_cells)]
         if continue_state:
             # From the previous stage's last step to this stage's first step.
             stride = blocks[0].cell_stride
@@ -371,3 +384,51 @@ class RNNRegNet(ResNetBase):
                 for _ in range(cells[0].num_states)
             ]
         return RegulatedStage(blocks, cells, transitions, continue_state)
+
+    def preserve_resnet_function(self) -> List[str]:
+        """After a ``ResNetWarmStart``: every fusion conv reads its features through an identity and ``H``
+        through zeros, and its norm is an identity in eval mode, so that
+        ``ReLU(BN(W * concat(X, ReLU(BN(H))))) = ReLU(X) = X`` (``X`` leaves a ReLU) and each block computes
+        the ResNet's branch. ``H``'s columns get gradients at the first step (``H`` is not zero); the
+        regulator, its norms and the transitions from the second."""
+        fused = 0
+        for name in self.res_layers:
+            for block in self.blocks_of(name):
+                if getattr(block, 'regulated', False):
+                    set_identity_fusion(block.fusion_conv, block.fusion_norm)
+                    fused += 1
+        notes = [f'{fused} fusion convs read X through an identity and H through zeros, their norms identities in '
+                 'eval mode, so that each block computes the ResNet\'s branch'] if fused else []
+        return notes + super().preserve_resnet_function()
+
+
+def set_identity_fusion(conv: nn.Conv2d, norm: nn.Module) -> None:
+    """``norm(conv(concat(x, h))) = x`` in eval mode: ``conv`` an identity on the first ``out_channels`` input
+    channels and zero on the rest, ``norm`` a batch norm whose running statistics and affine map make it an
+    identity exactly (``running_var + eps == 1`` in its dtype, so its scale is 1, not merely close to it)."""
+    if not isinstance(norm, nn.modules.batchnorm._BatchNorm) or conv.kernel_size != (1, 1) or conv.groups != 1:
+        raise ValueError(f'the fusion of a warm start needs a 1x1 conv and a batch norm, got {type(conv).__name__} '
+                         f'and {type(norm).__name__}')
+    channels = conv.out_channels
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[:, :channels, 0, 0] = torch.eye(channels, dtype=conv.weight.dtype)
+        if conv.bias is not None:
+            conv.bias.zero_()
+        norm.weight.fill_(1)
+        norm.bias.zero_()
+        norm.running_mean.zero_()
+        norm.running_var.fill_(identity_variance(norm.eps, norm.running_var.dtype))
+
+
+def identity_variance(eps: float, dtype: torch.dtype) -> float:
+    """The variance ``v`` nearest to ``1 - eps`` with ``v + eps == 1`` in ``dtype``'s arithmetic (a norm's
+    inverse standard deviation is then exactly 1)."""
+    one = torch.ones((), dtype=dtype)
+    var = one - eps
+    for _ in range(8):
+        total = var + torch.tensor(eps, dtype=dtype)
+        if total == one:
+            return var.item()
+        var = torch.nextafter(var, -one if total > one else one * 2)
+    raise ValueError(f'no {dtype} variance makes the norm an identity with eps={eps}')

@@ -335,6 +335,21 @@ class RoRBackbone(ResNetBase):
         """Every block's mask by buffer name (``layer1.0.refine_mask``, ...)."""
         return {name: buf for name, buf in self.named_buffers() if name.endswith(MASK_BUFFER)}
 
+    def preserve_resnet_function(self) -> List[str]:
+        """After a ``ResNetWarmStart``: nothing to set (RoR adds no parameters), but say where the network
+        differs from the ResNet by design: Represent channels have no shortcut, and test-time drop scaling
+        scales the Refine residuals."""
+        notes = super().preserve_resnet_function()
+        masks = self.refine_masks().values()
+        represent = sum(int((mask == 0).sum()) for mask in masks)
+        if represent:
+            notes.append(f'{represent} of the {sum(mask.numel() for mask in masks)} block output channels are '
+                         'Represent (no shortcut; drawn from seed): the network differs from the ResNet by design')
+        if self.drop_scaling == 'test_time' and self.refine_drop_rate > 0:
+            notes.append("drop_scaling='test_time' scales the Refine residuals at test time: not the ResNet's "
+                         'function')
+        return notes
+
 
 # He et al. 2016: BasicBlock nets of 6n+2 layers, ResNet-164 with bottlenecks.
 _HE_CIFAR_ARCH_SETTINGS: ArchSettings = {
