@@ -7,6 +7,7 @@ Importing this package registers, in mmengine's root registries (found from the 
 - the hook ``ResumableCheckpointHook`` (:mod:`.hooks`);
 - the hook ``MainProcessLoggerHook`` (:mod:`.logger_hook`): test metrics dumped by one process, not raced
   on by all;
+- the hook ``ValidateBeforeTrainHook`` (:mod:`.validate_hook`): the metrics of the model a run starts from;
 - the file backend ``atomic_local`` (:mod:`.checkpoint_files`).
 
 Configs switch them on with::
@@ -21,8 +22,9 @@ from .hooks import PREEMPTED_EXIT_CODE, ResumableCheckpointHook, TrainingPreempt
 from .logger_hook import MainProcessLoggerHook
 from .loops import ResumableEpochBasedTrainLoop, ResumableIterBasedTrainLoop
 from .random_state import get_rng_state, set_rng_state
+from .validate_hook import ValidateBeforeTrainHook
 
 __all__ = ['AtomicLocalBackend', 'CheckpointFileError', 'MainProcessLoggerHook', 'PREEMPTED_EXIT_CODE',
            'ResumableCheckpointHook', 'ResumableEpochBasedTrainLoop', 'ResumableIterBasedTrainLoop',
-           'TrainingPreempted', 'atomic_write', 'check_checkpoint_file', 'find_newest_valid_checkpoint', 'get_rng_state',
-           'load_checkpoint_file', 'set_rng_state']
+           'TrainingPreempted', 'ValidateBeforeTrainHook', 'atomic_write', 'check_checkpoint_file',
+           'find_newest_valid_checkpoint', 'get_rng_state', 'load_checkpoint_file', 'set_rng_state']

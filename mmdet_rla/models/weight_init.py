@@ -117,7 +117,7 @@ def describe_resnet(trunk: Mapping[str, torch.Tensor]) -> str:
     conv2 = trunk.get('layer1.0.conv2.weight')
     groups = conv2.shape[0] // conv2.shape[1] if conv2 is not None and conv2.dim() == 4 and conv2.shape[1] else 1
     family = 'ResNeXt' if groups > 1 else 'ResNet'
-    depth = f'-{2 + per_block * sum(blocks)}' if len(blocks) == 4 else ''
+    depth = f'-{2 + per_block * sum(blocks)}' if blocks else ''
     details = [f'{groups} groups'] if groups > 1 else []
     details.append(f"{'bottleneck' if bottleneck else 'basic'} blocks {'-'.join(map(str, blocks))}")
     return f'a {family}{depth} ({", ".join(details)})'
