@@ -24,5 +24,5 @@ from .random_state import get_rng_state, set_rng_state
 
 __all__ = ['AtomicLocalBackend', 'CheckpointFileError', 'MainProcessLoggerHook', 'PREEMPTED_EXIT_CODE',
            'ResumableCheckpointHook', 'ResumableEpochBasedTrainLoop', 'ResumableIterBasedTrainLoop',
-           'TrainingPreempted', 'atomic_write', 'check_checkpoint_file', 'find_newest_valid_checkpoint', 'get_rng_state',
-           'load_checkpoint_file', 'set_rng_state']
+           'TrainingPreempted', 'atomic_write', 'check_checkpoint_file', 'find_newest_valid_checkpoint',
+           'get_rng_state', 'load_checkpoint_file', 'set_rng_state']
