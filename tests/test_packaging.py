@@ -117,7 +117,7 @@ def test_every_tool_is_a_package_module_that_mmdet_rla_dispatches_and_tools_runs
         module = text.split('from mmdet_rla.cli.')[1].split(' ')[0]
         assert f'from mmdet_rla.cli.{module} import main' in text and 'run_tool(main)' in text, wrapper
         wrapped.add(module)
-    assert wrapped <= set(modules) and len(wrapped) == 18  # the 18 Python tools of tools/
+    assert wrapped <= set(modules) and len(wrapped) >= 18  # the 18 Python tools of tools/ (at least)
     for tool in cli.TOOLS:
         with open(osp.join(folder, cli.module_name(tool).rpartition('.')[2] + '.py'), encoding='utf-8') as file:
             source = file.read()
