@@ -75,7 +75,8 @@ def test_the_config_set_is_complete():
     names = {osp.relpath(p, osp.join(REPO, 'configs', 'classification')) for p in CLS_CONFIGS}
     for name in ('rla/rla-resnet152_4xb64_in1k.py', 'rla/rla-eca-resnet152_4xb64_in1k.py',
                  'rla/rla-resnet164_1xb128_cifar100.py', 'rnn_regnet/rnn-regnet50-convgru_4xb32_in1k.py',
-                 'rnn_regnet/se-rnn-regnet20-convlstm_1xb64_cifar10.py', 'rnn_regnet/rnn-regnet56-convgru_1xb64_cifar100.py',
+                 'rnn_regnet/se-rnn-regnet20-convlstm_1xb64_cifar10.py',
+                 'rnn_regnet/rnn-regnet56-convgru_1xb64_cifar100.py',
                  'ror/ror-resnet164-slim_2xb64_cifar100.py', 'ror/se-ror-resnext29-8x64d_2xb64_cifar10.py',
                  'resnet/resnet50_4xb32-90e_in1k.py', 'resnet/resnet110_1xb128_cifar10.py',
                  'rla/rla-resnext101-32x4d_4xb64_in1k.py', 'rla/rla-resnet50-unshared_4xb64_in1k.py',
@@ -157,7 +158,8 @@ def test_metafile_lists_every_config_of_its_folder(folder):
 
 def test_ror_classifier_equals_resnet_count_and_loads_its_weights():
     """RoR adds no parameters: an mmpretrain ResNet-101 classifier's weights load into RoR-ResNet-101's."""
-    ror = MMPRETRAIN_MODELS.build(Config.fromfile(osp.join(REPO, 'configs/classification/ror/ror-resnet101_2xb64_in1k.py')).model)
+    ror = MMPRETRAIN_MODELS.build(
+        Config.fromfile(osp.join(REPO, 'configs/classification/ror/ror-resnet101_2xb64_in1k.py')).model)
     resnet = MMPRETRAIN_MODELS.build(
         Config.fromfile(osp.join(REPO, 'configs/classification/resnet/resnet101_2xb64-80e_in1k.py')).model)
     assert n_params(ror) == n_params(resnet) == 44_549_160
@@ -220,7 +222,8 @@ def demo_run(tmp_path_factory, subprocess_env):
     checkpoint = osp.join(work, f'epoch_{DEMO_EPOCHS}.pth')
     test_dir = str(root / 'test')
     done = subprocess.run([sys.executable, osp.join(REPO, 'tools/test.py'), DEMO_CONFIG, checkpoint, '--work-dir',
-                           test_dir] + options, capture_output=True, text=True, env=subprocess_env, cwd=REPO, timeout=600)
+                           test_dir] + options, capture_output=True, text=True, env=subprocess_env, cwd=REPO,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(work=work, checkpoint=checkpoint, test_dir=test_dir)
 

@@ -274,7 +274,10 @@ def warm_start_from_resnet(module: nn.Module, checkpoint: str, prefix: Optional[
     """
     state = read_state_dict(checkpoint, map_location)
     trunk, used_prefix = resnet_trunk(state, prefix, checkpoint)
-    layout = describe_layout(state) if used_prefix in _TRUNK_PREFIXES else f'{describe_resnet(trunk)} under {used_prefix}'
+    if used_prefix in _TRUNK_PREFIXES:
+        layout = describe_layout(state)
+    else:
+        layout = f'{describe_resnet(trunk)} under {used_prefix}'
     name = model_name(module)
     prefixes = block_prefixes(module)
     model_blocks = tuple(len(getattr(getattr(module, s), 'blocks', getattr(module, s))) for s in module.res_layers)
@@ -375,7 +378,8 @@ def apply_checkpoint_init(module: nn.Module, cfg: dict) -> LoadReport:
     allowed = ('checkpoint', 'prefix', 'map_location')
     extra = sorted(set(options) - set(allowed))
     if extra or 'checkpoint' not in options:
-        raise ValueError(f'init_cfg {cfg.get("type")!r} takes {list(allowed)} (checkpoint required), got {sorted(options)}')
+        raise ValueError(f'init_cfg {cfg.get("type")!r} takes {list(allowed)} (checkpoint required), '
+                         f'got {sorted(options)}')
     if checkpoint_init_kind(cfg) == 'Pretrained':
         return load_pretrained(module, **options)
     return ResNetWarmStartInit(**options)(module)
