@@ -362,3 +362,41 @@ def test_imagenet_classifier_checkpoint_initialises_the_rla_detector_configs(tmp
         detector_outs = detector.backbone(images)
         classifier_out = classifier.backbone(images)[-1]
     assert torch.equal(detector_outs[-1], classifier_out[:, :2048])
+
+
+def test_warm_start_demo_starts_as_its_resnet_and_validates_before_training(synthetic_patterns, tmp_path):
+    """configs/classification/_demo_/*-warmstart*: the RLA and RegNet classifiers started from a ResNet-20
+    classifier's checkpoint (backbone by ResNetWarmStart, head by Pretrained) give its logits, and
+    ValidateBeforeTrainHook records their accuracy at step 0 (tools/run_warmstart_demo.sh)."""
+    from mmengine.runner import Runner
+
+    demo = osp.join(REPO, 'configs', 'classification', '_demo_')
+    resnet = MMPRETRAIN_MODELS.build(Config.fromfile(osp.join(demo, 'resnet20-tiny_1xb16_synthetic-patterns.py')).model)
+    resnet.init_weights()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # trained-looking statistics: a norm that is not an exact identity would show
+        for name, tensor in resnet.state_dict().items():
+            if name.endswith(('running_mean', 'running_var')):
+                tensor.uniform_(0.5, 1.5, generator=generator)
+    checkpoint = str(tmp_path / 'resnet20.pth')
+    torch.save({'meta': {}, 'state_dict': resnet.state_dict()}, checkpoint)
+    images = torch.rand(4, 3, 32, 32, generator=generator)
+    with torch.no_grad():
+        expected = resnet.eval()(images, mode='tensor')
+    for name in ('rla-resnet20-tiny', 'rnn-regnet20-lstm-tiny'):
+        cfg = Config.fromfile(osp.join(demo, f'{name}-warmstart_1xb16_synthetic-patterns.py'))
+        cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': checkpoint,
+                             'model.head.init_cfg.checkpoint': checkpoint})
+        model = MMPRETRAIN_MODELS.build(cfg.model)
+        model.init_weights()
+        with torch.no_grad():
+            torch.testing.assert_close(model.eval()(images, mode='tensor'), expected, rtol=1e-6, atol=1e-6)
+    # One epoch of the RegNet one through mmengine's Runner: a validation before the first step, at step 0.
+    for split in ('train', 'val', 'test'):
+        cfg.merge_from_dict({f'{split}_dataloader.dataset.data_root': synthetic_patterns})
+    cfg.merge_from_dict({'train_cfg.max_epochs': 1, 'work_dir': str(tmp_path / 'work'), 'randomness.seed': 0})
+    Runner.from_cfg(cfg).train()
+    (scalars, ) = glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' / 'scalars.json'))
+    with open(scalars) as file:
+        validations = [json.loads(line) for line in file if 'accuracy/top1' in line]
+    assert [entry['step'] for entry in validations] == [0, 1]
