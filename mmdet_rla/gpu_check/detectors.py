@@ -175,6 +175,16 @@ class StepResult(NamedTuple):
     peak_mib: Optional[float]
     wrapper: str
     loss_scale: Optional[float]
+    backbone_dtype: Optional[str]  # what the backbone's first convolution computed in: the autocast at work
+
+
+def _watch_first_conv(model: torch.nn.Module) -> Dict[str, str]:
+    """Record the dtype of the output of the backbone's first convolution (at every call)."""
+    seen: Dict[str, str] = {}
+    conv = next((m for m in model.backbone.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    if conv is not None:
+        conv.register_forward_hook(lambda module, args, out: seen.update(dtype=str(out.dtype)[6:]))
+    return seen
 
 
 def train_steps(cfg, amp: str, device: torch.device, hw: Tuple[int, int], batch: int, steps: int) -> StepResult:
@@ -183,6 +193,7 @@ def train_steps(cfg, amp: str, device: torch.device, hw: Tuple[int, int], batch:
     model = build_detector(cfg, device)
     model.train()
     wrapper, description = optim_wrapper_for(model, cfg, amp, device)
+    seen = _watch_first_conv(model)
     data = demo_batch(model, hw, batch, with_mask='mask_head' in str(cfg.model.get('roi_head', '')))
     peak = None
     for step in range(steps):
@@ -197,7 +208,7 @@ def train_steps(cfg, amp: str, device: torch.device, hw: Tuple[int, int], batch:
     params_finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
     scaler = getattr(wrapper, 'loss_scaler', None)
     scale = float(scaler.get_scale()) if scaler is not None and scaler.is_enabled() else None
-    return StepResult(losses, params_finite, peak, description, scale)
+    return StepResult(losses, params_finite, peak, description, scale, seen.get('dtype'))
 
 
 def check_detector(context, name: str, amp: str) -> List[Row]:
@@ -213,8 +224,12 @@ def check_detector(context, name: str, amp: str) -> List[Row]:
         reason = f'non-finite losses: {", ".join(problems)}'
     elif not ours.params_finite:
         reason = 'non-finite parameters after the step'
+    expected_dtype = str(AMP_DTYPES[amp])[6:]
+    if not reason and ours.backbone_dtype != expected_dtype:
+        reason = f'the backbone computed in {ours.backbone_dtype}, not in {expected_dtype}: autocast did not reach it'
     details = dict(config=detector.config, input_hw=hw, batch=batch, steps=steps, wrapper=ours.wrapper,
-                   losses=ours.losses, loss_scale=ours.loss_scale, peak_mib=ours.peak_mib)
+                   backbone_dtype=ours.backbone_dtype, losses=ours.losses, loss_scale=ours.loss_scale,
+                   peak_mib=ours.peak_mib)
     memory = 'memory: n/a on the CPU'
     if ours.peak_mib is not None:
         reference_cfg = copy.deepcopy(cfg)
@@ -228,5 +243,6 @@ def check_detector(context, name: str, amp: str) -> List[Row]:
     total = details['losses'].get('loss', float('nan'))
     return [Row(f'detector/{name}/{amp}', FAIL if reason else PASS, total, f'loss {total:.3g}', None,
                 'finite losses', reason=reason,
-                note=f"{memory}; batch {batch} at {hw[0]}x{hw[1]}, {steps} step(s), {details['wrapper']}",
+                note=f"{memory}; batch {batch} at {hw[0]}x{hw[1]}, {steps} step(s), {details['wrapper']}; "
+                f'backbone convolutions in {ours.backbone_dtype}',
                 details=details)]

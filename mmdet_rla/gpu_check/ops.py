@@ -108,7 +108,7 @@ def check_roi_align(context) -> List[Row]:
         upstream = torch.randn(len(rois), context.roi_channels, size, size, generator=generator)
 
         def forward_backward(fn, device):
-            x = features.to(device).requires_grad_()
+            x = features.to(device, copy=True).requires_grad_()  # a fresh leaf: gradients never accumulate
             out = fn(x, rois.to(device))
             out.backward(upstream.to(device))
             return out.detach(), x.grad.detach()

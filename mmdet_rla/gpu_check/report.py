@@ -91,10 +91,11 @@ def _release(device: torch.device) -> None:
             pass
 
 
-def run_checks(checks: Sequence[Check], context: Any, on_row: Callable[[Row], None]) -> List[Row]:
-    """Run every check, each in its own ``try``; ``on_row`` sees every row as soon as it exists."""
+def run_checks(checks: Sequence[Check], context: Any, on_row: Callable[[int, Row], None]) -> List[Row]:
+    """Run every check, each in its own ``try``; ``on_row(index of the check, row)`` sees every row as soon
+    as it exists."""
     rows: List[Row] = []
-    for check in checks:
+    for index, check in enumerate(checks):
         start = time.perf_counter()
         try:
             produced = list(check.run(context))
@@ -109,7 +110,7 @@ def run_checks(checks: Sequence[Check], context: Any, on_row: Callable[[Row], No
             row.seconds = seconds / len(produced)
             row.details.setdefault('section', check.section)
             rows.append(row)
-            on_row(row)
+            on_row(index, row)
     return rows
 
 

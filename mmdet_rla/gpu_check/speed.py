@@ -7,8 +7,9 @@ compiled, the model's and the reference's iterations interleaved, CUDA-event tim
 memory, and with ``--reference-code`` the RLA-Net authors' ``rla_resnet50`` in the RLA run. These
 rows are figures (ratios to ResNet-50 with the spread of the per-iteration ratios), not checks.
 
-``--tiny`` times two-stage, narrow versions for two iterations: a smoke run of the same code path,
-whose ratios mean nothing (the report says so on every row).
+``--tiny`` times one-stage, narrow versions of the three for two iterations, all in one process (an
+import of the stack alone takes 10 s on a busy two-core CPU, and TorchDynamo's tracing of each compiled
+model seconds): a smoke run of the same code path, whose ratios mean nothing (every row says so).
 """
 import json
 import os
@@ -16,7 +17,7 @@ import os.path as osp
 import subprocess
 import sys
 import tempfile
-from typing import List
+from typing import List, Sequence
 
 from .report import Row, figure
 
@@ -25,31 +26,32 @@ TOOL = osp.join(REPO, 'tools', 'analysis', 'benchmark_backbone.py')
 PRESETS = ('rla-r50', 'rnn-regnet50-lstm', 'ror-r50')
 VARIANTS = ('eager+channels-last+amp-bf16', 'compiled+channels-last+amp-bf16')
 SPEED_TIMEOUT_S = 900
-# --tiny: the preset's backbone narrowed to two stages, against mmdet's ResNet-50 narrowed alike.
+# --tiny: the presets' backbones narrowed to their first stage, against mmdet's ResNet-50 narrowed alike.
+_ONE_NARROW_STAGE = dict(depth=50, base_channels=8, num_stages=1, strides=(1, ), dilations=(1, ), out_indices=(0, ))
 TINY_BACKBONES = {
-    'rla-r50': dict(type='RLAResNet', depth=50, base_channels=8, rla_channels=8, num_stages=2, out_indices=(0, 1)),
-    'rnn-regnet50-lstm': dict(type='RNNRegNet', depth=50, regulator='lstm', base_channels=8, num_stages=2,
-                              out_indices=(0, 1)),
-    'ror-r50': dict(type='RoRResNet', depth=50, base_channels=8, num_stages=2, out_indices=(0, 1)),
+    'rla-r50': dict(type='RLAResNet', rla_channels=8, **_ONE_NARROW_STAGE),
+    'rnn-regnet50-lstm': dict(type='RNNRegNet', regulator='lstm', **_ONE_NARROW_STAGE),
+    'ror-r50': dict(type='RoRResNet', **_ONE_NARROW_STAGE),
 }
-TINY_REFERENCE = dict(type='ResNet', depth=50, base_channels=8, num_stages=2, strides=(1, 2), dilations=(1, 1),
-                      out_indices=(0, 1))
+TINY_REFERENCE = dict(type='ResNet', **_ONE_NARROW_STAGE)
 
 
-def benchmark_command(context, preset: str, json_path: str) -> List[str]:
-    """The ``benchmark_backbone.py`` command line of ``preset`` under the run's settings."""
+def benchmark_command(context, presets: Sequence[str], json_path: str) -> List[str]:
+    """The ``benchmark_backbone.py`` command line that times ``presets`` under the run's settings."""
     cmd = [sys.executable, TOOL]
     if context.tiny:
-        cmd += ['--backbone', repr(TINY_BACKBONES[preset]), '--reference', repr(TINY_REFERENCE)]
+        for preset in presets:
+            cmd += ['--backbone', repr(TINY_BACKBONES[preset])]
+        cmd += ['--reference', repr(TINY_REFERENCE)]
     else:
-        cmd += [preset]
+        cmd += list(presets)
     cmd += ['--device', str(context.device), '--batch', str(context.speed_batch), '--size', str(context.speed_size),
             '--flops-size', str(context.speed_size), '--iters', str(context.speed_iters),
             '--warmup', str(context.speed_warmup), '--modes', 'train', 'eval', '--variants', *VARIANTS,
             '--compile-backend', context.compile_backend, '--json', json_path]
     if context.device.type == 'cpu':
         cmd.append('--no-memory')  # the CPU's memory figure needs a process per model and variant: minutes
-    if context.reference_code and preset == 'rla-r50':
+    if context.reference_code and 'rla-r50' in presets:
         cmd += ['--reference-code', context.reference_code]
     return cmd
 
@@ -59,12 +61,13 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ''
 
 
-def check_speed(context, preset: str) -> List[Row]:
+def check_speed(context, presets: Sequence[str]) -> List[Row]:
+    """Time ``presets`` in one process of the benchmark; a row per preset, pass, variant (and the authors')."""
     if not osp.isfile(TOOL):
         raise FileNotFoundError(f'{TOOL} is missing: the speed section runs from a checkout of the repository')
     with tempfile.TemporaryDirectory() as tmp:
         json_path = osp.join(tmp, 'speed.json')
-        cmd = benchmark_command(context, preset, json_path)
+        cmd = benchmark_command(context, presets, json_path)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (REPO, os.environ.get('PYTHONPATH')) if p))
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=SPEED_TIMEOUT_S, env=env, cwd=REPO)
@@ -73,7 +76,16 @@ def check_speed(context, preset: str) -> List[Row]:
         if done.returncode != 0:
             raise RuntimeError(f'benchmark_backbone.py exited with {done.returncode}: {_last_line(done.stderr)}')
         with open(json_path, encoding='utf-8') as f:
-            (report, ) = json.load(f)
+            reports = json.load(f)
+    if len(reports) != len(presets):
+        raise RuntimeError(f'benchmark_backbone.py reported {len(reports)} backbones for {len(presets)}')
+    rows = []
+    for preset, report in zip(presets, reports):
+        rows += _rows(context, preset, report, cmd)
+    return rows
+
+
+def _rows(context, preset: str, report: dict, cmd: List[str]) -> List[Row]:
     smoke = 'SMOKE RUN (tiny models, few iterations): not a measurement; ' if context.tiny else ''
     rows = []
     for timing in report['timings']:

@@ -283,13 +283,14 @@ def time_call(run: Callable[[], None], device: torch.device) -> float:
     """Seconds one call of ``run`` takes: CUDA events on a GPU (after a synchronisation, so nothing queued
     before is counted), ``time.perf_counter`` on the CPU."""
     if device.type == 'cuda':
-        _synchronize(device)
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        run()
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) / 1000.0
+        with torch.cuda.device(device):  # events and the current stream of this GPU, whichever is current
+            _synchronize(device)
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            run()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / 1000.0
     start_s = time.perf_counter()
     run()
     return time.perf_counter() - start_s
@@ -397,6 +398,8 @@ def environment(device: torch.device) -> dict:
 def benchmark(cfg: dict, args: argparse.Namespace) -> dict:
     ref_spec = reference_of(cfg, args.reference)
     device = torch.device(args.device)
+    if device.type == 'cuda' and device.index is not None:
+        torch.cuda.set_device(device)  # what cuDNN, the compiled kernels and the allocator's statistics use
     specs = {'model': cfg, 'reference': ref_spec}
     if args.reference_code and is_rla_resnet50(cfg):
         specs['authors'] = AUTHORS_SPEC
