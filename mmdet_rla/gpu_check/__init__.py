@@ -138,6 +138,15 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _nvidia_driver() -> str:
+    try:
+        done = subprocess.run(['nvidia-smi', '--query-gpu=driver_version', '--format=csv,noheader'],
+                              capture_output=True, text=True, timeout=30)
+        return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else 'unknown'
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown (no nvidia-smi)'
+
+
 def _git_commit() -> str:
     try:
         done = subprocess.run(['git', '-C', REPO, 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True,
@@ -158,6 +167,8 @@ def environment(device: torch.device) -> Dict[str, object]:
                         f'{props.total_memory / 2**30:.0f} GiB)'
         env['CUDA (torch build)'] = torch.version.cuda
         env['cuDNN'] = torch.backends.cudnn.version()
+        env['NVIDIA driver'] = _nvidia_driver()
+        env['host CPU'] = f'{_cpu_name()}, {torch.get_num_threads()} threads'
     else:
         env['device'] = f'cpu = {_cpu_name()}, {torch.get_num_threads()} threads'
     env['python'] = platform.python_version()
@@ -261,6 +272,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         write_report(args.out, env, settings, rows, finished=False, notes=notes)
 
         def on_row(index: int, row: Row) -> None:
+            row.details.setdefault('device', env['device'])
             rows.append(row)
             print(_progress(index, len(checks), row), flush=True)
             write_report(args.out, env, settings, rows, finished=False, notes=notes)

@@ -12,27 +12,25 @@ Why these tolerances (``u`` is the unit roundoff, ``2**-p`` for ``p`` bits of si
   the inputs and weights: their error is a small multiple of ``u`` (measured on the CPU, float32
   against float64, every family at full size: at most 4.4e-7; autocast against float32: bf16 6.7e-3,
   fp16 8e-4). The tolerance is about ``8 u`` for autocast; for float32 it is ``1e-4``, between
-  float32's errors and TF32's (``u`` 8000 times larger, output errors of 1e-4 to 1e-3): a GPU left in
-  TF32 mode fails, float32 rounding from any convolution algorithm passes.
+  float32's errors and TF32's (whose ``u`` is 8000 times larger: output errors of 1e-4 to 1e-3 expected,
+  not measured here): a GPU left in TF32 mode fails, float32 rounding from any convolution algorithm
+  passes.
 - **Gradients** of a ReLU network are discontinuous: wherever rounding moves a pre-activation
-  across zero (or changes a max-pool's choice) the gradient of that element changes entirely. The
-  share of such elements grows like the forward error, and their effect on the norm-wise error like
-  its square root, so gradient errors scale like ``sqrt(u)``, not ``u`` (measured on the CPU: bf16
-  input gradients 0.1-0.12 from float32, fp16 0.03-0.045, float32 3.5e-7 to 1.5e-3 from float64, the
-  latter where RLA's CPU-only tanh form adds absolute rounding error near zero). The tolerance is
-  ``8 sqrt(u)``: 2e-3 for float32, 0.18 for fp16, 0.5 for bf16 -- a gradient with wrong signs,
-  zeros or garbage is off by about 1 or more.
-- **Training mode** (BatchNorm on the batch's statistics) at random initialisation is chaotic:
-  perturbations grow with depth. mmdet's own ResNet-50 at batch 2, 224x224 differs from float64 by
-  6e-5 (outputs) and 2e-2 (gradients) in float32 on the CPU, and by 0.49 and 1.2 under bf16 autocast.
-  No fixed tolerance separates rounding from error there, so the training pass of the float32 check is
-  held to ``max(tolerance, BASELINE_FACTOR x the CPU's own float32 error on the same problem)``: a
-  GPU's float32 as accurate as the CPU's within a factor 10 (other summation orders, other algorithms).
-  On the CPU the device is its own baseline, so only finiteness binds there. Under autocast the
-  training pass must be finite; its errors are reported, not judged.
+  across zero (or changes a max-pool's choice) the gradient of that element changes entirely. Under
+  autocast such elements are many; their share grows like the forward error and their effect on the
+  norm-wise error like its square root, so gradient errors scale like ``sqrt(u)``, not ``u`` (measured on
+  the CPU, every family, batch 2 at 224x224: bf16 input gradients 0.08-0.13 from float32, and at toy sizes
+  fp16 0.02-0.045, bf16 0.1-0.13). The autocast tolerance is ``8 sqrt(u)``: 0.18 for fp16, 0.5 for bf16 --
+  a gradient with wrong signs, zeros or garbage is off by about 1 or more. In float32 such crossings are
+  rare events: some networks and inputs have none (3e-7 from float64), others a few, whose weight is
+  large (measured on the CPU at 224x224: RLA-ResNet-50 2.7e-3 input / 4.0e-3 parameter gradients with
+  ``torch.tanh``, 1.5e-3 / 7e-4 with the CPU's sigmoid-form ``tanh``; RegNet-50 GRU 1.3e-3 / 2.3e-3;
+  mmdet's ResNet-50, RoR and RegNet-LSTM 3e-7). The float32 gradient tolerance is ``1e-2``, and at least
+  ``BASELINE_FACTOR`` times the CPU's own float32 error on the same problem: a half-precision backward
+  pass (2e-2 to 5e-2 measured under fp16) or a TF32 one still fails it.
 - ``torch.compile`` against eager float32: two float32 computations of the same function whose
   rounding differs (fused kernels, other reduction orders): twice the float32 output tolerance, the
-  float32 gradient tolerance.
+  float32 gradient tolerance (the same rare kink crossings).
 - mmcv's RoIAlign on the GPU against the CPU: bilinear interpolation of float32 values, summed in
   other orders (the backward with atomic adds): a few ``u``; ``1e-5`` leaves two orders of margin.
 """
@@ -45,7 +43,7 @@ import torch
 UNIT_ROUNDOFF: Dict[str, float] = {'float32': 2.0**-24, 'amp-fp16': 2.0**-11, 'amp-bf16': 2.0**-8}
 # What each comparison may differ by: outputs and gradients (see above).
 OUTPUT_TOLERANCE: Dict[str, float] = {'float32': 1e-4, 'amp-fp16': 4e-3, 'amp-bf16': 3e-2, 'compile': 2e-4}
-GRADIENT_TOLERANCE: Dict[str, float] = {'float32': 2e-3, 'amp-fp16': 0.18, 'amp-bf16': 0.5, 'compile': 2e-3}
+GRADIENT_TOLERANCE: Dict[str, float] = {'float32': 1e-2, 'amp-fp16': 0.18, 'amp-bf16': 0.5, 'compile': 1e-2}
 BASELINE_FACTOR = 10.0
 ROI_ALIGN_TOLERANCE = 1e-5
 AMP_DTYPES: Dict[str, torch.dtype] = {'amp-fp16': torch.float16, 'amp-bf16': torch.bfloat16}
