@@ -267,6 +267,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     rows: List[Row] = []
     print(f'gpu_check: {len(checks)} checks on {device} ({"tiny" if args.tiny else "full"} sizes); report in '
           f'{os.path.abspath(args.out)}', flush=True)
+    if device.type == 'cpu' and not args.tiny and {'autocast', 'detectors'} & set(args.sections):
+        print('gpu_check: full sizes on the CPU: CPUs have no fast fp16 convolutions, so the fp16 autocast and detector '
+              'checks take hours here (add --tiny for toy sizes)', file=sys.stderr, flush=True)
     with tf32(False):
         env = environment(device)
         write_report(args.out, env, settings, rows, finished=False, notes=notes)
