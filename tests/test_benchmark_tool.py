@@ -149,3 +149,127 @@ def test_deployment_benchmark_reports_the_medians_of_interleaved_runs():
     for argv in (['--iters', '0'], ['--warmup', '-1'], ['--threads', '0'], ['--backend', 'nosuch']):
         with pytest.raises(SystemExit):
             tool.parse_args(argv)
+
+
+def test_variants_are_parsed_from_their_names():
+    tool = load_tool()
+    names = ['eager', 'eager+channels-last', 'compiled+amp-fp16', 'compiled+channels-last+amp-bf16']
+    assert [tool.Variant.parse(name).name for name in names] == names
+    assert tool.Variant.parse('compiled+channels-last+amp-bf16') == tool.Variant(True, True, 'bf16')
+    named = ['eager+channels-last+amp-bf16', 'compiled+channels-last+amp-bf16']
+    assert [v.name for v in tool.variants_of(tool.parse_args(['rla-r50', '--variants', *named]))] == named
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['rla-r50', '--variants', 'channels-last+eager'], "--variants: a variant is 'eager' or 'compiled'"),
+    (['rla-r50', '--variants', 'eager+amp-fp8'], '--variants: a variant is'),
+    (['rla-r50', '--variants', 'eager', '--compile'], '--variants names the variants itself'),
+    (['rla-r50', '--compile-backend', 'nosuch'], 'must be a torch.compile backend'),
+    (['rla-r50', '--reference-code', '/nonexistent/RLANet'], '--reference-code: no such directory'),
+])
+def test_bad_variants_and_reference_code_exit_with_a_message(argv, message, capsys):
+    tool = load_tool()
+    with pytest.raises(SystemExit):
+        tool.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+# A stand-in for the RLA-Net authors' repository layout (not their code): models/resnet_rla.py with an
+# rla_resnet50() that prints, imports a sibling module relatively and hard-codes the state's device as theirs does.
+FAKE_RESNET_RLA = '''import torch
+from torch import nn
+
+from .helper import double
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 10)
+
+    def forward(self, x):
+        h = torch.zeros(x.shape[0], 4, x.shape[2], x.shape[3],
+                        device=torch.device('cuda' if torch.cuda.is_available() else 'cpu'))
+        x = self.bn(self.conv(x)) + h
+        return self.fc(double(x).mean((2, 3)))
+
+
+def rla_resnet50():
+    print('Constructing rla_resnet50......')
+    return Net()
+'''
+
+
+@pytest.fixture(scope='module')
+def fake_rlanet(tmp_path_factory):
+    """A checkout and a bare git mirror of the stand-in."""
+    import subprocess
+    root = tmp_path_factory.mktemp('rlanet')
+    checkout = root / 'RLANet'
+    (checkout / 'models').mkdir(parents=True)
+    (checkout / 'models' / 'resnet_rla.py').write_text(FAKE_RESNET_RLA)
+    (checkout / 'models' / 'helper.py').write_text("def double(x):\n    return 2 * x\n")
+    (checkout / 'models' / '__init__.py').write_text("raise ImportError('their __init__ must not be imported')\n")
+    git = ['git', '-c', 'user.name=test', '-c', 'user.email=test@example.com']
+    subprocess.run(git + ['init', '-q', str(checkout)], check=True)
+    subprocess.run(git + ['-C', str(checkout), 'add', '-A'], check=True)
+    subprocess.run(git + ['-C', str(checkout), 'commit', '-qm', 'stand-in'], check=True)
+    mirror = root / 'mirror.git'
+    subprocess.run(['git', 'clone', '-q', '--bare', str(checkout), str(mirror)], check=True)
+    return dict(checkout=str(checkout), mirror=str(mirror))
+
+
+@pytest.mark.parametrize('kind', ['checkout', 'mirror'])
+def test_reference_code_is_imported_from_a_checkout_or_mirror_with_the_device_patched(fake_rlanet, kind, capsys):
+    import torch
+
+    from mmdet_rla.tools_support.rlanet_code import authors_model, load_models_module
+    module, patched = load_models_module(fake_rlanet[kind])
+    assert patched == {'models/resnet_rla.py': 1, 'models/helper.py': 0}
+    assert module.__file__.endswith('models/resnet_rla.py') and module.__name__.startswith('_rlanet_reference_code_')
+    model = authors_model(fake_rlanet[kind])
+    assert model(torch.rand(2, 3, 8, 8)).shape == (2, 10)
+    captured = capsys.readouterr()
+    assert 'Constructing' in captured.err and 'Constructing' not in captured.out  # their print kept off stdout
+
+
+def test_device_patch_replaces_both_forms_the_authors_use():
+    from mmdet_rla.tools_support.rlanet_code import patch_device
+    source, count = patch_device(
+        "a = torch.zeros(1, device='cuda')\n"
+        "b = torch.zeros(1, device=torch.device('cuda' if torch.cuda.is_available() else 'cpu'))\n")
+    assert count == 2 and source.count('device=x.device') == 2 and 'cuda' not in source
+
+
+def test_reference_code_is_timed_with_rla_resnet50_configs(fake_rlanet, tmp_path, capsys):
+    tool = load_tool()
+    out = tmp_path / 'report.json'
+    one_stage = "depth=50, base_channels=8, num_stages=1, strides=(1,), dilations=(1,), out_indices=(0,)"
+    tool.main(['--backbone', f"dict(type='RLAResNet', rla_channels=8, {one_stage})",
+               '--reference', f"dict(type='ResNet', {one_stage})", '--batch', '2', '--size', '32', '--flops-size', '32',
+               '--iters', '2', '--warmup', '0', '--modes', 'train', 'eval', '--no-memory',
+               '--reference-code', fake_rlanet['mirror'], '--json', str(out)])
+    (report, ) = json.loads(out.read_text())
+    assert report['authors'].startswith('rla_resnet50 from') and report['authors_norm_eval'] is True
+    assert report['authors_params'] == 3 * 4 * 9 + 4 + 2 * 4 + 4 * 10 + 10
+    assert report['timing'] == 'time.perf_counter' and report['device_name'] == 'cpu'
+    for row in report['timings']:
+        assert row['authors_s'] > 0 and row['ours_vs_authors_min'] <= row['ours_vs_authors_max']
+    assert "The authors' rla_resnet50 from" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        tool.parse_args(['ror-r50', '--reference-code', fake_rlanet['checkout']])
+    assert "the authors' rla_resnet50 is timed with an RLA-ResNet-50 config" in capsys.readouterr().err
+
+
+def test_norm_eval_keeps_a_models_norms_in_eval_mode_while_training():
+    import torch
+    tool = load_tool()
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    run = tool.step_fn(model, torch.rand(2, 3, 8, 8), 'train', norm_eval=True)
+    run()
+    assert model.training and not model[1].training and int(model[1].num_batches_tracked) == 0
+    tool.step_fn(model, torch.rand(2, 3, 8, 8), 'train')()
+    assert model[1].training and int(model[1].num_batches_tracked) == 1
+    assert tool.time_call(run, torch.device('cpu')) > 0

@@ -42,6 +42,7 @@ TOOLS: Dict[str, str] = {
     'fingerprint': "print a training run's fingerprint (tools/demo/fingerprint.py)",
     'make-coco-dataset': 'generate the synthetic shapes detection dataset (tools/misc/make_coco_dataset.py)',
     'make-cls-dataset': 'generate the synthetic shapes classification dataset (tools/misc/make_cls_dataset.py)',
+    'gpu-check': 'self-test on a GPU: mmcv ops, numerics, AMP detector steps, compile, speed (tools/gpu_check.sh)',
 }
 
 

@@ -11,17 +11,32 @@ Examples::
     python tools/analysis/benchmark_backbone.py rla-r50 --compile --channels-last      # 4 variants
     python tools/analysis/benchmark_backbone.py rla-r50 --amp bf16 --reference torchvision
     python tools/analysis/benchmark_backbone.py --backbone "dict(type='RLAResNet', depth=101)"
+    python tools/analysis/benchmark_backbone.py rla-r50 --device cuda --batch 32 \
+        --variants eager+channels-last+amp-bf16 compiled+channels-last+amp-bf16 --reference-code ~/src/RLANet
 
-Variants: ``--compile`` (``torch.compile``, static shapes), ``--channels-last`` (model and input
-in ``torch.channels_last``) and ``--amp fp16|bf16`` (``torch.autocast``) each add a dimension, and
-every combination is timed, the reference under the same settings. ``--reference`` is ``mmdet``
-(mmdet's ``ResNet``/``ResNeXt``, the default), ``torchvision`` (torchvision's ResNet returning the
-same four stage outputs) or a backbone config as a dict literal.
+Variants: ``--compile`` (``torch.compile``, static shapes, ``--compile-backend``), ``--channels-last``
+(model and input in ``torch.channels_last``) and ``--amp fp16|bf16`` (``torch.autocast``) each add a
+dimension, and every combination is timed, the reference under the same settings; ``--variants``
+names the combinations to time instead. ``--reference`` is ``mmdet`` (mmdet's ``ResNet``/``ResNeXt``,
+the default), ``torchvision`` (torchvision's ResNet returning the same four stage outputs) or a
+backbone config as a dict literal. ``--reference-code DIR`` also times the RLA-Net authors'
+``rla_resnet50`` (their classifier, fc layer included) in the same interleaved run as every
+RLA-ResNet-50 config, read from DIR, a checkout or git mirror of github joyfang1106/RLANet, at run time
+(:mod:`mmdet_rla.tools_support.rlanet_code`; nothing of theirs is part of this repository); its norms
+follow the config's ``norm_eval`` in training passes, as ours do.
+
+Timing: on the CPU, ``time.perf_counter`` around each call; on a GPU, CUDA events recorded on the
+current stream around each call, after a synchronisation, so that no queued work of the previous call
+is counted and the host's launch overhead is (the figure is the GPU's wall time from the first launch
+to the last kernel's end). The report states the device, TF32 (``allow_tf32`` of matrix products and
+cuDNN, as set: this tool leaves them at torch's defaults) and ``cudnn.benchmark``.
 
 FLOPs are multiply-accumulates counted by mmengine's analyzer (fvcore's convention, as in the
-papers). Memory is the peak of ``torch.cuda.max_memory_allocated`` on a GPU; on the CPU it is the
-rise of the peak resident set size during the step, measured in a fresh process per model (not
-for compiled variants on the CPU, where compilation itself sets the peak).
+papers). Memory: on a GPU, ``torch.cuda.max_memory_allocated`` during one more call after the timed
+ones, above what was allocated before it (activations, gradients and workspace: the parameters and
+inputs are not counted), in the same process; on the CPU it is the rise of the peak resident set
+size during the step, measured in a fresh process per model (not for compiled variants on the CPU,
+where compilation itself sets the peak).
 """
 import argparse
 import ast
@@ -40,7 +55,8 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Union
 import torch
 
 from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: F401  (build_checked's callers use it)
-from mmdet_rla.tools_support.arguments import non_negative_int, positive_int, run_tool, user_error_message
+from mmdet_rla.tools_support.arguments import (check_device, compile_backend, non_negative_int,  # noqa: F401
+                                               positive_int, run_tool, user_error_message)
 
 PRESETS: Dict[str, dict] = {
     'rla-r50': dict(type='RLAResNet', depth=50),
@@ -77,9 +93,22 @@ class Variant(NamedTuple):
         return (['--compile'] * self.compiled + ['--channels-last'] * self.channels_last
                 + (['--amp', self.amp] if self.amp else []))
 
+    @classmethod
+    def parse(cls, name: str) -> 'Variant':
+        """The variant called ``name`` (``eager`` or ``compiled``, then ``+channels-last``, ``+amp-<dtype>``)."""
+        parts = name.split('+')
+        amp = [p[len('amp-'):] for p in parts[1:] if p.startswith('amp-')]
+        variant = cls(parts[0] == 'compiled', 'channels-last' in parts[1:], amp[0] if amp else None)
+        if variant.name != name or (variant.amp is not None and variant.amp not in AMP_DTYPES):
+            raise ValueError(f"a variant is 'eager' or 'compiled', then '+channels-last', then '+amp-fp16' or "
+                             f"'+amp-bf16', in that order, such as 'compiled+channels-last+amp-bf16'; got {name!r}")
+        return variant
+
 
 def variants_of(args: argparse.Namespace) -> List[Variant]:
-    """Every combination of the requested settings, eager fp32 first."""
+    """The variants named by ``--variants``, or every combination of the requested settings, eager fp32 first."""
+    if getattr(args, 'variants', None):
+        return list(args.variants)
     return [Variant(*combo) for combo in itertools.product(
         [False, True] if args.compile else [False],
         [False, True] if args.channels_last else [False],
@@ -139,7 +168,20 @@ class _StageOutputs(torch.nn.Module):
         return tuple(outs)
 
 
-def build(spec: ModelSpec) -> torch.nn.Module:
+AUTHORS_SPEC = 'authors:rla_resnet50'
+
+
+def is_rla_resnet50(cfg: ModelSpec) -> bool:
+    """Whether ``cfg`` is an RLA-ResNet-50 (what the authors' ``rla_resnet50`` is compared with)."""
+    return isinstance(cfg, dict) and cfg.get('type') == 'RLAResNet' and cfg.get('depth') == 50
+
+
+def build(spec: ModelSpec, reference_code: Optional[str] = None) -> torch.nn.Module:
+    if spec == AUTHORS_SPEC:
+        from mmdet_rla.tools_support.rlanet_code import authors_model
+        if reference_code is None:
+            raise ValueError(f'{AUTHORS_SPEC} needs --reference-code')
+        return authors_model(reference_code, 'rla_resnet50')
     if isinstance(spec, str) and spec.startswith('torchvision:'):
         kwargs = dict(item.split('=') for item in spec[len('torchvision:'):].split(','))
         return _StageOutputs(**{k: int(v) for k, v in kwargs.items()})
@@ -155,11 +197,11 @@ def build(spec: ModelSpec) -> torch.nn.Module:
     return model
 
 
-def build_checked(spec: ModelSpec) -> torch.nn.Module:
+def build_checked(spec: ModelSpec, reference_code: Optional[str] = None) -> torch.nn.Module:
     """:func:`build`; a config it cannot build (an unknown type, a bad argument) raises ``ValueError``
     naming the config, which the command line reports in one line."""
     try:
-        return build(spec)
+        return build(spec, reference_code)
     except (KeyError, ValueError, TypeError) as error:
         message = user_error_message(error) if isinstance(error, KeyError) else str(error)
         if message is None:  # a KeyError of a bug, not a registry miss
@@ -185,19 +227,32 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def prepare(model: torch.nn.Module, variant: Variant) -> torch.nn.Module:
+def prepare(model: torch.nn.Module, variant: Variant, backend: str = 'inductor') -> torch.nn.Module:
     """A copy of ``model`` set up for ``variant`` (the original stays as it is)."""
     model = copy.deepcopy(model)
     if variant.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if variant.compiled:
-        model = torch.compile(model)
+        model = torch.compile(model, backend=backend)
     return model
 
 
+def _outputs(outs) -> tuple:
+    return (outs, ) if isinstance(outs, torch.Tensor) else tuple(outs)
+
+
+def _norms_eval(model: torch.nn.Module) -> None:
+    """Norm layers in eval mode, as mmdet's ``norm_eval=True`` keeps them while training."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            module.eval()
+
+
 def step_fn(model: torch.nn.Module, inputs: torch.Tensor, mode: str,
-            variant: Variant = Variant()) -> Callable[[], None]:
-    """One forward (``eval``) or forward + backward (``train``) pass under ``variant``."""
+            variant: Variant = Variant(), norm_eval: bool = False) -> Callable[[], None]:
+    """One forward (``eval``) or forward + backward (``train``) pass under ``variant``; ``norm_eval``
+    keeps the norms of a model that knows no ``norm_eval`` (the authors') in eval mode while training."""
     if variant.channels_last:
         inputs = inputs.contiguous(memory_format=torch.channels_last)
 
@@ -214,30 +269,56 @@ def step_fn(model: torch.nn.Module, inputs: torch.Tensor, mode: str,
                 model(inputs)
     else:
         model.train()
+        if norm_eval:
+            _norms_eval(model)
 
         def run() -> None:
             with autocast():
                 outs = model(inputs)
-            sum(o.float().mean() for o in outs).backward()
+            sum(o.float().mean() for o in _outputs(outs)).backward()
             model.zero_grad(set_to_none=True)
     return run
+
+
+def time_call(run: Callable[[], None], device: torch.device) -> float:
+    """Seconds one call of ``run`` takes: CUDA events on a GPU (after a synchronisation, so nothing queued
+    before is counted), ``time.perf_counter`` on the CPU."""
+    if device.type == 'cuda':
+        with torch.cuda.device(device):  # events and the current stream of this GPU, whichever is current
+            _synchronize(device)
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            run()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / 1000.0
+    start_s = time.perf_counter()
+    run()
+    return time.perf_counter() - start_s
 
 
 def time_interleaved(runs: Dict[str, Callable[[], None]], iters: int, warmup: int,
                      device: torch.device) -> Dict[str, List[float]]:
     """Seconds of every call of each run, the runs alternating so drift hits them equally."""
+    device = torch.device(device)
     for _ in range(warmup):
         for run in runs.values():
             run()
     samples: Dict[str, List[float]] = {name: [] for name in runs}
     for _ in range(iters):
         for name, run in runs.items():
-            _synchronize(device)
-            start = time.perf_counter()
-            run()
-            _synchronize(device)
-            samples[name].append(time.perf_counter() - start)
+            samples[name].append(time_call(run, device))
     return samples
+
+
+def cuda_peak_mb(run: Callable[[], None], device: torch.device) -> float:
+    """``torch.cuda.max_memory_allocated`` during one call of ``run``, above what was allocated before, in MiB."""
+    _synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device)
+    run()
+    _synchronize(device)
+    return max(torch.cuda.max_memory_allocated(device) - base, 0) / 2**20
 
 
 def timing_summary(model_s: List[float], reference_s: List[float]) -> dict:
@@ -248,11 +329,24 @@ def timing_summary(model_s: List[float], reference_s: List[float]) -> dict:
                 ratio_min=min(pair_ratios), ratio_max=max(pair_ratios), iters=len(pair_ratios))
 
 
+def authors_summary(samples: Dict[str, List[float]]) -> dict:
+    """The authors' model against the reference (``authors_*``) and ours against theirs (``ours_vs_authors_*``)."""
+    theirs = timing_summary(samples['authors'], samples['reference'])
+    ours = timing_summary(samples['model'], samples['authors'])
+    return dict(authors_s=theirs['model_s'], authors_ratio=theirs['ratio'], authors_ratio_min=theirs['ratio_min'],
+                authors_ratio_max=theirs['ratio_max'], ours_vs_authors=ours['ratio'],
+                ours_vs_authors_min=ours['ratio_min'], ours_vs_authors_max=ours['ratio_max'])
+
+
 # --------------------------------------------------------------------------------- memory
 def peak_memory_mb(spec: ModelSpec, mode: str, variant: Variant, args: argparse.Namespace) -> float:
     """Peak memory of one step, in MiB, measured in a fresh process."""
-    cmd = [sys.executable, '-m', 'mmdet_rla.cli.benchmark_backbone', '--measure-memory', repr(spec), '--mode', mode,
-           '--batch', str(args.batch), '--size', str(args.size), '--device', args.device] + variant.flags()
+    text = spec if spec == AUTHORS_SPEC else repr(spec)
+    cmd = [sys.executable, '-m', 'mmdet_rla.cli.benchmark_backbone', '--measure-memory', text, '--mode', mode,
+           '--batch', str(args.batch), '--size', str(args.size), '--device', args.device,
+           '--compile-backend', args.compile_backend] + variant.flags()
+    if spec == AUTHORS_SPEC:
+        cmd += ['--reference-code', args.reference_code] + ['--norm-eval'] * args.norm_eval
     # The child imports the same mmdet_rla as this process (a checkout's, without installing, too).
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_parent, os.environ.get('PYTHONPATH')])))
@@ -277,48 +371,75 @@ def _peak_rss_bytes() -> int:
 
 
 def _measure_memory_here(spec: ModelSpec, mode: str, variant: Variant, args: argparse.Namespace) -> None:
+    """The CPU's memory figure (a GPU's is measured in the benchmark's own process, :func:`cuda_peak_mb`)."""
     device = torch.device(args.device)
-    model = prepare(build(spec).to(device), variant)
-    run = step_fn(model, torch.rand(args.batch, 3, args.size, args.size, device=device), mode, variant)
+    model = prepare(build(spec, args.reference_code).to(device), variant, args.compile_backend)
+    run = step_fn(model, torch.rand(args.batch, 3, args.size, args.size, device=device), mode, variant,
+                  norm_eval=args.norm_eval)
     if device.type == 'cpu':
         # No warm-up here: the peak resident size only grows, so it must first be reached by the step.
         import psutil
         before = psutil.Process().memory_info().rss
         run()
         peak = _peak_rss_bytes() - before
+        print(json.dumps(dict(peak_mb=max(peak, 0) / 2**20)))
     else:
         run()  # allocator warm-up, lazy initialisation, compilation
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-        run()
-        peak = torch.cuda.max_memory_allocated(device) - base
-    print(json.dumps(dict(peak_mb=max(peak, 0) / 2**20)))
+        print(json.dumps(dict(peak_mb=cuda_peak_mb(run, device))))
 
 
 # ------------------------------------------------------------------------------ the report
+def environment(device: torch.device) -> dict:
+    """What the timings depend on besides the models: the device, timing method, TF32 and cuDNN settings."""
+    from mmdet_rla.gpu_check.numerics import tf32_state
+
+    if device.type == 'cuda':
+        return dict(device_name=torch.cuda.get_device_name(device), timing='CUDA events', tf32=tf32_state(),
+                    cudnn_benchmark=torch.backends.cudnn.benchmark, torch=torch.__version__, cuda=torch.version.cuda)
+    return dict(device_name='cpu', timing='time.perf_counter', torch=torch.__version__)
+
+
 def benchmark(cfg: dict, args: argparse.Namespace) -> dict:
     ref_spec = reference_of(cfg, args.reference)
     device = torch.device(args.device)
+    if device.type == 'cuda' and device.index is not None:
+        torch.cuda.set_device(device)  # what cuDNN, the compiled kernels and the allocator's statistics use
     specs = {'model': cfg, 'reference': ref_spec}
-    models = {name: build_checked(spec).to(device) for name, spec in specs.items()}
+    if args.reference_code and is_rla_resnet50(cfg):
+        specs['authors'] = AUTHORS_SPEC
+    models = {name: build_checked(spec, args.reference_code).to(device) for name, spec in specs.items()}
+    # mmdet's ResNet default: norms in eval mode while training; the authors' model follows the config.
+    norm_eval = bool(cfg.get('norm_eval', True))
     report: dict = dict(model=cfg, reference=ref_spec, batch=args.batch, size=args.size, device=args.device,
-                        threads=torch.get_num_threads(), timings=[])
+                        threads=torch.get_num_threads(), compile_backend=args.compile_backend,
+                        **environment(device), timings=[])
+    if 'authors' in specs:
+        report.update(authors=f'rla_resnet50 from {args.reference_code} (their classifier, fc included)',
+                      authors_norm_eval=norm_eval)
     for name, model in models.items():
         report[f'{name}_params'] = sum(p.numel() for p in model.parameters())
         report[f'{name}_gflops'] = count_flops(model, args.flops_size) / 1e9
     inputs = torch.rand(args.batch, 3, args.size, args.size, device=device)
     for variant in variants_of(args):
-        prepared = {name: prepare(model, variant) for name, model in models.items()}
+        prepared = {name: prepare(model, variant, args.compile_backend) for name, model in models.items()}
         for mode in args.modes:
             print(f'timing {variant.name} {mode} ({args.iters} interleaved iterations after '
                   f'{args.warmup} warm-up) ...', file=sys.stderr, flush=True)
-            runs = {name: step_fn(model, inputs, mode, variant) for name, model in prepared.items()}
+            runs = {name: step_fn(model, inputs, mode, variant, norm_eval=name == 'authors' and norm_eval)
+                    for name, model in prepared.items()}
             samples = time_interleaved(runs, args.iters, args.warmup, device)
             row = dict(variant=variant.name, mode=mode, **timing_summary(samples['model'], samples['reference']))
-            if args.memory and not (variant.compiled and device.type == 'cpu'):
+            if 'authors' in samples:
+                row.update(authors_summary(samples))
+            if args.memory and device.type == 'cuda':
+                for name, run in runs.items():
+                    row[f'{name}_peak_mb'] = cuda_peak_mb(run, device)
+            elif args.memory and not variant.compiled:
                 for name, spec in specs.items():
                     row[f'{name}_peak_mb'] = peak_memory_mb(spec, mode, variant, args)
             report['timings'].append(row)
+            del runs
+        del prepared
     return report
 
 
@@ -327,9 +448,14 @@ def format_report(report: dict) -> str:
         a, b = report[f'model_{key}'], report[f'reference_{key}']
         return f'| {label} | {fmt.format(a)} | {fmt.format(b)} | {a / b:.3f} |'
 
+    settings = f"device {report['device']} ({report.get('device_name', report['device'])}), "
+    if report.get('timing') == 'CUDA events':
+        settings += (f"CUDA events, TF32 {report['tf32']}, cudnn.benchmark {report['cudnn_benchmark']}, "
+                     f"torch {report['torch']} (CUDA {report['cuda']})")
+    else:
+        settings += f"{report['threads']} threads"
     lines = [f"### {report['model']} vs {report['reference']}",
-             f"batch {report['batch']}, {report['size']}x{report['size']}, device {report['device']}, "
-             f"{report['threads']} threads",
+             f"batch {report['batch']}, {report['size']}x{report['size']}, {settings}",
              '', '| count | model | reference | ratio |', '|---|---|---|---|',
              ratio_row('parameters', 'params', '{:,}'), ratio_row('GFLOPs (MACs)', 'gflops', '{:.4f}'), '',
              '| variant | pass | model (s) | reference (s) | time ratio | ratio range (per iteration) '
@@ -343,26 +469,18 @@ def format_report(report: dict) -> str:
         lines.append(f"| {row['variant']} | {MODES[row['mode']]} | {row['model_s']:.4f} | {row['reference_s']:.4f} "
                      f"| **{row['ratio']:.3f}** | {row['ratio_min']:.3f}–{row['ratio_max']:.3f} "
                      f"({row['iters']}) | {memory} | {memory_ratio} |")
+    if 'authors' in report:
+        lines += ['', f"The authors' {report['authors']}, timed in the same interleaved run "
+                  f"(norms in eval mode while training: {report['authors_norm_eval']}; parameters "
+                  f"{report['authors_params']:,}, GFLOPs {report['authors_gflops']:.4f}):", '',
+                  "| variant | pass | authors' (s) | authors' / reference | ours / authors' (per-iteration range) |",
+                  '|---|---|---|---|---|']
+        for row in report['timings']:
+            lines.append(f"| {row['variant']} | {MODES[row['mode']]} | {row['authors_s']:.4f} "
+                         f"| {row['authors_ratio']:.3f} ({row['authors_ratio_min']:.3f}–"
+                         f"{row['authors_ratio_max']:.3f}) | **{row['ours_vs_authors']:.3f}** "
+                         f"({row['ours_vs_authors_min']:.3f}–{row['ours_vs_authors_max']:.3f}) |")
     return '\n'.join(lines)
-
-
-def check_device(name: str, value: str) -> torch.device:
-    """Return ``torch.device(value)``; raise ``ValueError`` unless it is the CPU or a CUDA device this
-    machine has (``'cuda:1'`` needs two visible GPUs)."""
-    try:
-        device = torch.device(value)
-    except (RuntimeError, TypeError):
-        device = None
-    if device is None or device.type not in ('cpu', 'cuda'):
-        raise ValueError(f"{name} must be 'cpu', 'cuda' or 'cuda:<index>', got {value!r}")
-    if device.type == 'cuda':
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise ValueError(f"{name}={value!r}: no CUDA device is available here (torch.cuda.is_available() is "
-                             "False); use 'cpu'")
-        if device.index is not None and device.index >= count:
-            raise ValueError(f'{name}={value!r}: this machine has {count} CUDA device(s), indices 0-{count - 1}')
-    return device
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -380,15 +498,37 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=non_negative_int, default=2)
     parser.add_argument('--modes', nargs='+', default=['train', 'eval'], choices=list(MODES))
     parser.add_argument('--compile', action='store_true', help='also time torch.compile-d models')
+    parser.add_argument('--compile-backend', type=compile_backend, default='inductor',
+                        help='the torch.compile backend of the compiled variants (default: inductor)')
     parser.add_argument('--channels-last', action='store_true', help='also time channels-last models and inputs')
     parser.add_argument('--amp', choices=sorted(AMP_DTYPES), help='also time under torch.autocast with this dtype')
+    parser.add_argument('--variants', nargs='+', metavar='VARIANT',
+                        help="time exactly these variants instead of the combinations of --compile, --channels-last "
+                        "and --amp, e.g. 'eager+channels-last+amp-bf16 compiled+channels-last+amp-bf16'")
+    parser.add_argument('--reference-code', metavar='DIR',
+                        help="a checkout or git mirror of the RLA-Net authors' code (github joyfang1106/RLANet): "
+                        "also time their rla_resnet50 with every RLA-ResNet-50 config")
     parser.add_argument('--no-memory', dest='memory', action='store_false', help='skip peak memory')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                         help="'cpu' or 'cuda[:index]' (default: cuda where available)")
     parser.add_argument('--json', help='also write the reports to this JSON file')
     parser.add_argument('--measure-memory', help=argparse.SUPPRESS)
     parser.add_argument('--mode', help=argparse.SUPPRESS)
+    parser.add_argument('--norm-eval', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.variants:
+        if args.compile or args.channels_last or args.amp:
+            parser.error('--variants names the variants itself: give it without --compile, --channels-last and --amp')
+        try:
+            args.variants = [Variant.parse(name) for name in args.variants]
+        except ValueError as error:
+            parser.error(f'--variants: {error}')
+    if args.reference_code and not args.measure_memory:
+        from mmdet_rla.tools_support.rlanet_code import SourceTree
+        try:
+            SourceTree(args.reference_code)
+        except (ValueError, FileNotFoundError) as error:
+            parser.error(str(error))
     unknown = [p for p in args.presets if p not in PRESETS]
     if unknown:
         parser.error(f'unknown preset(s) {unknown}; choose from {sorted(PRESETS)}')
@@ -417,6 +557,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             reference_of(cfg, args.reference)
         except ValueError as error:
             parser.error(f'{cfg}: {error}')
+    if args.reference_code and not any(is_rla_resnet50(cfg) for cfg in args.configs):
+        parser.error("--reference-code: the authors' rla_resnet50 is timed with an RLA-ResNet-50 config; name rla-r50 "
+                     "or --backbone \"dict(type='RLAResNet', depth=50, ...)\"")
     return args
 
 
@@ -440,7 +583,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     if args.measure_memory:
         variant = Variant(args.compile, args.channels_last, args.amp)
-        _measure_memory_here(_literal_dict(args.measure_memory), args.mode, variant, args)
+        spec = args.measure_memory if args.measure_memory == AUTHORS_SPEC else _literal_dict(args.measure_memory)
+        _measure_memory_here(spec, args.mode, variant, args)
         return
     reports = []
     for cfg in args.configs:

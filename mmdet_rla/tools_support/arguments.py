@@ -14,6 +14,7 @@ import sys
 import urllib.error
 from typing import Callable, Iterator, List, Optional
 
+import torch
 from mmengine.config import DictAction
 
 # What bad input raises: the library's argument checks (ValueError, and its subclasses
@@ -117,5 +118,24 @@ def compile_backend(text: str) -> str:
     return text
 
 
+def check_device(name: str, value: str) -> torch.device:
+    """Return ``torch.device(value)``; raise ``ValueError`` unless it is the CPU or a CUDA device this
+    machine has (``'cuda:1'`` needs two visible GPUs)."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ('cpu', 'cuda'):
+        raise ValueError(f"{name} must be 'cpu', 'cuda' or 'cuda:<index>', got {value!r}")
+    if device.type == 'cuda':
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{name}={value!r}: no CUDA device is available here (torch.cuda.is_available() is "
+                             "False); use 'cpu'")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f'{name}={value!r}: this machine has {count} CUDA device(s), indices 0-{count - 1}')
+    return device
+
+
 __all__ = ['USER_ERRORS', 'user_error_message', 'exit_on_user_error', 'run_tool', 'CfgOptions', 'positive_int',
-           'non_negative_int', 'unit_interval', 'compile_backend']
+           'non_negative_int', 'unit_interval', 'compile_backend', 'check_device']
