@@ -301,10 +301,10 @@ def test_detector_checkpoints_with_foreign_parts_or_cls_are_refused(tmp_path):
 
 
 def test_released_detectors_are_documented():
-    """The twelve released detectors: a config each, listed in the metafile and the README with their AP."""
+    """The twelve released detectors: a config each, listed in the metafile and in docs/rla.md with their AP."""
     with open(osp.join(REPO, 'configs', 'rla', 'metafile.yml')) as file:
         models = {m['Config']: m for m in yaml.safe_load(file)['Models']}
-    with open(osp.join(REPO, 'README.md')) as file:
+    with open(osp.join(REPO, 'docs', 'rla.md')) as file:
         readme = file.read()
     assert len(rlanet_detector.RELEASED) == 12
     for name, (config, ap) in rlanet_detector.RELEASED.items():

@@ -301,7 +301,7 @@ def test_share_cells_and_state_transition_options():
     assert [tuple(t.weight.shape) for t in gru.layer2.transitions] == [(128, 64, 1, 1)]
     reset = RNNRegNet(depth=18, state_transition='reset')
     assert all(not getattr(reset, n).transitions for n in reset.res_layers)
-    # Stem defaults: conv3x3 on ImageNet stems, reset on CIFAR stems (see README.md (RegNet section)).
+    # Stem defaults: conv3x3 on ImageNet stems, reset on CIFAR stems (see docs/rnn_regnet.md).
     assert RNNRegNet(depth=18).state_transition == 'conv3x3'
     assert RNNRegNet(depth=20, stem_type='cifar').state_transition == 'reset'
     # regulator_resolution='input' keeps the state's resolution across the transition.
