@@ -9,11 +9,13 @@ from typing import Dict, List, Tuple
 import torch
 from mmengine.config import Config
 
+from .config_paths import config_path as resolve_config_path
 from .utils import check_choice
 
 
 def build_detector_from_config(config_path: str, *, pretrained: bool = False) -> torch.nn.Module:
-    """Build the detector of ``config_path`` in mmdet's scope; ``pretrained=False`` drops ``init_cfg``.
+    """Build the detector of ``config_path`` (a file or ``mmdet_rla::...``) in mmdet's scope;
+    ``pretrained=False`` drops ``init_cfg``.
 
     Dropping the backbone's ``Pretrained`` init keeps a smoke test independent of weight files.
     """
@@ -25,7 +27,7 @@ def build_detector_from_config(config_path: str, *, pretrained: bool = False) ->
 
     # No global default scope: building must not change what later mmpretrain builds resolve to.
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(config_path)
+    cfg = Config.fromfile(resolve_config_path(config_path))
     if not pretrained:
         cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)

@@ -176,7 +176,7 @@ def test_feature_grid_has_one_row_per_block_and_distinct_panels():
     grid = draw_block_grid(records, image, tile_size=TILE, valid_fraction=(60 / 64, 75 / 80), title='t')
     layout = grid_layout(3, 4, tile_shape(image.shape[:2], TILE), 't')
     assert grid.shape == layout.size + (3, ) and layout.tile == (51, 64)
-    panels = [[grid[t:b, l:r].astype(int) for t, b, l, r in (layout.tile_box(row, col) for col in range(4))]
+    panels = [[grid[t:b, left:r].astype(int) for t, b, left, r in (layout.tile_box(row, col) for col in range(4))]
               for row in range(3)]
     # Row 0 (unregulated layer1.1): empty H and C panels; rows 1-2: the states differ from I and each other.
     assert all(panel.min() == panel.max() for panel in panels[0][1:3])
@@ -214,7 +214,7 @@ def test_vis_features_tool(config, columns, val_image, tmp_path):
     grid = mmcv.imread(out)
     layout = grid_layout(3, columns, (TILE, TILE), 'title')  # 128x128 images: square panels
     assert grid.shape == layout.size + (3, )
-    first_row = [grid[t:b, l:r].astype(int) for t, b, l, r in (layout.tile_box(0, c) for c in range(columns))]
+    first_row = [grid[t:b, left:r].astype(int) for t, b, left, r in (layout.tile_box(0, c) for c in range(columns))]
     if columns > 2:  # the state panel is not the input panel
         assert np.abs(first_row[1] - first_row[0]).mean() > 5
     if columns == 3:

@@ -78,7 +78,8 @@ def test_the_config_set_is_complete():
     names = {osp.relpath(p, osp.join(REPO, 'configs', 'classification')) for p in CLS_CONFIGS}
     for name in ('rla/rla-resnet152_4xb64_in1k.py', 'rla/rla-eca-resnet152_4xb64_in1k.py',
                  'rla/rla-resnet164_1xb128_cifar100.py', 'rnn_regnet/rnn-regnet50-convgru_4xb32_in1k.py',
-                 'rnn_regnet/se-rnn-regnet20-convlstm_1xb64_cifar10.py', 'rnn_regnet/rnn-regnet56-convgru_1xb64_cifar100.py',
+                 'rnn_regnet/se-rnn-regnet20-convlstm_1xb64_cifar10.py',
+                 'rnn_regnet/rnn-regnet56-convgru_1xb64_cifar100.py',
                  'ror/ror-resnet164-slim_2xb64_cifar100.py', 'ror/se-ror-resnext29-8x64d_2xb64_cifar10.py',
                  'resnet/resnet50_4xb32-90e_in1k.py', 'resnet/resnet110_1xb128_cifar10.py',
                  'rla/rla-resnext101-32x4d_4xb64_in1k.py', 'rla/rla-resnet50-unshared_4xb64_in1k.py',
@@ -160,7 +161,8 @@ def test_metafile_lists_every_config_of_its_folder(folder):
 
 def test_ror_classifier_equals_resnet_count_and_loads_its_weights():
     """RoR adds no parameters: an mmpretrain ResNet-101 classifier's weights load into RoR-ResNet-101's."""
-    ror = MMPRETRAIN_MODELS.build(Config.fromfile(osp.join(REPO, 'configs/classification/ror/ror-resnet101_2xb64_in1k.py')).model)
+    ror = MMPRETRAIN_MODELS.build(
+        Config.fromfile(osp.join(REPO, 'configs/classification/ror/ror-resnet101_2xb64_in1k.py')).model)
     resnet = MMPRETRAIN_MODELS.build(
         Config.fromfile(osp.join(REPO, 'configs/classification/resnet/resnet101_2xb64-80e_in1k.py')).model)
     assert n_params(ror) == n_params(resnet) == COUNTS['ror-resnet101']['params_with_fc']
@@ -223,7 +225,8 @@ def demo_run(tmp_path_factory, subprocess_env):
     checkpoint = osp.join(work, f'epoch_{DEMO_EPOCHS}.pth')
     test_dir = str(root / 'test')
     done = subprocess.run([sys.executable, osp.join(REPO, 'tools/test.py'), DEMO_CONFIG, checkpoint, '--work-dir',
-                           test_dir] + options, capture_output=True, text=True, env=subprocess_env, cwd=REPO, timeout=600)
+                           test_dir] + options, capture_output=True, text=True, env=subprocess_env, cwd=REPO,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(work=work, checkpoint=checkpoint, test_dir=test_dir)
 
@@ -362,3 +365,41 @@ def test_imagenet_classifier_checkpoint_initialises_the_rla_detector_configs(tmp
         detector_outs = detector.backbone(images)
         classifier_out = classifier.backbone(images)[-1]
     assert torch.equal(detector_outs[-1], classifier_out[:, :2048])
+
+
+def test_warm_start_demo_starts_as_its_resnet_and_validates_before_training(synthetic_patterns, tmp_path):
+    """configs/classification/_demo_/*-warmstart*: the RLA and RegNet classifiers started from a ResNet-20
+    classifier's checkpoint (backbone by ResNetWarmStart, head by Pretrained) give its logits, and
+    ValidateBeforeTrainHook records their accuracy at step 0 (tools/run_warmstart_demo.sh)."""
+    from mmengine.runner import Runner
+
+    demo = osp.join(REPO, 'configs', 'classification', '_demo_')
+    resnet = MMPRETRAIN_MODELS.build(Config.fromfile(osp.join(demo, 'resnet20-tiny_1xb16_synthetic-patterns.py')).model)
+    resnet.init_weights()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # trained-looking statistics: a norm that is not an exact identity would show
+        for name, tensor in resnet.state_dict().items():
+            if name.endswith(('running_mean', 'running_var')):
+                tensor.uniform_(0.5, 1.5, generator=generator)
+    checkpoint = str(tmp_path / 'resnet20.pth')
+    torch.save({'meta': {}, 'state_dict': resnet.state_dict()}, checkpoint)
+    images = torch.rand(4, 3, 32, 32, generator=generator)
+    with torch.no_grad():
+        expected = resnet.eval()(images, mode='tensor')
+    for name in ('rla-resnet20-tiny', 'rnn-regnet20-lstm-tiny'):
+        cfg = Config.fromfile(osp.join(demo, f'{name}-warmstart_1xb16_synthetic-patterns.py'))
+        cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': checkpoint,
+                             'model.head.init_cfg.checkpoint': checkpoint})
+        model = MMPRETRAIN_MODELS.build(cfg.model)
+        model.init_weights()
+        with torch.no_grad():
+            torch.testing.assert_close(model.eval()(images, mode='tensor'), expected, rtol=1e-6, atol=1e-6)
+    # One epoch of the RegNet one through mmengine's Runner: a validation before the first step, at step 0.
+    for split in ('train', 'val', 'test'):
+        cfg.merge_from_dict({f'{split}_dataloader.dataset.data_root': synthetic_patterns})
+    cfg.merge_from_dict({'train_cfg.max_epochs': 1, 'work_dir': str(tmp_path / 'work'), 'randomness.seed': 0})
+    Runner.from_cfg(cfg).train()
+    (scalars, ) = glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' / 'scalars.json'))
+    with open(scalars) as file:
+        validations = [json.loads(line) for line in file if 'accuracy/top1' in line]
+    assert [entry['step'] for entry in validations] == [0, 1]

@@ -142,7 +142,8 @@ def test_detection_backbone_round_trip(ours, module_prefix, tmp_path):
     detector_backbone.eval()
     reference = model.backbone.state_dict()
     loaded = detector_backbone.state_dict()
-    assert set(loaded) == set(reference) - {k for k in reference if k.startswith(('layer4.norms.2.', 'layer4.output_norm.'))}
+    assert set(loaded) == set(reference) - {k for k in reference
+                                            if k.startswith(('layer4.norms.2.', 'layer4.output_norm.'))}
     for key, value in loaded.items():
         assert torch.equal(value, reference[key]), key
 

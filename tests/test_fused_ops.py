@@ -61,7 +61,8 @@ def test_fused_step_gradcheck_in_every_argument():
     taps_x, taps_h = (0.3 * torch.randn(9, 4, n, dtype=torch.float64, requires_grad=True) for _ in range(2))
     bias = torch.randn(4, n, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(ops.light_conv_lstm, (x, h, c, taps_x, taps_h, bias))
-    assert torch.autograd.gradcheck(lambda *a: ops.light_conv_lstm(a[0], a[1], None, *a[2:]), (x, h, taps_x, taps_h, bias))
+    assert torch.autograd.gradcheck(lambda *a: ops.light_conv_lstm(a[0], a[1], None, *a[2:]),
+                                    (x, h, taps_x, taps_h, bias))
     # One output only (the other's gradient is None).
     assert torch.autograd.gradcheck(lambda *a: ops.light_conv_lstm(*a)[0], (x, h, c, taps_x, taps_h, bias))
     assert torch.autograd.gradcheck(lambda *a: ops.light_conv_lstm(*a)[1], (x, h, c, taps_x, taps_h, bias))

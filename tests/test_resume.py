@@ -152,7 +152,8 @@ def assert_same_run(resumed: Dict, reference: Dict, resumed_at: int) -> None:
     assert resumed['status'] == 0
     assert resumed['state'].keys() == reference['state'].keys()
     differing = [k for k in reference['state'] if not torch.equal(resumed['state'][k], reference['state'][k])]
-    assert not differing, f'{len(differing)} tensors differ after resuming at iteration {resumed_at}, e.g. {differing[:3]}'
+    assert not differing, (f'{len(differing)} tensors differ after resuming at iteration {resumed_at}, '
+                           f'e.g. {differing[:3]}')
     assert resumed['losses'] == reference['losses']  # the history carried over, then the same new losses
     after = logged(resumed['work_dir'])
     assert sorted(step for kind, step in after if kind == 'train')[0] == resumed_at + 1
@@ -326,7 +327,8 @@ def test_tools_refuse_broken_checkpoints_naming_them(checkpoint_files, synthetic
              r"checkpoint '.*truncated\.pth' is truncated or corrupted"),
             ('train', ['--resume', checkpoint_files['weights only'], *options],
              r"checkpoint '.*weights\.pth' cannot be resumed from"),
-            ('train', [*options, f"load_from={checkpoint_files['text']}"], r"'.*notes\.pth' is not a PyTorch checkpoint"),
+            ('train', [*options, f"load_from={checkpoint_files['text']}"],
+             r"'.*notes\.pth' is not a PyTorch checkpoint"),
             ('test', [checkpoint_files['foreign global'], *options],
              r"checkpoint '.*foreign\.pth' holds objects that only full")):
         with pytest.raises(SystemExit, match=rf'^{tool}\.py: error: {message}'):  # as the command line reports it

@@ -6,7 +6,6 @@ import re
 import pytest
 import torch
 from conftest import COUNTS, literal_rla_residual
-from mmdet.models.backbones import ResNet
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet_rla.models import RLAResNet, RLAResNeXt

@@ -142,7 +142,8 @@ def test_classification_outputs():
             state = out[:, 16 * 8 * 4:]
             assert state.shape[1] == 8 and state.min() >= low and (high is None or state.max() <= high)
         # h itself (a cell's output) has no output norm; BN(h) variants do.
-        assert build_model(dict(SMALL, type='RLAResNet', with_rla_output=True, rla_cell='gru')).layer4.output_norm is None
+        gru = build_model(dict(SMALL, type='RLAResNet', with_rla_output=True, rla_cell='gru'))
+        assert gru.layer4.output_norm is None
 
 
 @pytest.mark.parametrize('kwargs,pattern', [
@@ -152,7 +153,8 @@ def test_classification_outputs():
     (dict(type='RLAResNet', rla_activation='mid'), r"rla_activation must be one of \['pre', 'post'\]"),
     (dict(type='RLAResNet', share_rla='yes'), r'share_rla must be one of \[True, False\]'),
     (dict(type='RLAResNet', rla_exchange=0), r'rla_exchange must be one of \[True, False\]'),
-    (dict(type='RLAResNet', rla_output='softmax'), r"rla_output must be one of \[None, 'bn_relu', 'bn_tanh', 'state'\]"),
+    (dict(type='RLAResNet', rla_output='softmax'),
+     r"rla_output must be one of \[None, 'bn_relu', 'bn_tanh', 'state'\]"),
     (dict(type='RLAResNet', rla_cell='lstm', rla_integration='after_recurrence'),
      r"rla_integration='after_recurrence' needs rla_cell='rnn'"),
     (dict(type='RLAResNet', rla_cell='gru', rla_activation='post'), r"rla_activation='post' needs rla_cell='rnn'"),

@@ -16,6 +16,7 @@ from mmdet_rla.tools_support.arguments import CfgOptions, compile_backend, exit_
 ROR_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', '_demo_', 'fcos_ror-r18-tiny_fpn_gn-head_shapes.py')
 CLS_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'classification', '_demo_',
                            'rla-resnet20-tiny_1xb16_synthetic-patterns.py')
+RLA_R50_CONFIG = osp.join(REPO_ROOT, 'configs', 'rla', 'faster-rcnn_rla-r50_fpn_1x_coco.py')
 
 
 def run_tool(script, *args, cwd, env=None):
@@ -61,6 +62,12 @@ CASES = {
     'checkpoint of another model': (('analysis/vis_features.py', ROR_DEMO_CONFIG, '{foreign}', '--img', '{empty}',
                                      '--out', '{root}/v.png'),
                                     'holds no weights of this FCOS: none of its 1 tensors fits one of the model'),
+    # An untrained model's init_cfg (vis_features draws one without a checkpoint) naming another model's file.
+    'Pretrained file of another model': (
+        ('analysis/vis_features.py', RLA_R50_CONFIG, '--img', 'x.png', '--out', '{root}/v.png', '--cfg-options',
+         'model.backbone.init_cfg.checkpoint={foreign}'),
+        'fits 0 of the 401 tensors of this RLAResNet-50 by name and shape (conv1, bn1, layer1, layer2, layer3, layer4 '
+        'got none); the file holds no ResNet trunk (its first keys: [\'fc.weight\']).'),
     'opacity out of range': (('analysis/vis_features.py', ROR_DEMO_CONFIG, '--img', 'x.png', '--alpha', '2', '--out',
                               '{root}/v.png'),
                              'argument --alpha: must be a number between 0 and 1, got 2'),

@@ -216,7 +216,8 @@ def test_setup_distributed_argument_checks(monkeypatch):
     if not torch.cuda.is_available():
         monkeypatch.delenv('RANK', raising=False)
         monkeypatch.delenv('WORLD_SIZE', raising=False)
-        with pytest.raises(ValueError, match=r"--launcher pytorch expects the environment variables \['RANK', 'WORLD_SIZE'\]"):
+        with pytest.raises(ValueError,
+                           match=r"--launcher pytorch expects the environment variables \['RANK', 'WORLD_SIZE'\]"):
             setup_distributed(Config(dict()), 'pytorch')
 
 

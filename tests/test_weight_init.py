@@ -113,7 +113,8 @@ def test_warm_start_reads_every_layout(layout, resnet50, resnet50_files):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
     (report, ) = model.checkpoint_reports
     assert set(report.fresh) == {'conv_out', 'recurrent_conv', 'norms'}
-    expected_unused = {'torchvision': {'fc.weight', 'fc.bias'}, 'mmpretrain classifier': {'head.fc.weight', 'head.fc.bias'},
+    expected_unused = {'torchvision': {'fc.weight', 'fc.bias'},
+                       'mmpretrain classifier': {'head.fc.weight', 'head.fc.bias'},
                        'mmdet detector': {'neck.lateral_convs.0.conv.weight'}}.get(layout, set())
     assert set(report.unused) == expected_unused
     assert {'torchvision': 'top level', 'mmpretrain classifier': 'mmpretrain classifier',

@@ -22,6 +22,7 @@ if ! "$PYTHON" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() el
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 fi
 
+# The workers import mmdet_rla from $ROOT in a checkout (from where it is installed otherwise).
 PYTHONPATH="$ROOT":${PYTHONPATH:-} \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
@@ -29,7 +30,7 @@ PYTHONPATH="$ROOT":${PYTHONPATH:-} \
     --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" \
     --master_port="$PORT" \
-    "$ROOT/tools/test.py" \
+    -m mmdet_rla.cli.test \
     "$CONFIG" \
     "$CHECKPOINT" \
     --launcher pytorch "${@:4}"

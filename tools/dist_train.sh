@@ -36,6 +36,7 @@ export MMDET_RLA_PREEMPTED_FILE="$MARKER_DIR/preempted"
 trap ':' TERM USR1
 
 STATUS=0
+# The workers import mmdet_rla from $ROOT in a checkout (from where it is installed otherwise).
 PYTHONPATH="$ROOT":${PYTHONPATH:-} \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
@@ -43,7 +44,7 @@ PYTHONPATH="$ROOT":${PYTHONPATH:-} \
     --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" \
     --master_port="$PORT" \
-    "$ROOT/tools/train.py" \
+    -m mmdet_rla.cli.train \
     "$CONFIG" \
     --launcher pytorch "${@:3}" || STATUS=$?
 if [[ -e "$MMDET_RLA_PREEMPTED_FILE" ]]; then

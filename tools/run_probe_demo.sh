@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Block probes (RegNet's Fig. 1(b)) on the bundled synthetic classification task: train RLA-ResNet-20,
-# RegNet-20 (ConvLSTM) and ResNet-20 at half width (configs/classification/_demo_/) with the same data, recipe
-# and seed, then fit a linear classifier on the pooled output of each of their last blocks
+# RegNet-20 (ConvLSTM), RoR-ResNet-20 and ResNet-20 at half width (configs/classification/_demo_/, every norm
+# training) with the same data, recipe and seed, then fit a linear classifier on the pooled output of each of their last blocks
 # (tools/analysis/block_probe.py) and chart the test accuracies. About a minute of training per model on 2
 # idle cores.
 #
@@ -29,6 +29,7 @@ MODELS=(
   "ResNet-20:configs/classification/_demo_/resnet20-tiny_1xb16_synthetic-patterns.py:resnet20"
   "RLA-ResNet-20:configs/classification/_demo_/rla-resnet20-tiny_1xb16_synthetic-patterns.py:rla_resnet20"
   "RegNet-20 (ConvLSTM):configs/classification/_demo_/rnn-regnet20-lstm-tiny_1xb16_synthetic-patterns.py:rnn_regnet20"
+  "RoR-ResNet-20:configs/classification/_demo_/ror-resnet20-tiny_1xb16_synthetic-patterns.py:ror_resnet20"
 )
 
 log "dataset: $DATA"

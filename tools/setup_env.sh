@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create (or refresh) the project environment in .venv at the repo root.
 #
-# Idempotent: a stamp keyed on this script, requirements.txt and setup.py makes a second call a no-op.
+# Idempotent: a stamp keyed on this script, requirements.txt and the build files (pyproject.toml, and setup.py
+# where there is one) makes a second call a no-op.
 # mmcv 2.1.0 has no wheel for torch 2.14, so it is compiled once and the wheel is cached in
 # $MMDET_RLA_CACHE (default ~/.cache/mmdet_rla), keyed on the torch and Python versions.
 set -euo pipefail
@@ -16,7 +17,10 @@ MMCV_VERSION=2.1.0
 log() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 stamp_key() {
-  cat "$ROOT/tools/setup_env.sh" "$ROOT/requirements.txt" "$ROOT/setup.py" | sha256sum | cut -d' ' -f1
+  local file
+  for file in tools/setup_env.sh requirements.txt pyproject.toml setup.py; do
+    if [[ -f "$ROOT/$file" ]]; then cat "$ROOT/$file"; fi
+  done | sha256sum | cut -d' ' -f1
 }
 STAMP="$VENV/.mmdet_rla_setup_stamp"
 if [[ -x "$PY" && -f "$STAMP" && "$(cat "$STAMP")" == "$(stamp_key)" ]]; then

@@ -18,6 +18,7 @@ SRUN_ARGS=${SRUN_ARGS:-""}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON=${PYTHON:-python}
 
+# The tasks import mmdet_rla from $ROOT in a checkout (from where it is installed otherwise).
 # shellcheck disable=SC2086  # SRUN_ARGS holds several words on purpose
 PYTHONPATH="$ROOT":${PYTHONPATH:-} \
 srun -p "$PARTITION" \
@@ -28,4 +29,4 @@ srun -p "$PARTITION" \
     --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    "$PYTHON" -u "$ROOT/tools/test.py" "$CONFIG" "$CHECKPOINT" --launcher=slurm "${@:5}"
+    "$PYTHON" -u -m mmdet_rla.cli.test "$CONFIG" "$CHECKPOINT" --launcher=slurm "${@:5}"

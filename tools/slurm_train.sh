@@ -34,6 +34,7 @@ PYTHON=${PYTHON:-python}
 PREEMPTED=75  # mmdet_rla.engine.PREEMPTED_EXIT_CODE
 
 STATUS=0
+# The tasks import mmdet_rla from $ROOT in a checkout (from where it is installed otherwise).
 # shellcheck disable=SC2086  # SRUN_ARGS holds several words on purpose
 PYTHONPATH="$ROOT":${PYTHONPATH:-} \
 srun -p "$PARTITION" \
@@ -45,7 +46,7 @@ srun -p "$PARTITION" \
     --kill-on-bad-exit=1 \
     --signal=USR1@"$SIGNAL_LEAD" \
     ${SRUN_ARGS} \
-    "$PYTHON" -u "$ROOT/tools/train.py" "$CONFIG" --work-dir="$WORK_DIR" --launcher=slurm "${@:5}" || STATUS=$?
+    "$PYTHON" -u -m mmdet_rla.cli.train "$CONFIG" --work-dir="$WORK_DIR" --launcher=slurm "${@:5}" || STATUS=$?
 if [[ "$STATUS" -eq "$PREEMPTED" && "$REQUEUE" == 1 && -n "${SLURM_JOB_ID:-}" ]]; then
   scontrol requeue "$SLURM_JOB_ID"
 fi

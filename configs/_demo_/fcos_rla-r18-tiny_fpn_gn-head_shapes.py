@@ -2,8 +2,9 @@
 # (mmdet_rla.datasets.synthetic_coco; `python tools/misc/make_coco_dataset.py work_dirs/demo/data`).
 #
 # Sized to learn on 2 CPU cores in a few minutes: 160 px images, 16 base channels, a 64-channel
-# FPN and a 2-conv GN head; 12 epochs of 200 images in batches of 4 (600 iterations). Why FCOS: measured on this data at 300 iterations from scratch,
-# FCOS (GN head, centre sampling, GIoU) reached 0.16 bbox mAP where RetinaNet stayed at 0.01
+# FPN and a 2-conv GN head; 12 epochs of 200 images in batches of 4 (600 iterations). Why FCOS: measured on
+# this data at 300 iterations from scratch, FCOS (GN head, centre sampling, GIoU) reached 0.16 bbox mAP where
+# RetinaNet stayed at 0.01
 # (with or without a GN head), and a Faster R-CNN step cost 4x as much on CPU (RoIAlign's
 # backward pass).
 _base_ = 'mmdet::fcos/fcos_r50-caffe_fpn_gn-head-center-normbbox-centeronreg-giou_1x_coco.py'

@@ -26,8 +26,8 @@ What the hooks rely on (keep these when changing a family):
 - a block's forward reads the block input ``I`` as its first argument and returns ``O`` (first
   element, when it returns a tuple);
 - RLA (:class:`~mmdet_rla.models.backbones.rla_resnet.RLAStage`, and the inverted residual
-  layers of RLA-MobileNetV2): blocks are called ``block(x, h)``; the state recorded is the ``h`` the block reads beside ``I`` (``h^{t-1}`` of
-  Eq. 11, the aggregate of the blocks before it);
+  layers of RLA-MobileNetV2): blocks are called ``block(x, h)``; the state recorded is the ``h`` the block
+  reads beside ``I`` (``h^{t-1}`` of Eq. 11, the aggregate of the blocks before it);
 - RNNRegNet (:class:`~mmdet_rla.models.backbones.rnn_regnet.RegulatedStage`): blocks return
   ``(out, state)``; the state recorded is the regulator's new state, the ``H^t`` (and ConvLSTM's
   cell ``C^t``) that the block fuses with its features (paper Eqs. 2-3);

@@ -25,6 +25,7 @@ from mmengine.registry import MODELS, DefaultScope
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 from torch import nn
 
+from ..config_paths import config_path
 from ..engine.checkpoint_files import check_checkpoint_file
 from ..tools_support.checkpoint import allow_runner_checkpoints
 from ..tools_support.scope import register_scope_modules
@@ -34,7 +35,9 @@ _ANNOTATION_TRANSFORMS = ('LoadAnnotations', )
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read ``config``, apply ``cfg_options`` and register the modules of its scope."""
+    """Read ``config`` (a file, or ``mmdet_rla::<path under configs/>``), apply ``cfg_options`` and register
+    the modules of its scope."""
+    config = config_path(config)
     if not osp.isfile(config):
         raise ValueError(f'config must be an existing config file, got {config!r}')
     cfg = Config.fromfile(config)

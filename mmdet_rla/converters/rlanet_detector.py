@@ -19,7 +19,10 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ..config_paths import MIM_DIR
+
+# Config paths are relative to the source tree's top, where configs/ is; the package keeps the same
+# tree under MIM_DIR (mmdet_rla/.mim/configs), in a checkout and installed alike.
 CONFIG_DIR = osp.join('configs', 'rla')
 
 # detector -> (a key only it has, the prefixes of its non-backbone parts). Mask R-CNN first: it
@@ -70,7 +73,7 @@ def detector_kind(state_dict: Mapping[str, torch.Tensor]) -> str:
 
 
 def config_path(kind: str, arch: str) -> str:
-    """Our config (relative to the repository root) for detector ``kind`` with backbone ``arch``."""
+    """Our config (relative to the source tree's top) for detector ``kind`` with backbone ``arch``."""
     if arch not in BACKBONE_NAMES:
         raise ValueError(f'configs/rla has no detector with the backbone {arch!r}; the backbone must be one of '
                          f'{sorted(BACKBONE_NAMES)}')
@@ -78,11 +81,11 @@ def config_path(kind: str, arch: str) -> str:
 
 
 def detector_config(path: str) -> Dict[str, Any]:
-    """The ``model`` dict of our config ``path`` (relative to the repository), without the
+    """The ``model`` dict of our config ``path`` (relative to the source tree's top), without the
     backbone's ImageNet ``init_cfg`` (the converted checkpoint holds every weight). A plain dict, so
     that the checkpoint loads with ``weights_only=True``; build it as ``MODELS.build(ConfigDict(...))``."""
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(REPO, path))
+    cfg = Config.fromfile(osp.join(MIM_DIR, path))
     cfg.model.backbone.init_cfg = None
     return cfg.model.to_dict()
 
@@ -137,7 +140,7 @@ def convert_detector(state_dict: Mapping[str, torch.Tensor], source_meta: Option
     meta: Dict[str, Any] = dict(
         arch=arch, detector=kind, config=path, layout=f'mmdet 3.x {kind} ({path})',
         dropped_keys=['backbone.' + k for k in dropped])
-    if osp.isfile(osp.join(REPO, path)):  # a repository checkout: check against the config itself
+    if osp.isfile(osp.join(MIM_DIR, path)):  # the package's configs (an install without them: no check)
         meta['model'] = detector_config(path)
         check_loads_strictly(meta['model'], converted, path)
     source_meta = source_meta if isinstance(source_meta, Mapping) else {}

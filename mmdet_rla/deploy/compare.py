@@ -8,8 +8,11 @@ import torch
 def _instances(record) -> Dict[str, np.ndarray]:
     """``bboxes``, ``scores``, ``labels`` of a ``DetDataSample`` or of a ``tools/test.py --out`` record."""
     pred = record.pred_instances if hasattr(record, 'pred_instances') else record['pred_instances']
-    as_numpy = (lambda v: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
-    return {key: as_numpy(pred[key]) for key in ('bboxes', 'scores', 'labels')}
+    return {key: _as_numpy(pred[key]) for key in ('bboxes', 'scores', 'labels')}
+
+
+def _as_numpy(value) -> np.ndarray:
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
 def _image_id(record, index: int):

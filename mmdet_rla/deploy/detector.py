@@ -25,14 +25,17 @@ LAYOUT_VERSION = 1
 
 
 def load_config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> Config:
-    """The config at path ``config`` (or ``config`` itself), with ``cfg_options`` merged in.
+    """The config at path ``config`` (a file, or ``mmdet_rla::<path under configs/>``; or ``config`` itself),
+    with ``cfg_options`` merged in.
 
     Raises:
         ValueError: ``config`` is not an existing file.
     """
+    from ..config_paths import config_path
     from ..tools_support.scope import register_scope_modules
 
     if not isinstance(config, Config):
+        config = config_path(config)
         if not isinstance(config, str) or not osp.isfile(config):
             raise ValueError(f'config: no such config file {config!r}')
         config = Config.fromfile(config)

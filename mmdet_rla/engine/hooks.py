@@ -33,7 +33,7 @@ from mmengine.fileio.io import _parse_uri_prefix
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from .checkpoint_files import (LAST_CHECKPOINT, CheckpointFileError, atomic_write, check_resumable,
+from .checkpoint_files import (LAST_CHECKPOINT, atomic_write, check_resumable,
                                find_newest_valid_checkpoint, load_checkpoint_file, remove_partial_files)
 from .loops import CONFIG_HINT, ResumableTrainLoopMixin
 from .random_state import get_rng_state, set_rng_state

@@ -98,6 +98,14 @@ def describe_layout(state: Mapping[str, torch.Tensor]) -> str:
     return f'no ResNet trunk (its first keys: {list(state)[:3]})'
 
 
+def _resnet_prefix(state: Mapping[str, torch.Tensor]) -> Optional[str]:
+    """Where ``state`` keeps a ResNet trunk in torchvision's / mmdet's names ('' or 'backbone.'), or ``None``."""
+    for prefix in _TRUNK_PREFIXES:
+        if prefix + 'layer1.0.conv1.weight' in state:
+            return prefix
+    return None
+
+
 def resnet_stage_blocks(trunk: Mapping[str, torch.Tensor]) -> Tuple[int, ...]:
     """Blocks per stage of a ResNet state dict (``layer{s}.{b}.*`` keys)."""
     blocks: Dict[int, int] = {}
@@ -230,7 +238,7 @@ def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = 
     if missing:
         reshaped = [k for k in file_state if k in own and own[k].shape != file_state[k].shape]
         advice = ''
-        if 'ResNet' in layout and any(key.startswith('layer1.blocks.') for key in own):
+        if _resnet_prefix(state) is not None and any(key.startswith('layer1.blocks.') for key in own):
             advice = " To start this backbone from a ResNet, use init_cfg=dict(type='ResNetWarmStart', checkpoint=...)."
         elif not prefix and any(k.startswith('backbone.') for k in state):
             advice = " The file keeps a model under 'backbone.': add prefix='backbone.'."
@@ -274,7 +282,10 @@ def warm_start_from_resnet(module: nn.Module, checkpoint: str, prefix: Optional[
     """
     state = read_state_dict(checkpoint, map_location)
     trunk, used_prefix = resnet_trunk(state, prefix, checkpoint)
-    layout = describe_layout(state) if used_prefix in _TRUNK_PREFIXES else f'{describe_resnet(trunk)} under {used_prefix}'
+    if used_prefix in _TRUNK_PREFIXES:
+        layout = describe_layout(state)
+    else:
+        layout = f'{describe_resnet(trunk)} under {used_prefix}'
     name = model_name(module)
     prefixes = block_prefixes(module)
     model_blocks = tuple(len(getattr(getattr(module, s), 'blocks', getattr(module, s))) for s in module.res_layers)
@@ -375,7 +386,8 @@ def apply_checkpoint_init(module: nn.Module, cfg: dict) -> LoadReport:
     allowed = ('checkpoint', 'prefix', 'map_location')
     extra = sorted(set(options) - set(allowed))
     if extra or 'checkpoint' not in options:
-        raise ValueError(f'init_cfg {cfg.get("type")!r} takes {list(allowed)} (checkpoint required), got {sorted(options)}')
+        raise ValueError(f'init_cfg {cfg.get("type")!r} takes {list(allowed)} (checkpoint required), '
+                         f'got {sorted(options)}')
     if checkpoint_init_kind(cfg) == 'Pretrained':
         return load_pretrained(module, **options)
     return ResNetWarmStartInit(**options)(module)

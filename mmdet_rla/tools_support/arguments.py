@@ -1,6 +1,6 @@
-"""What the command-line tools in ``tools/`` share about bad input: argument types and actions whose
-errors name the argument, and one ``prog: error: ...`` line instead of a traceback when the input is
-at fault.
+"""What the command-line tools (:mod:`mmdet_rla.cli`, ``tools/``) share about bad input: argument types
+and actions whose errors name the argument, and one ``prog: error: ...`` line instead of a traceback when
+the input is at fault.
 
 The library raises ``ValueError`` (with the argument's name and what it accepts) for bad arguments
 and ``FileNotFoundError`` & co. for missing or unwritable paths; :func:`exit_on_user_error` turns
@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 import urllib.error
-from typing import Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 from mmengine.config import DictAction
 
@@ -52,6 +52,16 @@ def exit_on_user_error(prog: Optional[str] = None) -> Iterator[None]:
             raise
         prog = prog or os.path.basename(sys.argv[0])
         raise SystemExit(f'{prog}: error: {message}') from None
+
+
+def run_tool(main: Callable[[Optional[List[str]]], object], argv: Optional[List[str]] = None,
+             prog: Optional[str] = None) -> None:
+    """Run a command-line tool's ``main(argv)`` as a program: bad input ends in one line
+    (:func:`exit_on_user_error`), and an int that ``main`` returns is the exit status (anything else: 0)."""
+    with exit_on_user_error(prog):
+        result = main(argv)
+    if isinstance(result, int) and not isinstance(result, bool):
+        sys.exit(result)
 
 
 class CfgOptions(DictAction):
@@ -107,5 +117,5 @@ def compile_backend(text: str) -> str:
     return text
 
 
-__all__ = ['USER_ERRORS', 'user_error_message', 'exit_on_user_error', 'CfgOptions', 'positive_int', 'non_negative_int',
-           'unit_interval', 'compile_backend']
+__all__ = ['USER_ERRORS', 'user_error_message', 'exit_on_user_error', 'run_tool', 'CfgOptions', 'positive_int',
+           'non_negative_int', 'unit_interval', 'compile_backend']

@@ -14,6 +14,7 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
+from ..config_paths import config_path
 from .arguments import CfgOptions, compile_backend
 from .checkpoint import allow_runner_checkpoints
 from .launch import LAUNCHERS, setup_distributed
@@ -51,12 +52,13 @@ def finish_args(args: argparse.Namespace) -> argparse.Namespace:
 
 def load_config(config: str, cfg_options: Optional[dict], work_dir: Optional[str],
                 launcher: str) -> Config:
-    """Load ``config``, apply the overrides, register its scope and prepare the distributed run.
+    """Load ``config`` (a file, or ``mmdet_rla::<path under configs/>``), apply the overrides, register its
+    scope and prepare the distributed run.
 
     ``work_dir`` priority (as in mmdet): command line > the config's ``work_dir`` >
     ``./work_dirs/<config name>``.
     """
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(config_path(config))
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
     register_scope_modules(cfg)

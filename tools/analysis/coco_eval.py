@@ -1,35 +1,17 @@
-"""COCO evaluation of saved detections: ``python tools/analysis/coco_eval.py RESULTS ANN [--metric bbox segm]``.
+"""``python tools/analysis/coco_eval.py ...``: :mod:`mmdet_rla.cli.coco_eval` run from a checkout.
 
-RESULTS is a COCO results json (a list of detections) or the pickle ``tools/test.py --out`` writes;
-ANN is the COCO annotation json of the same images. Prints pycocotools' AP/AR table per metric.
+The tool lives in the package: installed, it runs as ``mmdet-rla coco-eval`` or
+``python -m mmdet_rla.cli.coco_eval``, with the same arguments. This script keeps the checkout's
+command line working without installing.
 """
-import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # the repo, without installing
 
-from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
-from mmdet_rla.tools_support.coco_eval import METRICS, evaluate  # noqa: E402
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='COCO-evaluate a results file against annotations')
-    parser.add_argument('results', help='COCO results .json, or the .pkl of tools/test.py --out')
-    parser.add_argument('ann', help='COCO annotation .json of the evaluated images')
-    parser.add_argument('--metric', nargs='+', default=['bbox'], choices=METRICS, help='what to evaluate')
-    parser.add_argument('--classes', nargs='+',
-                        help='class names in the order of the model labels (a .pkl only; default: the '
-                        "annotation file's categories in id order)")
-    parser.add_argument('--classwise', action='store_true', help='also print AP per category')
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    return evaluate(args.results, args.ann, args.metric, classes=args.classes, classwise=args.classwise)
-
+from mmdet_rla.cli.coco_eval import *  # noqa: E402,F401,F403  (its functions, for importers of this file)
+from mmdet_rla.cli.coco_eval import main  # noqa: E402
+from mmdet_rla.tools_support.arguments import run_tool  # noqa: E402
 
 if __name__ == '__main__':
-    with exit_on_user_error():
-        main()
+    run_tool(main)

@@ -1,41 +1,17 @@
-"""Compare training runs of the same task: one PNG (loss curves, final bbox mAP) and a markdown table.
+"""``python tools/analysis/compare_runs.py ...``: :mod:`mmdet_rla.cli.compare_runs` run from a checkout.
 
-``python tools/analysis/compare_runs.py --run LABEL CONFIG WORK_DIR [--run ...] --out PNG [--table MD]``
-
-Each ``--run`` names a run of ``tools/train.py CONFIG --work-dir WORK_DIR`` (ended with a validation);
-the table adds parameters (counted on the built model), the median time per iteration, and the wall time
-and load average that ``tools/run_compare_demo.sh`` records in ``WORK_DIR/run_info.json``.
+The tool lives in the package: installed, it runs as ``mmdet-rla compare-runs`` or
+``python -m mmdet_rla.cli.compare_runs``, with the same arguments. This script keeps the checkout's
+command line working without installing.
 """
-import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # the repo, without installing
 
-from mmdet_rla.analysis.compare import comparison_table, plot_comparison, summarise_run  # noqa: E402
-from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: E402
-
-
-def main(argv=None) -> str:
-    parser = argparse.ArgumentParser(description='Compare training runs: loss curves, bbox mAP, size, time')
-    parser.add_argument('--run', nargs=3, action='append', required=True, metavar=('LABEL', 'CONFIG', 'WORK_DIR'),
-                        help='a run to compare (repeat for each)')
-    parser.add_argument('--out', required=True, help='output PNG')
-    parser.add_argument('--table', help='also write the markdown table to this file')
-    parser.add_argument('--metric', default='coco/bbox_mAP', help='the metric of the bar chart')
-    parser.add_argument('--title', default='', help='figure title')
-    args = parser.parse_args(argv)
-    runs = [summarise_run(label, config, work_dir) for label, config, work_dir in args.run]
-    plot_comparison(runs, args.out, metric=args.metric, title=args.title)
-    table = comparison_table(runs)
-    if args.table:
-        with open(args.table, 'w', encoding='utf-8') as f:
-            f.write(table)
-    print(table, end='')
-    print(f'figure saved to {args.out}' + (f', table to {args.table}' if args.table else ''))
-    return table
-
+from mmdet_rla.cli.compare_runs import *  # noqa: E402,F401,F403  (its functions, for importers of this file)
+from mmdet_rla.cli.compare_runs import main  # noqa: E402
+from mmdet_rla.tools_support.arguments import run_tool  # noqa: E402
 
 if __name__ == '__main__':
-    with exit_on_user_error():
-        main()
+    run_tool(main)

@@ -5,7 +5,7 @@ import torch
 
 
 def _compiler_flag(name: str) -> bool:
-    # torch.compiler.is_compiling / is_exporting are missing from older torch releases (setup.py
+    # torch.compiler.is_compiling / is_exporting are missing from older torch releases (pyproject.toml
     # admits torch >= 2.0): there, nothing reports them.
     flag = getattr(getattr(torch, 'compiler', None), name, None)
     return bool(flag is not None and flag())
