@@ -6,10 +6,21 @@ from typing import Dict, List
 
 import pytest
 import torch
+import yaml
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+COUNTS_FILE = osp.join(REPO_ROOT, 'tests', 'counts.yaml')
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', '_demo_', 'fcos_rla-r18-tiny_fpn_gn-head_shapes.py')
 PYTHON = sys.executable
+
+
+def load_counts() -> Dict[str, dict]:
+    """tests/counts.yaml: the parameter and multiply-add counts that the tests assert and the docs quote."""
+    with open(COUNTS_FILE, encoding='utf-8') as file:
+        return yaml.safe_load(file)
+
+
+COUNTS = load_counts()
 
 
 @pytest.fixture(scope='session')

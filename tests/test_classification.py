@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import COUNTS
 from mmengine.config import Config
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmpretrain.utils import register_all_modules
@@ -22,29 +23,31 @@ DEMO_CONFIG = osp.join(REPO, 'configs', 'classification', '_demo_', 'rla-resnet2
 DEMO_EPOCHS = 12
 register_all_modules(init_default_scope=False)
 
-# Parameter counts with the fc layer. RLA: the authors' code (measured); RoR adds no parameters.
-EXPECTED_PARAMS = {
-    'rla-resnet50_4xb64_in1k.py': 25_870_696,
-    'rla-resnet101_4xb64_in1k.py': 45_003_176,
-    'rla-eca-resnet50_4xb64_in1k.py': 25_870_782,
-    'rla-eca-resnet101_4xb64_in1k.py': 45_003_347,
-    # RLA-ResNeXt and the Table 6 ablations: the authors' factories of the same design (their code, measured).
-    'rla-resnext50-32x4d_4xb64_in1k.py': 25_463_400,
-    'rla-resnext101-32x4d_4xb64_in1k.py': 44_891_816,
-    'rla-resnet50-unshared_4xb64_in1k.py': 26_341_736,
-    'rla-resnet50-no-exchange_4xb64_in1k.py': 25_749_864,
-    'rla-resnet50-convlstm_4xb64_in1k.py': 26_128_680,
-    'rla-resnet50-postact_4xb64_in1k.py': 25_870_632,
-    **{f'rla-resnet50-v{v}_4xb64_in1k.py': 25_870_696 for v in range(2, 7)},
-    'rla-mobilenet-v2_2xb48_in1k.py': 3_624_168,
-    'rla-eca-mobilenet-v2_2xb48_in1k.py': 3_624_199,
-    'resnet50_4xb64_in1k.py': 25_557_032,
-    'resnet101_4xb64_in1k.py': 44_549_160,
-    'resnet101_2xb64-80e_in1k.py': 44_549_160,
-    'ror-resnet101_2xb64_in1k.py': 44_549_160,
-    'ror-resnet101-slim_2xb64_in1k.py': 11_678_728,
-    'resnet101-slim_2xb64-80e_in1k.py': 11_678_728,
+# Parameter counts with the fc layer: the tests/counts.yaml entry of each config's model. RLA: the authors' factories
+# (their code has the same counts, tests/test_converter_release.py); RoR adds no parameters to its ResNet.
+EXPECTED_COUNTS = {
+    'rla-resnet50_4xb64_in1k.py': 'rla_resnet50',
+    'rla-resnet101_4xb64_in1k.py': 'rla_resnet101',
+    'rla-eca-resnet50_4xb64_in1k.py': 'rla_resnet50_eca',
+    'rla-eca-resnet101_4xb64_in1k.py': 'rla_resnet101_eca',
+    # RLA-ResNeXt and the Table 6 ablations: the authors' factories of the same design.
+    'rla-resnext50-32x4d_4xb64_in1k.py': 'rla-resnext50-32x4d',
+    'rla-resnext101-32x4d_4xb64_in1k.py': 'rla-resnext101-32x4d',
+    'rla-resnet50-unshared_4xb64_in1k.py': 'rlaus_resnet50',
+    'rla-resnet50-no-exchange_4xb64_in1k.py': 'rlarh_resnet50',
+    'rla-resnet50-convlstm_4xb64_in1k.py': 'rlalstm_resnet50',
+    'rla-resnet50-postact_4xb64_in1k.py': 'rlav1p_resnet50',
+    **{f'rla-resnet50-v{v}_4xb64_in1k.py': f'rlav{v}_resnet50' for v in range(2, 7)},
+    'rla-mobilenet-v2_2xb48_in1k.py': 'dsrla_mobilenetv2_k32',
+    'rla-eca-mobilenet-v2_2xb48_in1k.py': 'dsrla_mobilenetv2_k32_eca',
+    'resnet50_4xb64_in1k.py': 'resnet50',
+    'resnet101_4xb64_in1k.py': 'resnet101',
+    'resnet101_2xb64-80e_in1k.py': 'resnet101',
+    'ror-resnet101_2xb64_in1k.py': 'ror-resnet101',
+    'ror-resnet101-slim_2xb64_in1k.py': 'ror-resnet101s',
+    'resnet101-slim_2xb64-80e_in1k.py': 'ror-resnet101s',
 }
+EXPECTED_PARAMS = {config: COUNTS[name]['params_with_fc'] for config, name in EXPECTED_COUNTS.items()}
 # Paper totals in millions (RegNet Table VI: 31.3M; RoR Table 2: ResNeXt-29 34.4M / 8.6M; ResNet-56/110/164
 # 2.3M / 4.6M / 6.8M; RLA Table 2: ResNet-110 1.73M + 0.07M, ResNet-164 1.72M + 0.02M).
 PAPER_MILLIONS = {
@@ -166,7 +169,7 @@ def test_ror_classifier_equals_resnet_count_and_loads_its_weights():
         Config.fromfile(osp.join(REPO, 'configs/classification/ror/ror-resnet101_2xb64_in1k.py')).model)
     resnet = MMPRETRAIN_MODELS.build(
         Config.fromfile(osp.join(REPO, 'configs/classification/resnet/resnet101_2xb64-80e_in1k.py')).model)
-    assert n_params(ror) == n_params(resnet) == 44_549_160
+    assert n_params(ror) == n_params(resnet) == COUNTS['ror-resnet101']['params_with_fc']
     missing, unexpected = ror.load_state_dict(resnet.state_dict(), strict=False)
     assert unexpected == []
     assert all(key.endswith('refine_mask') for key in missing)  # RoR's fixed channel masks (buffers)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 import torch
-from conftest import literal_rla_residual
+from conftest import COUNTS, literal_rla_residual
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet_rla.models import RLAResNet, RLAResNeXt
@@ -72,13 +72,15 @@ def test_odd_input_sizes(hw):
 def test_parameter_counts_match_the_official_backbone():
     # The official detection backbone has 23,789,632 / 42,922,112 parameters, 64 of which belong to
     # the norm of an update after the last block that no output reads; this backbone drops it.
-    assert n_params(RLAResNet(depth=50)) == 23_789_568
-    assert n_params(RLAResNet(depth=101)) == 42_922_048
+    assert n_params(RLAResNet(depth=50)) == COUNTS['rla-resnet50']['params'] == 23_789_568
+    assert n_params(RLAResNet(depth=101)) == COUNTS['rla-resnet101']['params']
     # ECA adds one 1-D kernel per block: 13 blocks of size 5 and 3 of size 7 at depth 50.
-    assert n_params(RLAResNet(depth=50, channel_attention='eca')) == 23_789_568 + 86
-    # The classification variant keeps the last update and the output norm: the official count
-    # without its fc layer.
-    assert n_params(RLAResNet(depth=50, with_rla_output=True)) == 23_789_696
+    assert n_params(RLAResNet(depth=50, channel_attention='eca')) == COUNTS['rla-resnet50']['params'] + 86
+    assert COUNTS['rla-eca-resnet50']['params'] == COUNTS['rla-resnet50']['params'] + 86
+    # The classification variant keeps the last update and the output norm (2 x 64 parameters): the official
+    # count without its fc layer.
+    assert n_params(RLAResNet(depth=50, with_rla_output=True)) == COUNTS['rla-resnet50']['params'] + 128
+    assert COUNTS['rla-resnet50-rla-output']['params'] == COUNTS['rla_resnet50']['params'] == 23_789_568 + 128
 
 
 def test_classification_output_concatenates_the_state():

@@ -4,6 +4,7 @@ import os
 
 import pytest
 import torch
+from conftest import COUNTS
 from mmdet.models.backbones import ResNet
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
@@ -300,7 +301,7 @@ def test_share_cells_and_state_transition_options():
     assert [tuple(t.weight.shape) for t in gru.layer2.transitions] == [(128, 64, 1, 1)]
     reset = RNNRegNet(depth=18, state_transition='reset')
     assert all(not getattr(reset, n).transitions for n in reset.res_layers)
-    # Stem defaults: conv3x3 on ImageNet stems, reset on CIFAR stems (see README.md (RegNet section)).
+    # Stem defaults: conv3x3 on ImageNet stems, reset on CIFAR stems (see docs/rnn_regnet.md).
     assert RNNRegNet(depth=18).state_transition == 'conv3x3'
     assert RNNRegNet(depth=20, stem_type='cifar').state_transition == 'reset'
     # regulator_resolution='input' keeps the state's resolution across the transition.
@@ -656,25 +657,31 @@ def test_bad_arguments_name_the_argument_and_allowed_values(kwargs, pattern):
 def test_regnet50_lstm_parameters_and_flops_match_table_vi():
     resnet = ResNet(depth=50)
     regnet = RNNRegNet(depth=50, regulator='lstm')
-    assert n_params(resnet) + FC_1000 == 25_557_032
-    assert n_params(regnet) + FC_1000 == 31_333_416  # paper: 31.3M
+    assert n_params(resnet) + FC_1000 == COUNTS['resnet50']['params_with_fc']
+    assert n_params(regnet) + FC_1000 == COUNTS['rnn-regnet50-lstm']['params_with_fc']  # paper: 31.3M
     assert abs(n_params(regnet) + FC_1000 - 31.3e6) < 0.05e6
     # The paper counts the light convolution's two steps (paper: 5.12G - 4.14G = +0.98G) ...
     literal = RNNRegNet(depth=50, regulator='lstm', fuse_light_conv=False)
     increase = macs(literal) - macs(resnet)
     assert abs(increase - 0.98e9) <= 0.098e9, increase
-    assert increase == 973_113_344
+    assert increase == COUNTS['rnn-regnet50-lstm']['macs_literal'] - COUNTS['resnet50']['macs']  # 973,113,344
     # ... which the default runs composed: the same function and parameters, fewer multiply-adds
     # (18k instead of 2k + 9k^2 per pixel and channel in the cells; the first step, from a zero
     # state, needs no forget gate).
     assert n_params(literal) == n_params(regnet)
-    assert macs(regnet) - macs(resnet) == 860_201_072
+    assert macs(regnet) - macs(resnet) == COUNTS['rnn-regnet50-lstm']['macs'] - COUNTS['resnet50']['macs']
 
 
-# Paper Table IV: parameter increase over ResNet-20/32/56 in M (two decimals), measured exactly.
+def cifar_increase(depth: int, regulator: str) -> int:
+    """RegNet's parameter increase over the ResNet of the same CIFAR depth, from tests/counts.yaml."""
+    return COUNTS[f'rnn-regnet{depth}-{regulator}-cifar']['params'] - COUNTS[f'resnet{depth}-cifar']['params']
+
+
+# Paper Table IV: parameter increase over ResNet-20/32/56 in M (two decimals), measured exactly (43,680 ...).
 @pytest.mark.parametrize('depth,regulator,paper,measured', [
-    (20, 'gru', 0.04, 43_680), (32, 'gru', 0.06, 66_080), (56, 'gru', 0.11, 110_880),
-    (20, 'lstm', 0.04, 51_072), (32, 'lstm', 0.07, 73_472), (56, 'lstm', 0.12, 118_272),
+    (depth, regulator, paper, cifar_increase(depth, regulator)) for depth, regulator, paper in [
+        (20, 'gru', 0.04), (32, 'gru', 0.06), (56, 'gru', 0.11), (20, 'lstm', 0.04), (32, 'lstm', 0.07),
+        (56, 'lstm', 0.12)]
 ])
 def test_cifar_parameter_increase_matches_table_iv(depth, regulator, paper, measured):
     resnet = ResNetBase(depth=depth, stem_type='cifar')
@@ -695,7 +702,8 @@ def test_cifar_totals_and_table_i_light_convolution():
     base = n_params(ResNetBase(depth=20, stem_type='cifar'))
     light = n_params(RNNRegNet(depth=20, stem_type='cifar', regulator='gru')) - base
     plain = n_params(RNNRegNet(depth=20, stem_type='cifar', regulator='gru', regulator_conv='conv3x3')) - base
-    assert (light, plain) == (43_680, 324_240)
+    assert (light, plain) == (cifar_increase(20, 'gru'),
+                              COUNTS['rnn-regnet20-gru-cifar-conv3x3']['params'] - COUNTS['resnet20-cifar']['params'])
 
 
 # ------------------------------------------------------------------------------- configs

@@ -18,14 +18,14 @@ model = dict(
         norm_eval=True,
         style='pytorch',
         # Made from the authors' released ImageNet weights by
-        # tools/model_converters/rlanet2mmdet.py (see README, "RLA-ResNet").
+        # tools/model_converters/rlanet2mmdet.py (see docs/rla.md).
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rla-resnet50_in1k_official.pth')))
 
 # The paper trains with 8 images per step at lr 0.01, the linear-scaling equivalent of mmdet's
 # 16 images at 0.02; --auto-scale-lr rescales for other batch sizes.
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 
-# Training that survives interruption (mmdet_rla/engine; README "Interruptions and resuming"): exact
+# Training that survives interruption (mmdet_rla/engine; docs/training.md, "Interruptions and resuming"): exact
 # resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files.
 train_cfg = dict(type='ResumableEpochBasedTrainLoop')
 default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'), logger=dict(type='MainProcessLoggerHook'))

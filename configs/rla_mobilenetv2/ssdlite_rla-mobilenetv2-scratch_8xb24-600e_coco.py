@@ -15,7 +15,7 @@ model = dict(
     # with that fixed, for validation and testing.
     bbox_head=dict(type='FixedSSDHead'))
 
-# Training that survives interruption (mmdet_rla/engine; README "Interruptions and resuming"): exact
+# Training that survives interruption (mmdet_rla/engine; docs/training.md, "Interruptions and resuming"): exact
 # resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files.
 train_cfg = dict(type='ResumableEpochBasedTrainLoop')
 default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'), logger=dict(type='MainProcessLoggerHook'))

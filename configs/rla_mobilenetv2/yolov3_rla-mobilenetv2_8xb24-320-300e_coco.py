@@ -14,10 +14,10 @@ model = dict(
         recurrent_conv='depthwise',
         recurrent_conv_sharing='network',
         # Made from the authors' released dsrla_mobilenetv2_k32_2762.pth.tar by
-        # tools/model_converters/rlanet2mmdet.py (see README, "RLA-MobileNetV2").
+        # tools/model_converters/rlanet2mmdet.py (see docs/rla_mobilenetv2.md).
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rla-mobilenetv2_in1k_official.pth')))
 
-# Training that survives interruption (mmdet_rla/engine; README "Interruptions and resuming"): exact
+# Training that survives interruption (mmdet_rla/engine; docs/training.md, "Interruptions and resuming"): exact
 # resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files.
 train_cfg = dict(type='ResumableEpochBasedTrainLoop')
 default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'), logger=dict(type='MainProcessLoggerHook'))

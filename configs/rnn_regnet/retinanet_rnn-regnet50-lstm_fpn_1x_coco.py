@@ -28,7 +28,7 @@ model = dict(
 # mmdet's 1x recipe: 16 images per step at lr 0.02; --auto-scale-lr rescales for other batch sizes.
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 
-# Training that survives interruption (mmdet_rla/engine; README "Interruptions and resuming"): exact
+# Training that survives interruption (mmdet_rla/engine; docs/training.md, "Interruptions and resuming"): exact
 # resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files.
 train_cfg = dict(type='ResumableEpochBasedTrainLoop')
 default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'), logger=dict(type='MainProcessLoggerHook'))

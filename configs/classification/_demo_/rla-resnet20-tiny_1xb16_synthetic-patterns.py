@@ -68,7 +68,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=12, eta_min=1e-3),
 ]
 # Exact resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files:
-# mmdet_rla/engine, README "Interruptions and resuming".
+# mmdet_rla/engine, docs/training.md, "Interruptions and resuming".
 train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=12, val_interval=12)
 val_cfg = dict()
 test_cfg = dict()

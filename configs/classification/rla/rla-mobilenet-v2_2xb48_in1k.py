@@ -38,7 +38,7 @@ test_dataloader = dict(batch_size=48)
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.045, momentum=0.9, weight_decay=4e-5))
 param_scheduler = dict(type='StepLR', by_epoch=True, step_size=1, gamma=0.98)
 # Exact resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files:
-# mmdet_rla/engine, README "Interruptions and resuming".
+# mmdet_rla/engine, docs/training.md, "Interruptions and resuming".
 # (_delete_: the mmpretrain schedule sets by_epoch, which mmengine refuses next to a loop type)
 train_cfg = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=400, val_interval=1)
 auto_scale_lr = dict(base_batch_size=96)

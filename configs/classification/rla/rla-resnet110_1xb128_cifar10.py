@@ -39,7 +39,7 @@ test_dataloader = dict(batch_size=128, dataset=dict(data_root='data/cifar10', sp
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=True))
 param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[150, 225], gamma=0.1)
 # Exact resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files:
-# mmdet_rla/engine, README "Interruptions and resuming".
+# mmdet_rla/engine, docs/training.md, "Interruptions and resuming".
 train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=300, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()

@@ -35,7 +35,7 @@ model = dict(
 # 120 epochs, lr x0.1 at 30, 60 and 90 (the base schedule has SGD lr 0.1, momentum 0.9, weight decay 1e-4).
 param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90], gamma=0.1)
 # Exact resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files:
-# mmdet_rla/engine, README "Interruptions and resuming".
+# mmdet_rla/engine, docs/training.md, "Interruptions and resuming".
 # (_delete_: the mmpretrain schedule sets by_epoch, which mmengine refuses next to a loop type)
 train_cfg = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=120, val_interval=1)
 auto_scale_lr = dict(base_batch_size=256)

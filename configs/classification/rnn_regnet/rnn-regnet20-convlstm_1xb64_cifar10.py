@@ -33,7 +33,7 @@ test_dataloader = dict(batch_size=64)
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
 param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[80], gamma=0.1)
 # Exact resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files:
-# mmdet_rla/engine, README "Interruptions and resuming".
+# mmdet_rla/engine, docs/training.md, "Interruptions and resuming".
 train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=150, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()

@@ -345,7 +345,7 @@ def _lstm_inference(input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre:
     (the same values, bit for bit on dense maps) with one new map instead of seven. Measured on a
     2-core CPU (one cell step, batch 8, RegNet-50's stage-1 shape 64x56x56): 28.7 -> 10.5 ms with
     glibc's default allocator, whose fresh multi-megabyte buffers page-fault on first touch, and
-    14.0 -> 12.3 ms with one that keeps its heap (see the README's Benchmark).
+    14.0 -> 12.3 ms with one that keeps its heap (see docs/benchmark.md).
     """
     new_c = tanh(cell_pre, inplace=True).mul_(input_pre.sigmoid_())  # G * I
     if c is not None:
