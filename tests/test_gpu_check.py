@@ -229,8 +229,8 @@ def test_reference_detectors_take_mmdets_backbone_with_the_same_settings():
     cfg = detectors.load_config('mask-rcnn_rnn-regnet50-lstm')
     reference = detectors.reference_backbone(dict(cfg.model.backbone), 'ResNet')
     assert reference == dict(type='ResNet', depth=50, num_stages=4, out_indices=(0, 1, 2, 3), style='pytorch',
-                             norm_cfg=dict(type='BN', requires_grad=True), frozen_stages=-1, norm_eval=False,
-                             init_cfg=None)
+                             norm_cfg=dict(type='BN', requires_grad=True), frozen_stages=1, norm_eval=True,
+                             init_cfg=None)  # the config's fine-tuning settings, not its family's arguments
     grouped = detectors.reference_backbone(dict(type='RoRResNeXt', depth=101, groups=32, base_width=4,
                                                 refine_drop_rate=0.2), 'ResNet')
     assert grouped == dict(type='ResNeXt', depth=101, groups=32, base_width=4, init_cfg=None)

@@ -233,9 +233,12 @@ def init_log(model) -> list:
     handler = logging.Handler()
     handler.emit = lambda record: records.append(record.getMessage())
     logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # whatever an earlier test of the session left it at
     try:
         model.init_weights()
     finally:
+        logger.setLevel(level)
         logger.removeHandler(handler)
     return [r for r in records if 'load' in r.lower() or 'checkpoint' in r.lower()]
 

@@ -202,7 +202,7 @@ def environment(device: torch.device) -> Dict[str, object]:
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     from mmdet_rla.tools_support.arguments import check_device, compile_backend
 
-    parser = argparse.ArgumentParser(prog='gpu_check', description=__doc__,
+    parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default=osp.join('work_dirs', 'gpu_check'),
                         help='folder of report.json and report.md (default: work_dirs/gpu_check)')
