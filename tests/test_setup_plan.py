@@ -180,6 +180,21 @@ def test_gpu_machine_reuses_a_cuda_wheel_that_covers_its_gpus_and_never_a_cpu_on
                             '8.9', [ALL]) is None
 
 
+LEGACY = 'mmcv-2.1.0-torch2.14.1-cp311-x86_64'  # an earlier setup's folder: its ops are not in its name
+
+
+def test_an_earlier_setups_wheel_serves_only_cpu_machines_in_auto_mode():
+    cpu = sp.decide_flavour('auto', CUDA_TORCH)
+    assert sp.choose_cached(PREFIX, cpu, 'auto', (), None, [LEGACY, ALL], LEGACY) == LEGACY
+    assert sp.choose_cached(PREFIX, cpu, 'auto', (), None, [LEGACY, f'{PREFIX}-cpu'], LEGACY) == f'{PREFIX}-cpu'
+    assert sp.choose_cached(PREFIX, sp.decide_flavour('0', CUDA_TORCH), '0', (), None, [LEGACY], LEGACY) is None
+    gpu = sp.decide_flavour('auto', with_gpus(CUDA_TORCH, '9.0'))
+    assert sp.choose_cached(PREFIX, gpu, 'auto', ('9.0', ), None, [LEGACY], LEGACY) is None
+    decision = sp.decide(facts(), {}, '/c', '2.1.0', None, [LEGACY], [])
+    assert decision.reuse_dir == f'/c/{LEGACY}' and decision.wheel_dir == f'/c/{PREFIX}-cpu'
+    assert dict(line.split('=', 1) for line in sp.shell_lines(decision))['MMCV_REUSE_TEXT'].startswith("'cpu ops")
+
+
 def test_cpu_ops_are_never_installed_where_a_gpu_is_visible_unless_asked():
     cpu = sp.Flavour('cpu')
     with pytest.raises(sp.PlanError, match='refusing to install a CPU-only mmcv on a machine with 1 visible GPU'):
@@ -419,3 +434,28 @@ def test_check_mmcv_ops_on_cuda_devices(capsys):
         assert code == 'check_mmcv_ops.py: error: --device cuda:0: torch sees no CUDA device here'
     code, _, _ = run_check(capsys, '--device', 'gpu0')
     assert code == "check_mmcv_ops.py: error: --device: 'gpu0' is not a torch device (such as cpu, cuda, cuda:1)"
+
+
+# ----------------------------------------------------------------------------------------- gpu_wheels.sh
+def test_gpu_wheels_install_refuses_wheels_built_for_another_python_or_torch(tmp_path):
+    out = tmp_path / 'wheels'
+    out.mkdir()
+    (out / 'TARGET').write_text('python=3.12\ntorch=2.11.0+cu130\nmmcv_ops=cuda 13.0, arches 9.0\n')
+    environ = dict(os.environ, GPU_WHEELS_DIR=str(out), GPU_WHEELS_TARGET_PYTHON=sys.executable)
+    done = subprocess.run(['bash', osp.join(REPO, 'tools', 'gpu_wheels.sh'), '--install'], capture_output=True,
+                          text=True, env=environ, timeout=120)
+    found = f'{sys.version_info[0]}.{sys.version_info[1]} {torch.__version__}'
+    assert done.returncode == 1 and done.stdout == ''
+    assert done.stderr.strip() == (
+        f'gpu_wheels.sh: error: the wheels in {out} are for Python 3.12 with torch 2.11.0+cu130; {sys.executable} '
+        f"here has Python/torch '{found}': build them for this one (GPU_WHEELS_TORCH=..., GPU_WHEELS_PYTHON=...)")
+
+
+def test_gpu_wheels_names_its_modes(tmp_path):
+    script = osp.join(REPO, 'tools', 'gpu_wheels.sh')
+    environ = dict(os.environ, GPU_WHEELS_DIR=str(tmp_path / 'none'))
+    bad = subprocess.run(['bash', script, '--bogus'], capture_output=True, text=True, env=environ, timeout=60)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "gpu_wheels.sh: error: unknown argument '--bogus' (allowed: --check, --install, --help)"
+    empty = subprocess.run(['bash', script, '--check'], capture_output=True, text=True, env=environ, timeout=60)
+    assert empty.returncode == 1 and 'holds no wheels: run bash tools/gpu_wheels.sh first' in empty.stderr

@@ -225,9 +225,9 @@ def decide_flavour(mode: str, torch: TorchFacts, user_arches: Optional[str] = No
         why = 'no GPU visible' if not torch.gpus else f'torch {torch.version} is a CPU-only build'
         return Flavour('cpu', why=why)
     if mode == 'auto' and not torch.gpus:
-        return Flavour('cpu', why='no GPU visible (MMDET_RLA_MMCV_CUDA=auto)')
+        return Flavour('cpu', why='no GPU visible, MMDET_RLA_MMCV_CUDA=auto')
     arches, source = choose_arches(user_arches, torch.gpus, torch.cuda)
-    why = 'MMDET_RLA_MMCV_CUDA=1' if mode == '1' else f'{len(torch.gpus)} GPU(s) visible (MMDET_RLA_MMCV_CUDA=auto)'
+    why = 'MMDET_RLA_MMCV_CUDA=1' if mode == '1' else f'{len(torch.gpus)} GPU(s) visible, MMDET_RLA_MMCV_CUDA=auto'
     return Flavour('cuda', cuda=torch.cuda, arches=arches, arch_source=source, why=why)
 
 
@@ -273,18 +273,25 @@ def covers(arches: Iterable[str], capability: str) -> bool:
 
 
 def choose_cached(prefix: str, flavour: Flavour, mode: str, gpus: Sequence[str], user_arches: Optional[str],
-                  cached: Iterable[str]) -> Optional[str]:
+                  cached: Iterable[str], legacy: Optional[str] = None) -> Optional[str]:
     """The cached wheel folder to install from instead of building (``cached``: the names of the cache's
     folders that hold a wheel), or None to build one.
 
     The exact key first. A CUDA wheel serves where it can: on a machine without a GPU in ``auto`` mode (its
     CPU ops are the same; a login node's ``MMDET_RLA_MMCV_CUDA=1`` build is then reused everywhere), and on
     a GPU machine whose GPUs all run one of its architectures, unless the user named the architectures.
-    A CPU-only wheel is never chosen for CUDA ops."""
+    A CPU-only wheel is never chosen for CUDA ops.
+
+    ``legacy``: the folder name earlier setups used (``mmcv-2.1.0-torch2.14.1-cp311-x86_64``, without torch's
+    CUDA build or the ops). Its wheel was built with mmcv's defaults: CPU-only ops on a machine without a GPU,
+    CUDA ops for the GPUs of a machine with one. Its CPU ops serve in ``auto`` mode on a machine without a GPU,
+    as a CUDA wheel's do; nowhere else."""
     names = sorted(set(cached))
     exact = f'{prefix}-{flavour.tag}'
     if exact in names:
         return exact
+    if legacy and legacy in names and flavour.kind == 'cpu' and mode == 'auto' and not gpus:
+        return legacy
     candidates = []
     for name in names:
         if not name.startswith(prefix + '-'):
@@ -532,11 +539,13 @@ def decide(python_facts: dict, environ: Dict[str, str], cache: str, mmcv_version
     if not torch_facts.installed:
         return decision
     prefix = wheel_prefix(mmcv_version, torch_facts.version, python_facts['pytag'], python_facts['machine'])
+    legacy = wheel_prefix(mmcv_version, torch_facts.version.split('+')[0], python_facts['pytag'],
+                          python_facts['machine'])
     decision.wheel_dir = os.path.join(cache, f'{prefix}-{flavour.tag}')
-    reuse = choose_cached(prefix, flavour, mode, gpus, user_arches, cached)
+    reuse = choose_cached(prefix, flavour, mode, gpus, user_arches, cached, legacy)
     if reuse is not None:
         decision.reuse_dir = os.path.join(cache, reuse)
-        reused = parse_tag(reuse[len(prefix) + 1:])
+        reused = Flavour('cpu') if reuse == legacy else parse_tag(reuse[len(prefix) + 1:])
         check_install(reused, mode, gpus, torch_facts.cuda)
     else:
         check_install(flavour, mode, gpus, torch_facts.cuda)
@@ -554,7 +563,7 @@ def flavour_of_dir(directory: str) -> str:
         found = parse_tag(candidate.group(1))
         if found is not None:
             return found.describe()
-    return 'unknown'
+    return "cpu ops at least (an earlier setup's wheel: its folder does not name its ops)"
 
 
 def plan_lines(decision: Decision, venv_python: str, python_exists: bool, torch_pin: str, cache: str) -> List[str]:
@@ -579,7 +588,7 @@ def plan_lines(decision: Decision, venv_python: str, python_exists: bool, torch_
     source = f'; arches from {flavour.arch_source}' if flavour.kind == 'cuda' else ''
     lines.append(f'mmcv ops: {flavour.describe()} ({flavour.why}{source})')
     if decision.reuse_dir and flavour_of_dir(decision.reuse_dir) != flavour.describe():
-        lines.append(f'mmcv ops installed: {flavour_of_dir(decision.reuse_dir)} (a cached wheel that serves here)')
+        lines.append(f'mmcv ops of the cached wheel that serves here: {flavour_of_dir(decision.reuse_dir)}')
     if flavour.kind == 'cpu':
         lines.append('nvcc: not needed (CPU-only ops)')
     elif not torch.installed:
