@@ -22,7 +22,11 @@ def _load(name: str):
 
 
 sp = _load('setup_plan')
-CUDA_TORCH = sp.TorchFacts(version='2.14.1+cu130', cuda='13.0', toolkit='13.0.3.0')
+# what torch 2.14.1's cuda-toolkit 13.0.3.0 names (of the components the registry route installs)
+PINS = (('nvidia-cublas', '13.1.1.3'), ('nvidia-cuda-cccl', '13.0.85'), ('nvidia-cuda-crt', '13.0.88'),
+        ('nvidia-cuda-nvcc', '13.0.88'), ('nvidia-nvvm', '13.0.88'))
+REGISTRY = ('nvidia-cuda-nvcc==13.0.88', 'nvidia-nvvm==13.0.88', 'nvidia-cuda-crt==13.0.88', 'nvidia-cuda-cccl==13.0.85')
+CUDA_TORCH = sp.TorchFacts(version='2.14.1+cu130', cuda='13.0', toolkit='13.0.3.0', toolkit_pins=PINS)
 CPU_TORCH = sp.TorchFacts(version='2.14.1+cpu', cuda=None)
 PREFIX = 'mmcv-2.1.0-torch2.14.1+cu130-cp311-x86_64'
 
@@ -220,19 +224,22 @@ def test_system_toolkit_of_torchs_major_is_used_first_in_order():
 
 def test_wrong_major_falls_back_to_the_registry_pinned_by_torchs_toolkit():
     choice = sp.choose_nvcc(CUDA_TORCH, '13.0', [cand('12.4.131')])
-    assert choice.kind == 'registry' and choice.packages == ('cuda-toolkit[nvcc,cccl]==13.0.3.0', )
+    assert choice.kind == 'registry' and choice.packages == REGISTRY
     assert len(choice.notes) == 1 and 'found nvcc 12.4.131' in choice.notes[0]
 
 
-def test_registry_pins_without_torchs_toolkit():
-    no_toolkit = sp.dataclasses.replace(CUDA_TORCH, toolkit=None)
-    assert sp.choose_nvcc(no_toolkit, '13.0', []).packages == (
-        'nvidia-cuda-nvcc==13.0.88', 'nvidia-nvvm==13.0.88', 'nvidia-cuda-crt==13.0.88', 'nvidia-cuda-cccl==13.0.85')
-    assert sp.registry_packages('13.2', None) == ('nvidia-cuda-nvcc==13.2.*', 'nvidia-nvvm==13.2.*',
-                                                  'nvidia-cuda-crt==13.2.*', 'nvidia-cuda-cccl==13.2.*')
-    assert sp.registry_packages('13.0', '13.2.0') == sp.KNOWN_NVCC_PINS['13.0']  # another release's toolkit
+def test_registry_pins_every_part_of_one_release():
+    # a toolkit naming nvcc alone: nvvm and crt take nvcc's version (an unpinned nvvm came as 13.5 and broke ptxas)
+    assert sp.registry_packages('13.1', [('nvidia-cuda-nvcc', '13.1.80')]) == (
+        'nvidia-cuda-nvcc==13.1.80', 'nvidia-nvvm==13.1.80', 'nvidia-cuda-crt==13.1.80', 'nvidia-cuda-cccl==13.1.*')
+    no_toolkit = sp.dataclasses.replace(CUDA_TORCH, toolkit=None, toolkit_pins=())
+    assert sp.choose_nvcc(no_toolkit, '13.0', []).packages == REGISTRY == sp.KNOWN_NVCC_PINS['13.0']
+    assert sp.registry_packages('13.2') == ('nvidia-cuda-nvcc==13.2.*', 'nvidia-nvvm==13.2.*',
+                                            'nvidia-cuda-crt==13.2.*', 'nvidia-cuda-cccl==13.2.*')
+    # a toolkit of another release than torch's CUDA says nothing about it
+    assert sp.registry_packages('13.0', [('nvidia-cuda-nvcc', '13.2.51')]) == sp.KNOWN_NVCC_PINS['13.0']
     with pytest.raises(sp.PlanError, match='install a CUDA 12 toolkit and set CUDA_HOME'):
-        sp.registry_packages('12.8', None)
+        sp.registry_packages('12.8')
 
 
 def test_nvcc_modes():
@@ -258,7 +265,7 @@ def test_nvcc_output_parsing():
 # --------------------------------------------------------------------------------- the whole decision
 def facts(**overrides):
     base = dict(python='3.11.7', pytag='cp311', machine='x86_64', torch='2.14.1+cu130', cuda='13.0', gpus=[],
-                toolkit='13.0.3.0')
+                toolkit='13.0.3.0', toolkit_pins=[list(pin) for pin in PINS])
     base.update(overrides)
     return base
 
@@ -270,7 +277,7 @@ def test_decide_on_a_login_node_building_for_compute_nodes(tmp_path):
     assert decision.nvcc.kind == 'registry' and decision.notes and 'found nvcc 12.4.131' in decision.notes[0]
     values = dict(line.split('=', 1) for line in sp.shell_lines(decision))
     assert values['MMCV_FLAVOUR'] == 'cuda' and values['MMCV_ARCH_LIST'] == '9.0'
-    assert values['NVCC_PACKAGES'] == "'cuda-toolkit[nvcc,cccl]==13.0.3.0'"
+    assert values['NVCC_PACKAGES'] == "'" + ' '.join(REGISTRY) + "'"
 
 
 def test_decide_counts_gpus_nvidia_smi_lists_when_torch_sees_none():

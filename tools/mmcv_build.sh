@@ -35,6 +35,35 @@ mmcv_registry_cuda_home() {
   printf '%s\n' "$home"
 }
 
+# mmcv_torch_cuda_include PY CUDA: the headers of torch's own CUDA libraries (cuBLAS, cuSPARSE, cuSOLVER, ...),
+# which the registry's nvidia packages put in site-packages/nvidia/cu<major>/include. torch's CUDA headers include
+# them (ATen/cuda/CUDAContextLight.h: cusparse.h), and a system toolkit may lack them (one with nvcc and cudart
+# alone did); CPATH adds them after the toolkit's own, for gcc and for nvcc's preprocessing. Empty where absent.
+mmcv_torch_cuda_include() {
+  "$1" -c 'import os, sys, sysconfig
+path = os.path.join(sysconfig.get_paths()["purelib"], "nvidia", "cu" + sys.argv[1].split(".")[0], "include")
+print(path if os.path.isdir(path) else "")' "$2"
+}
+
+# mmcv_cuda_preflight PY CUDA_HOME ARCH_LIST CPATH WORKDIR: in seconds, what would otherwise fail half an hour into
+# the build: torch's CUDA headers preprocessed by this nvcc with these include paths, and a kernel compiled for
+# the first architecture (nvcc, cicc and ptxas of one release).
+mmcv_cuda_preflight() {
+  local py="$1" cuda_home="$2" arches="$3" cpath="$4" work="$5" first includes
+  mkdir -p "$work/preflight"
+  printf '#include <ATen/cuda/CUDAContext.h>\n' > "$work/preflight/headers.cu"
+  printf '__global__ void add_one(float* x) { x[threadIdx.x] += 1.f; }\n' > "$work/preflight/kernel.cu"
+  includes="$(CUDA_HOME="$cuda_home" "$py" -c 'from torch.utils.cpp_extension import include_paths
+print(" ".join("-I" + path for path in include_paths("cuda")))' 2>/dev/null)"
+  # shellcheck disable=SC2086  # INCLUDES is a list of -I flags
+  CPATH="$cpath" "$cuda_home/bin/nvcc" -std=c++20 -E -x cu $includes "$work/preflight/headers.cu" -o /dev/null \
+    || { echo "setup: error: nvcc ($cuda_home) cannot preprocess torch's CUDA headers (above): a header is missing" >&2; return 1; }
+  first="${arches%%;*}"; first="${first%+PTX}"; first="${first/./}"
+  "$cuda_home/bin/nvcc" -std=c++20 -gencode="arch=compute_${first%a}${first//[0-9]/},code=sm_$first" -c \
+    "$work/preflight/kernel.cu" -o "$work/preflight/kernel.o" \
+    || { echo "setup: error: nvcc ($cuda_home) cannot compile a kernel for sm_$first (above)" >&2; return 1; }
+}
+
 # mmcv_build_wheel PY MMCV_VERSION FLAVOUR ARCH_LIST CUDA_HOME WHEELDIR WORKDIR: download mmcv's source, patch
 # it for torch >= 2.10's C++20 headers and build its wheel with CPU-only ops (FLAVOUR cpu: the GPUs are hidden
 # from mmcv's setup.py, which compiles CUDA ops whenever torch sees a GPU) or CUDA ops for ARCH_LIST with the
@@ -52,8 +81,13 @@ mmcv_build_wheel() {
   grep -q 'c++20' "$src/setup.py" || { echo "setup: error: mmcv's setup.py no longer carries -std=c++17: check the patch" >&2; return 1; }
   # CFLAGS replaces Python's defaults: keep -O3 (RoI ops 2x slower without) and -g0 (32 MB of symbols with).
   if [[ "$flavour" == cuda ]]; then
+    local cpath
+    cpath="$(mmcv_torch_cuda_include "$py" "$("$py" -c 'import torch; print(torch.version.cuda)')")"
+    cpath="$cpath${CPATH:+:$CPATH}"
+    mmcv_cuda_preflight "$py" "$cuda_home" "$arches" "$cpath" "$work"
     (cd "$src" && MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$arches" CUDA_HOME="$cuda_home" \
-       PATH="$cuda_home/bin:$PATH" MAX_JOBS="${MAX_JOBS:-$(nproc)}" CFLAGS="-DNDEBUG -fwrapv -O3 -g0" \
+       PATH="$cuda_home/bin:$PATH" CPATH="$cpath" MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+       CFLAGS="-DNDEBUG -fwrapv -O3 -g0" \
        mmcv_pip "$py" wheel -q --no-build-isolation --no-deps -w "$work/dist" .)
   else
     (cd "$src" && CUDA_VISIBLE_DEVICES= MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \

@@ -52,9 +52,12 @@ NAMED_ARCHES = (
     ('Blackwell', '10.0;10.3;12.0;12.1+PTX'),
 )
 ARCH_PATTERN = re.compile(r'^(\d+)\.(\d+)(a?)(\+PTX)?$')
-# nvcc and its companions from the package registry, when torch does not name its cuda-toolkit version (which
-# pins them consistently; see registry_packages): a build with an unpinned nvvm 13.5 next to nvcc 13.0.88 failed
-# (ptxas 13.0 refused the PTX 9.5 that cicc 13.5 wrote), and these four built mmcv 2.1.0.
+# nvcc and its companions from the package registry. They must come from one CUDA release: nvidia-cuda-nvcc
+# requires nvvm and crt without a version, and pip then brings the newest (with nvcc 13.0.88 and nvvm 13.5.37,
+# ptxas 13.0 refused the PTX 9.5 that cicc 13.5 wrote). Even cuda-toolkit 13.0.2's 'nvcc' extra pins nvcc alone.
+# So each is pinned: to the versions torch's own cuda-toolkit names (registry_packages), else these, which built
+# mmcv 2.1.0.
+NVCC_PARTS = ('nvidia-cuda-nvcc', 'nvidia-nvvm', 'nvidia-cuda-crt', 'nvidia-cuda-cccl')
 KNOWN_NVCC_PINS = {
     '13.0': ('nvidia-cuda-nvcc==13.0.88', 'nvidia-nvvm==13.0.88', 'nvidia-cuda-crt==13.0.88',
              'nvidia-cuda-cccl==13.0.85'),
@@ -74,11 +77,13 @@ class PlanError(ValueError):
 class TorchFacts:
     """What the environment's torch says. ``version`` None: torch is not installed (yet), and then ``cuda`` is
     unknown rather than absent. ``gpus``: the compute capabilities of the GPUs torch sees, as ``'9.0'``.
-    ``toolkit``: the version of the ``cuda-toolkit`` distribution torch's wheel depends on, if installed."""
+    ``toolkit``: the version of the ``cuda-toolkit`` distribution torch's wheel depends on, if installed, and
+    ``toolkit_pins`` the component versions it names (``('nvidia-cuda-nvcc', '13.0.88')``, ...)."""
     version: Optional[str]
     cuda: Optional[str] = None
     gpus: Tuple[str, ...] = ()
     toolkit: Optional[str] = None
+    toolkit_pins: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def installed(self) -> bool:
@@ -327,18 +332,21 @@ def parse_nvcc_root(text: str) -> Optional[str]:
     return os.path.dirname(match.group(1).strip().rstrip('/')) if match else None
 
 
-def registry_packages(cuda: str, toolkit: Optional[str]) -> Tuple[str, ...]:
-    """The registry packages that bring nvcc (and the headers it needs) for torch's CUDA ``cuda``: the
-    ``nvcc`` and ``cccl`` extras of the ``cuda-toolkit`` version torch's wheel depends on, which pin nvcc,
-    nvvm, crt, cudart and cccl of one release; else :data:`KNOWN_NVCC_PINS`; else the packages of that minor
-    version (CUDA 13 names)."""
-    if toolkit and '.'.join(toolkit.split('.')[:2]) == cuda:
-        return (f'cuda-toolkit[nvcc,cccl]=={toolkit}', )
+def registry_packages(cuda: str, toolkit_pins: Sequence[Tuple[str, str]] = ()) -> Tuple[str, ...]:
+    """The registry packages that bring nvcc and what it needs (:data:`NVCC_PARTS`: nvcc, cicc, the crt and
+    cccl headers; cudart comes with torch) for torch's CUDA ``cuda``, each pinned: to the versions the
+    ``cuda-toolkit`` that torch's wheel depends on names, where its nvcc is of that CUDA version (nvvm and crt
+    share nvcc's version); else :data:`KNOWN_NVCC_PINS`; else the packages of that minor version (CUDA 13
+    names)."""
+    pins = dict(toolkit_pins)
+    nvcc = pins.get('nvidia-cuda-nvcc')
+    if nvcc and '.'.join(nvcc.split('.')[:2]) == cuda:
+        return tuple(f'{name}=={pins.get(name, f"{cuda}.*" if name == "nvidia-cuda-cccl" else nvcc)}'
+                     for name in NVCC_PARTS)
     if cuda in KNOWN_NVCC_PINS:
         return KNOWN_NVCC_PINS[cuda]
     if cuda_major(cuda) >= 13:
-        return tuple(f'{name}=={cuda}.*' for name in ('nvidia-cuda-nvcc', 'nvidia-nvvm', 'nvidia-cuda-crt',
-                                                       'nvidia-cuda-cccl'))
+        return tuple(f'{name}=={cuda}.*' for name in NVCC_PARTS)
     raise PlanError(f'the registry has no nvcc packages this setup knows for CUDA {cuda}: install a CUDA '
                     f'{cuda_major(cuda)} toolkit and set CUDA_HOME to it')
 
@@ -362,7 +370,7 @@ def choose_nvcc(torch: TorchFacts, torch_cuda: str, candidates: Sequence[NvccCan
         if nvcc_mode == 'system':
             found = '; '.join(notes) if notes else 'no nvcc found (CUDA_HOME, PATH, /usr/local/cuda)'
             raise PlanError(f'MMDET_RLA_NVCC=system, but no CUDA {cuda_major(torch_cuda)} toolkit: {found}')
-    packages = registry_packages(torch_cuda, torch.toolkit)
+    packages = registry_packages(torch_cuda, torch.toolkit_pins)
     return NvccChoice('registry', packages=packages, notes=tuple(notes))
 
 
@@ -395,11 +403,15 @@ def stamp_key(root: str, environ: Dict[str, str], smi_gpus: Optional[Sequence[st
 
 # ---------------------------------------------------------------------------------------------- probes
 TORCH_PROBE = r'''
-import importlib.metadata as md, json, platform, sys
+import importlib.metadata as md, json, platform, re, sys
 out = dict(python=sys.version.split()[0], pytag='cp%d%d' % sys.version_info[:2], machine=platform.machine(),
-           torch=None, cuda=None, gpus=[], toolkit=None, mmcv=None, mmcv_ops=None)
+           torch=None, cuda=None, gpus=[], toolkit=None, toolkit_pins=[], mmcv=None, mmcv_ops=None)
 try:
     out['toolkit'] = md.version('cuda-toolkit')
+    for requirement in md.requires('cuda-toolkit') or []:  # 'nvidia-nvvm==13.0.88.*; ... extra == "all"'
+        match = re.match(r'^(nvidia-[A-Za-z0-9_.-]+)==(\d+(?:\.\d+)*?)(?:\.\*)?\s*(?:;|$)', requirement)
+        if match and match.group(1) not in dict(out['toolkit_pins']):
+            out['toolkit_pins'].append([match.group(1), match.group(2)])
 except md.PackageNotFoundError:
     pass
 try:
@@ -424,7 +436,7 @@ print('MMDET_RLA_PROBE ' + json.dumps(out))
 def probe_python(python: str, with_mmcv: bool = False) -> dict:
     """Runs :data:`TORCH_PROBE` with ``python`` (from a neutral folder: an mmcv source tree in the current
     folder would shadow the installed mmcv)."""
-    args = [python, '-c', TORCH_PROBE] + (['--mmcv'] if with_mmcv else [])
+    args = [os.path.abspath(python), '-B', '-c', TORCH_PROBE] + (['--mmcv'] if with_mmcv else [])  # -B: writes nothing
     done = subprocess.run(args, capture_output=True, text=True, cwd='/', check=False)
     for line in done.stdout.splitlines():
         if line.startswith('MMDET_RLA_PROBE '):
@@ -528,7 +540,8 @@ def decide(python_facts: dict, environ: Dict[str, str], cache: str, mmcv_version
            nvcc_candidates: Optional[Sequence[NvccCandidate]]) -> Decision:
     """All decisions from the probes' results. ``nvcc_candidates`` None: not probed (no build needed)."""
     torch_facts = TorchFacts(version=python_facts.get('torch'), cuda=python_facts.get('cuda'),
-                             gpus=tuple(python_facts.get('gpus') or ()), toolkit=python_facts.get('toolkit'))
+                             gpus=tuple(python_facts.get('gpus') or ()), toolkit=python_facts.get('toolkit'),
+                             toolkit_pins=tuple(tuple(pin) for pin in python_facts.get('toolkit_pins') or ()))
     gpus, gpu_note = visible_gpus(torch_facts, smi_gpus, environ)
     counted = dataclasses.replace(torch_facts, gpus=gpus)
     mode = parse_mode(environ.get('MMDET_RLA_MMCV_CUDA'))
@@ -563,7 +576,7 @@ def flavour_of_dir(directory: str) -> str:
         found = parse_tag(candidate.group(1))
         if found is not None:
             return found.describe()
-    return "cpu ops at least (an earlier setup's wheel: its folder does not name its ops)"
+    return "cpu ops at least: an earlier setup's wheel, whose folder does not name its ops"
 
 
 def plan_lines(decision: Decision, venv_python: str, python_exists: bool, torch_pin: str, cache: str) -> List[str]:
@@ -628,7 +641,6 @@ def shell_lines(decision: Decision) -> List[str]:
         'MMCV_REUSE_DIR': decision.reuse_dir or '',
         'MMCV_REUSE_TEXT': flavour_of_dir(decision.reuse_dir) if decision.reuse_dir else '',
         'MMCV_GPUS': ' '.join(decision.torch.gpus),
-        'MMCV_TORCH_GPUS': str(len(decision.python.get('gpus') or ())),
         'MMCV_MODE': decision.mode,
         'NVCC_KIND': nvcc.kind if nvcc else '',
         'NVCC_PATH': nvcc.candidate.path if nvcc and nvcc.candidate else '',
@@ -669,7 +681,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         facts = probe_python(python, with_mmcv=args.command == 'plan' and exists)
         facts['executable'] = python
         if not exists:  # a system python's torch says nothing about the environment's
-            facts.update(torch=None, cuda=None, gpus=[], toolkit=None, mmcv=None)
+            facts.update(torch=None, cuda=None, gpus=[], toolkit=None, toolkit_pins=[], mmcv=None)
         smi = probe_nvidia_smi()
         cached = cached_wheel_dirs(args.cache, args.mmcv_version)
         decision = decide(facts, environ, args.cache, args.mmcv_version, smi, cached,
