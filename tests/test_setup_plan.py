@@ -383,6 +383,13 @@ def test_plan_reports_a_bad_setting_in_one_line(tmp_path):
         "visible; 1: CUDA ops; 0: CPU-only ops), got 'yes'"]
 
 
+def test_setup_names_its_arguments():
+    done = subprocess.run(['bash', osp.join(REPO, 'tools', 'setup_env.sh'), '--plna'], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "setup_env.sh: error: unknown argument '--plna' (allowed: --plan, --help)"
+
+
 def test_plan_without_an_environment_creates_none(tmp_path):
     root = tmp_path / 'checkout'
     (root / 'tools').mkdir(parents=True)
