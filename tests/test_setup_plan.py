@@ -25,7 +25,8 @@ sp = _load('setup_plan')
 # what torch 2.14.1's cuda-toolkit 13.0.3.0 names (of the components the registry route installs)
 PINS = (('nvidia-cublas', '13.1.1.3'), ('nvidia-cuda-cccl', '13.0.85'), ('nvidia-cuda-crt', '13.0.88'),
         ('nvidia-cuda-nvcc', '13.0.88'), ('nvidia-nvvm', '13.0.88'))
-REGISTRY = ('nvidia-cuda-nvcc==13.0.88', 'nvidia-nvvm==13.0.88', 'nvidia-cuda-crt==13.0.88', 'nvidia-cuda-cccl==13.0.85')
+REGISTRY = ('nvidia-cuda-nvcc==13.0.88', 'nvidia-nvvm==13.0.88', 'nvidia-cuda-crt==13.0.88',
+            'nvidia-cuda-cccl==13.0.85')
 CUDA_TORCH = sp.TorchFacts(version='2.14.1+cu130', cuda='13.0', toolkit='13.0.3.0', toolkit_pins=PINS)
 CPU_TORCH = sp.TorchFacts(version='2.14.1+cpu', cuda=None)
 PREFIX = 'mmcv-2.1.0-torch2.14.1+cu130-cp311-x86_64'
@@ -297,7 +298,8 @@ def test_decide_refuses_a_cpu_wheel_that_cannot_serve_a_gpu_machine():
 def test_shell_lines_survive_eval(tmp_path):
     decision = sp.decide(facts(), {'MMDET_RLA_MMCV_CUDA': '1', 'TORCH_CUDA_ARCH_LIST': '8.0 9.0+PTX'},
                          str(tmp_path / "it's here"), '2.1.0', None, [], [cand('12.4.131', "/o'dd path/bin/nvcc")])
-    script = '\n'.join(sp.shell_lines(decision)) + '\nprintf "%s|%s|%s" "$MMCV_ARCH_LIST" "$MMCV_WHEELDIR" "$MMCV_NOTES"'
+    script = ('\n'.join(sp.shell_lines(decision))
+              + '\nprintf "%s|%s|%s" "$MMCV_ARCH_LIST" "$MMCV_WHEELDIR" "$MMCV_NOTES"')
     done = subprocess.run(['bash', '-c', script], capture_output=True, text=True, check=True)
     arch, wheel_dir, notes = done.stdout.split('|')
     assert arch == '8.0;9.0+PTX' and wheel_dir.endswith("it's here/" + f'{PREFIX}-cu13.0-arch8.0_9.0+PTX')
@@ -470,6 +472,7 @@ def test_gpu_wheels_names_its_modes(tmp_path):
     environ = dict(os.environ, GPU_WHEELS_DIR=str(tmp_path / 'none'))
     bad = subprocess.run(['bash', script, '--bogus'], capture_output=True, text=True, env=environ, timeout=60)
     assert bad.returncode == 1
-    assert bad.stderr.strip() == "gpu_wheels.sh: error: unknown argument '--bogus' (allowed: --check, --install, --help)"
+    assert bad.stderr.strip() == ("gpu_wheels.sh: error: unknown argument '--bogus' "
+                                  '(allowed: --check, --install, --help)')
     empty = subprocess.run(['bash', script, '--check'], capture_output=True, text=True, env=environ, timeout=60)
     assert empty.returncode == 1 and 'holds no wheels: run bash tools/gpu_wheels.sh first' in empty.stderr

@@ -518,7 +518,8 @@ class Decision:
     notes: List[str] = dataclasses.field(default_factory=list)
 
 
-def visible_gpus(torch: TorchFacts, smi_gpus: Optional[Sequence[str]], environ: Dict[str, str]) -> Tuple[Tuple[str, ...], str]:
+def visible_gpus(torch: TorchFacts, smi_gpus: Optional[Sequence[str]],
+                 environ: Dict[str, str]) -> Tuple[Tuple[str, ...], str]:
     """The GPUs the decision counts, and a line saying where they were seen. torch's view wins (it honours
     CUDA_VISIBLE_DEVICES); where torch is missing or sees none while nvidia-smi lists GPUs and
     CUDA_VISIBLE_DEVICES hides none (a driver too old for torch's CUDA, say), nvidia-smi's count."""
@@ -532,7 +533,8 @@ def visible_gpus(torch: TorchFacts, smi_gpus: Optional[Sequence[str]], environ: 
         if torch.installed and torch.cuda:
             note += f' (torch cannot use them: is the driver older than CUDA {torch.cuda} needs?)'
         return tuple(smi_gpus), note
-    return (), f'{torch_text}; {smi_text}' + ('; CUDA_VISIBLE_DEVICES is set' if 'CUDA_VISIBLE_DEVICES' in environ else '')
+    hidden = '; CUDA_VISIBLE_DEVICES is set' if 'CUDA_VISIBLE_DEVICES' in environ else ''
+    return (), f'{torch_text}; {smi_text}{hidden}'
 
 
 def decide(python_facts: dict, environ: Dict[str, str], cache: str, mmcv_version: str,
