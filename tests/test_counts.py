@@ -11,12 +11,21 @@ from conftest import COUNTS
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmengine.analysis import FlopAnalyzer
+from mmengine.registry import DefaultScope
 from torch import nn
 
 import mmdet_rla  # noqa: F401  (registers the backbones)
 from mmdet_rla.converters import rlanet_resnet
 
 register_all_modules(init_default_scope=False)
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    """Build in mmdet's scope whatever scope earlier tests left current (under mmpretrain's, ``ResNeXt`` is
+    mmpretrain's class, which takes other arguments)."""
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
 
 COUNT_FIELDS = ('params', 'params_with_fc', 'macs', 'macs_literal', 'macs_with_fc', 'macs_with_fc_literal')
 FIELDS = {'backbone', 'arch', 'literal', 'classifier', 'size', 'classes', 'reference', *COUNT_FIELDS}

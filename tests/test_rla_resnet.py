@@ -400,15 +400,31 @@ def test_bad_arguments_name_the_argument_and_allowed_values(kwargs, pattern):
         RLAResNet(**kwargs)
 
 
+# The model, data, engine, conversion and deployment code runs wherever its tensors are: no CUDA name at all.
+DEVICE_FREE_PARTS = ('models', 'datasets', 'engine', 'converters', 'deploy', 'ops', 'analysis')
+# Anywhere in the package, a device is chosen, never imposed: no .cuda(), no unconditional 'cuda' device.
+IMPOSED_CUDA = re.compile(r"""\.cuda\(|(device\s*=|torch\.device\(|\.to\()\s*["']cuda(:\d+)?["'](?!\s+if\b)""")
+
+
 def test_no_hard_coded_cuda_in_the_package():
     package = os.path.join(REPO, 'mmdet_rla')
     offenders = []
     for path in glob.glob(os.path.join(package, '**', '*.py'), recursive=True):
+        part = os.path.relpath(path, package).split(os.sep)[0]
         with open(path, encoding='utf-8') as f:
             for lineno, line in enumerate(f, 1):
-                if re.search(r"""["']cuda(:\d+)?["']""", line):
-                    offenders.append(f'{path}:{lineno}')
+                code = line.split('#')[0]
+                if IMPOSED_CUDA.search(code) or (part in DEVICE_FREE_PARTS and re.search(r"""["']cuda(:\d+)?["']""", code)):
+                    offenders.append(f'{path}:{lineno}: {line.strip()}')
     assert offenders == []
+
+
+def test_the_cuda_check_catches_imposed_devices():
+    for line in ("x.cuda()", "device='cuda'", "torch.device('cuda:0')", "t.to('cuda')"):
+        assert IMPOSED_CUDA.search(line), line
+    for line in ("device.type == 'cuda'", "default='cuda' if torch.cuda.is_available() else 'cpu'",
+                 "torch.device('cuda' if torch.cuda.is_available() else 'cpu')"):
+        assert not IMPOSED_CUDA.search(line), line
 
 
 def test_rla_configs_cover_three_detectors_and_four_backbones():

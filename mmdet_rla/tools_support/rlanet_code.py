@@ -4,7 +4,7 @@ Their code is not part of this package and is never copied into it: the benchmar
 ``models/*.py`` at run time from a checkout or a git mirror of their repository (a bare mirror is read
 at ``HEAD`` with ``git show``) and imports them as a package of its own, in memory. The only change is
 where their code hard-codes the device of the RLA state (``device=torch.device('cuda' if
-torch.cuda.is_available() else 'cpu')``, or ``device='cuda'`` in some files): the state is created on
+torch.cuda.is_available() else 'cpu')``, or a fixed CUDA device in some files): the state is created on
 the input's device instead, so that their model runs on the CPU and on any GPU index.
 
 >>> from mmdet_rla.tools_support.rlanet_code import authors_model
