@@ -81,6 +81,8 @@ CASES = {
                                    'coco_eval.py: error: Expecting value: line 1 column 1'),
     'negative seed': (('misc/make_coco_dataset.py', '{root}/coco', '--seed', '-1'),
                       'seed must be an integer in [0, 9223372036854775807], got -1'),
+    'no objects per image': (('misc/make_coco_dataset.py', '{root}/coco', '--max-objects', '0'),
+                             'max_objects must be a positive integer, got 0'),
     'not an onnx file': (('deployment/test_onnx.py', DEMO_CONFIG, '{empty}'),
                          'is not a model onnxruntime can load'),
     'export to a device onnxruntime lacks': (('deployment/export_onnx.py', DEMO_CONFIG, 'none', '--out',

@@ -413,6 +413,32 @@ def test_generator_is_deterministic_and_prefix_stable(tmp_path):
     assert files(str(tmp_path / 'd'))['train/000001.png'] == a['train/000001.png']
 
 
+def test_generator_max_objects(tmp_path):
+    """max_objects bounds the objects per image; the default 4 keeps the images of every existing caller."""
+    def counts(ann_file: str) -> List[int]:
+        with open(ann_file) as f:
+            coco = json.load(f)
+        per_image = {image['id']: 0 for image in coco['images']}
+        for ann in coco['annotations']:
+            per_image[ann['image_id']] += 1
+        return list(per_image.values())
+
+    default = generate_coco_dataset(str(tmp_path / 'default'), num_train=12, num_val=1, seed=5)
+    four = generate_coco_dataset(str(tmp_path / 'four'), num_train=12, num_val=1, seed=5, max_objects=4)
+    for split in ('train', 'val'):
+        with open(default[split], 'rb') as a, open(four[split], 'rb') as b:
+            assert a.read() == b.read()
+    one = generate_coco_dataset(str(tmp_path / 'one'), num_train=12, num_val=1, seed=5, max_objects=1)
+    assert counts(one['train']) == [1] * 12
+    dense = generate_coco_dataset(str(tmp_path / 'dense'), num_train=12, num_val=1, seed=5, max_objects=8)
+    assert max(counts(dense['train'])) > 4 >= max(counts(default['train']))
+    assert sum(counts(dense['train'])) > sum(counts(default['train']))
+    with pytest.raises(ValueError, match='max_objects must be a positive integer, got 0'):
+        generate_coco_dataset(str(tmp_path / 'none'), num_train=1, num_val=1, max_objects=0)
+    with pytest.raises(ValueError, match='max_objects'):
+        generate_split(str(tmp_path / 'none'), 'val', 1, max_objects=-2)
+
+
 def test_generator_argument_checks_and_cli(tmp_path, capsys):
     with pytest.raises(ValueError, match='num_train'):
         generate_coco_dataset(str(tmp_path), num_train=0)
@@ -424,6 +450,9 @@ def test_generator_argument_checks_and_cli(tmp_path, capsys):
     written = cli.main([str(tmp_path / 'cli'), '--num-train', '2', '--num-val', '1', '--size', '48', '64',
                         '--seed', '1'])
     out = capsys.readouterr().out
-    assert 'train: 2/2 images' in out and 'val: 1/1 images' in out
+    assert 'train: 2/2 images' in out and 'val: 1/1 images' in out and 'up to 4 objects each' in out
+    dense = cli.main([str(tmp_path / 'dense'), '--num-train', '3', '--num-val', '1', '--max-objects', '1'])
+    with open(dense['train']) as f:
+        assert len(json.load(f)['annotations']) == 3
     with open(written['val']) as f:
         assert json.load(f)['images'][0]['height'] == 48

@@ -105,6 +105,7 @@ def make_image(rng: np.random.Generator, height: int, width: int,
                max_objects: int = 4) -> Tuple[np.ndarray, List[dict]]:
     """Draw one image and return it (uint8, H x W x 3, BGR) with its object annotations.
 
+    The image holds 1 to ``max_objects`` objects (fewer when no free spot is left for one).
     Each annotation is ``dict(category_id, bbox=[x, y, w, h], segmentation=[[x1, y1, ...]],
     area)``, with ``category_id`` 1-based into :data:`CLASSES`. Objects have a circumradius of
     8% to 22% of the shorter image side, lie fully inside the image and do not overlap.
@@ -151,11 +152,13 @@ def make_image(rng: np.random.Generator, height: int, width: int,
 
 
 def generate_split(out_dir: str, split: str, num_images: int, image_size: Sequence[int] = (160, 160),
-                   seed: int = 0, progress: Optional[Callable[[str], None]] = None) -> str:
+                   seed: int = 0, progress: Optional[Callable[[str], None]] = None,
+                   max_objects: int = 4) -> str:
     """Write ``num_images`` images of ``split`` and their COCO json; return the json path."""
     if split not in _SPLIT_IDS:
         raise ValueError(f'split must be one of {list(_SPLIT_IDS)}, got {split!r}')
     check_positive_int('num_images', num_images)
+    check_positive_int('max_objects', max_objects)
     height, width = _check_image_size(image_size)
     image_dir = osp.join(out_dir, split)
     ann_dir = osp.join(out_dir, 'annotations')
@@ -165,7 +168,7 @@ def generate_split(out_dir: str, split: str, num_images: int, image_size: Sequen
     report_every = max(1, num_images // 5)
     for index in range(num_images):
         rng = np.random.default_rng([seed, _SPLIT_IDS[split], index])
-        image, objects = make_image(rng, height, width)
+        image, objects = make_image(rng, height, width, max_objects)
         file_name = f'{index:06d}.png'
         cv2.imwrite(osp.join(image_dir, file_name), image)
         image_id = index + 1
@@ -188,7 +191,8 @@ def generate_split(out_dir: str, split: str, num_images: int, image_size: Sequen
 
 def generate_coco_dataset(out_dir: str, num_train: int = 200, num_val: int = 50,
                           image_size: Sequence[int] = (160, 160), seed: int = 0,
-                          progress: Optional[Callable[[str], None]] = None) -> Dict[str, str]:
+                          progress: Optional[Callable[[str], None]] = None,
+                          max_objects: int = 4) -> Dict[str, str]:
     """Generate the train and val splits under ``out_dir``; return ``{split: annotation json}``.
 
     Args:
@@ -197,13 +201,18 @@ def generate_coco_dataset(out_dir: str, num_train: int = 200, num_val: int = 50,
         image_size: ``(height, width)`` of every image, each at least 32 pixels.
         seed: Seed of the whole dataset: the same seed gives byte-identical annotation files.
         progress: Called with a short progress line now and then (e.g. ``print``).
+        max_objects: Most objects per image (positive). Each image draws its count uniformly from
+            1..``max_objects`` and places as many as fit without overlap: on 160x160 images the
+            default 4 gives about 2.4 objects per image, 8 about 3.8 (denser images give a detector
+            more labelled objects per training step at the same cost per step).
     """
     check_positive_int('num_train', num_train)
     check_positive_int('num_val', num_val)
+    check_positive_int('max_objects', max_objects)
     check_int_range('seed', seed, 0, 2**63 - 1)  # numpy's generators take non-negative seeds
     _check_image_size(image_size)
     return {
-        split: generate_split(out_dir, split, count, image_size, seed, progress)
+        split: generate_split(out_dir, split, count, image_size, seed, progress, max_objects)
         for split, count in (('train', num_train), ('val', num_val))
     }
 
