@@ -6,12 +6,13 @@
 # time) to $COMPARE_DIR/compare.{png,md}; every run also logs to TensorBoard with the per-block feature
 # grids (tensorboard --logdir $COMPARE_DIR).
 #
-#   bash tools/run_compare_demo.sh     # 4 trainings of 600 iterations, about 3 minutes each on 2 idle cores
+#   bash tools/run_compare_demo.sh     # 4 trainings of 1500 iterations, about 4 minutes each on 2 idle cores
 #
 # A small synthetic task: the numbers say how these backbones behave here, not whether the papers'
 # COCO results hold. Environment:
-#   COMPARE_DIR (work_dirs/compare), COMPARE_BACKBONES ("resnet rla rnn_regnet ror"), COMPARE_EPOCHS (12, of
-#   50 iterations), COMPARE_NUM_TRAIN / COMPARE_NUM_VAL (200 / 50 images), COMPARE_LOG_INTERVAL (10),
+#   COMPARE_DIR (work_dirs/compare), COMPARE_BACKBONES ("resnet rla rnn_regnet ror"), COMPARE_EPOCHS (6, of
+#   250 iterations), COMPARE_NUM_TRAIN / COMPARE_NUM_VAL (1000 / 50 images of up to 8 objects: the main
+#   demo's data, tools/run_demo.sh), COMPARE_LOG_INTERVAL (10),
 #   COMPARE_CFG_OPTIONS (extra --cfg-options for every run), COMPARE_PYTHON (use this interpreter and
 #   skip tools/setup_env.sh), OMP_NUM_THREADS (1).
 # Tiny mode (seconds per run; what the tests run):
@@ -33,8 +34,8 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
 DIR=${COMPARE_DIR:-work_dirs/compare}
 DATA="$DIR/data"
-EPOCHS=${COMPARE_EPOCHS:-12}
-NUM_TRAIN=${COMPARE_NUM_TRAIN:-200}
+EPOCHS=${COMPARE_EPOCHS:-6}
+NUM_TRAIN=${COMPARE_NUM_TRAIN:-1000}
 NUM_VAL=${COMPARE_NUM_VAL:-50}
 LOG_INTERVAL=${COMPARE_LOG_INTERVAL:-10}
 read -r -a BACKBONES <<< "${COMPARE_BACKBONES:-resnet rla rnn_regnet ror}"
@@ -53,11 +54,17 @@ for name in "${BACKBONES[@]}"; do
   [[ -n "${CONFIGS[$name]:-}" ]] || { echo "COMPARE_BACKBONES: unknown backbone '$name' (allowed: resnet rla rnn_regnet ror)" >&2; exit 2; }
 done
 
-log "dataset: $DATA ($NUM_TRAIN train / $NUM_VAL val images of 160x160, seed 0)"
-if [[ -f "$DATA/annotations/instances_train.json" && -f "$DATA/annotations/instances_val.json" ]]; then
+DATA_ARGS=(--num-train "$NUM_TRAIN" --num-val "$NUM_VAL" --size 160 160 --max-objects 8 --seed 0)
+log "dataset: $DATA ($NUM_TRAIN train / $NUM_VAL val images of 160x160, up to 8 objects, seed 0)"
+# A dataset made with other arguments (another size, an older version of this script) is regenerated.
+STAMP="$DATA/make_coco_dataset.args"
+if [[ -f "$DATA/annotations/instances_train.json" && -f "$DATA/annotations/instances_val.json" \
+      && "$(cat "$STAMP" 2>/dev/null)" == "${DATA_ARGS[*]}" ]]; then
   echo "present, not regenerated (delete $DATA to regenerate)"
 else
-  "$PY" tools/misc/make_coco_dataset.py "$DATA" --num-train "$NUM_TRAIN" --num-val "$NUM_VAL" --size 160 160 --seed 0
+  rm -f "$STAMP"
+  "$PY" tools/misc/make_coco_dataset.py "$DATA" "${DATA_ARGS[@]}"
+  echo "${DATA_ARGS[*]}" > "$STAMP"
 fi
 OPTS=(
   "train_dataloader.dataset.data_root=$DATA/" "val_dataloader.dataset.data_root=$DATA/"

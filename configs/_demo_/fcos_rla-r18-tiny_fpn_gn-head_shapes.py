@@ -4,10 +4,9 @@
 #
 # Sized to learn on 2 CPU cores in a few minutes: 160 px images, 16 base channels, a 64-channel
 # FPN and a 2-conv GN head; 6 epochs of 1000 images in batches of 4 (1500 iterations).
-# What limited the detector was data, not the recipe: on 200 images of up to 4 objects it learnt the
-# training set (bbox mAP 0.81 there after 1800 iterations) and stayed at 0.46 on the validation
-# images, and it told the shapes apart far worse than it found them (0.65 mAP class-agnostic). 1000
-# images of up to 8 objects (3.8 per image instead of 2.4) give 0.6 mAP in 1500 iterations
+# What limited the detector was data, not the recipe: on 200 images of up to 4 objects it stayed at
+# 0.24 bbox mAP after 600 iterations and 0.46 after 1800; 1000 images of up to 8 objects (3.8 per image
+# instead of 2.4) give about 0.6 mAP in 1500 iterations
 # (docs/demo.md). Why FCOS: measured on this data at 300 iterations from scratch,
 # FCOS (GN head, centre sampling, GIoU) reached 0.16 bbox mAP where RetinaNet stayed at 0.01
 # (with or without a GN head), and a Faster R-CNN step cost 4x as much on CPU (RoIAlign's
