@@ -5,8 +5,11 @@ can build them after ``custom_imports = dict(imports=['mmdet_rla'], allow_failed
 The package carries its configs: ``config_path('mmdet_rla::rla/faster-rcnn_rla-r50_fpn_1x_coco.py')``
 (see :mod:`mmdet_rla.config_paths`).
 """
-from . import engine  # noqa: F401  (registers the resumable loops, checkpoint hook and file backend)
-from . import models  # noqa: F401  (registers the backbones)
+
+from . import (
+    engine,  # noqa: F401  (registers the resumable loops, checkpoint hook and file backend)
+    models,  # noqa: F401  (registers the backbones)
+)
 from .config_paths import config_path, register_with_mmengine
 from .tools_support.checkpoint import allow_runner_checkpoints
 from .version import __version__

@@ -14,6 +14,7 @@ carries copies. So every config is reachable wherever the package is imported fr
 ``Config.fromfile`` itself takes file paths only (mmengine 0.10 checks that the file exists before it looks
 at a ``package::`` prefix, for mmdet's configs too): ``Config.fromfile(config_path('mmdet_rla::...'))``.
 """
+
 import os.path as osp
 
 PACKAGE = 'mmdet_rla'
@@ -59,15 +60,19 @@ def config_path(path: str) -> str:
         from mmengine.utils import get_installed_path, is_installed
 
         if package not in MODULE2PACKAGE:
-            raise ValueError(f'config: {path!r}: the prefix must name a package with configs, one of '
-                             f'{sorted(set(MODULE2PACKAGE) | {PACKAGE})}, e.g. {EXAMPLE!r}')
+            raise ValueError(
+                f'config: {path!r}: the prefix must name a package with configs, one of '
+                f'{sorted(set(MODULE2PACKAGE) | {PACKAGE})}, e.g. {EXAMPLE!r}'
+            )
         if not is_installed(MODULE2PACKAGE[package]):
             raise ValueError(f'config: {path!r}: {package} is not installed')
         root = osp.join(get_installed_path(MODULE2PACKAGE[package]), '.mim', 'configs')
     resolved = osp.join(root, relative)
     if not osp.isfile(resolved):
-        raise FileNotFoundError(f'config: {path!r}: {package} has no such config ({resolved} does not exist)'
-                                + (f'; e.g. {EXAMPLE!r}' if package == PACKAGE else ''))
+        raise FileNotFoundError(
+            f'config: {path!r}: {package} has no such config ({resolved} does not exist)'
+            + (f'; e.g. {EXAMPLE!r}' if package == PACKAGE else '')
+        )
     return resolved
 
 

@@ -4,6 +4,7 @@ mmdet configs build backbones from ``mmdet.registry.MODELS`` and mmpretrain conf
 ``mmpretrain.registry.MODELS``. Both are children of mmengine's root registry, and a lookup never
 searches sibling registries, so every backbone is registered in each that is installed.
 """
+
 from typing import TypeVar
 
 from mmdet.registry import MODELS as MMDET_MODELS

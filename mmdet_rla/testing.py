@@ -4,6 +4,7 @@ and ``BACKBONE_VARIANTS``, the small backbones the compile / export / ONNX tests
 >>> from mmdet_rla.testing import detector_smoke_test
 >>> losses, results = detector_smoke_test('configs/rla/retinanet_rla-r50_fpn_1x_coco.py')
 """
+
 from typing import Dict, List, Tuple
 
 import torch
@@ -35,8 +36,9 @@ def build_detector_from_config(config_path: str, *, pretrained: bool = False) ->
     return model
 
 
-def detector_smoke_test(config_path: str, image_hw: Tuple[int, int] = (128, 160), num_boxes: int = 2,
-                        seed: int = 0, batch_size: int = 1) -> Tuple[Dict[str, torch.Tensor], List]:
+def detector_smoke_test(
+    config_path: str, image_hw: Tuple[int, int] = (128, 160), num_boxes: int = 2, seed: int = 0, batch_size: int = 1
+) -> Tuple[Dict[str, torch.Tensor], List]:
     """One training step (losses, backward) and one inference of the config's detector on CPU.
 
     ``batch_size=2`` suits necks whose last levels shrink to 1x1, where a training BatchNorm needs
@@ -49,10 +51,15 @@ def detector_smoke_test(config_path: str, image_hw: Tuple[int, int] = (128, 160)
     torch.manual_seed(seed)
     model = build_detector_from_config(config_path)
     with_mask = 'mask_head' in str(getattr(model, 'roi_head', ''))
-    packed = demo_mm_inputs(batch_size=batch_size, image_shapes=[(3, *image_hw)] * batch_size,
-                            num_items=[num_boxes] * batch_size,
-                            num_classes=getattr(getattr(model, 'bbox_head', None), 'num_classes', 80)
-                            if hasattr(model, 'bbox_head') else 80, with_mask=with_mask)
+    packed = demo_mm_inputs(
+        batch_size=batch_size,
+        image_shapes=[(3, *image_hw)] * batch_size,
+        num_items=[num_boxes] * batch_size,
+        num_classes=getattr(getattr(model, 'bbox_head', None), 'num_classes', 80)
+        if hasattr(model, 'bbox_head')
+        else 80,
+        with_mask=with_mask,
+    )
     model.train()
     data = model.data_preprocessor(packed, True)
     losses = model(**data, mode='loss')
@@ -73,44 +80,116 @@ def detector_smoke_test(config_path: str, image_hw: Tuple[int, int] = (128, 160)
 BACKBONE_VARIANTS: Dict[str, dict] = {
     # RLA-ResNet: BasicBlock / Bottleneck, ImageNet / CIFAR stems, SE / ECA, both rla_input readings.
     'rla-r18': dict(type='RLAResNet', depth=18, base_channels=8, rla_channels=8),
-    'rla-r50-eca-output': dict(type='RLAResNet', depth=50, base_channels=8, rla_channels=8, num_stages=2,
-                               channel_attention='eca', eca_kernel_sizes=(3, 5), rla_input='output'),
-    'rla-cifar20-se-rlaout': dict(type='RLAResNet', depth=20, stem_type='cifar', base_channels=8,
-                                  rla_channels=8, channel_attention='se', se_reduction=4,
-                                  with_rla_output=True, num_stages=2),
+    'rla-r50-eca-output': dict(
+        type='RLAResNet',
+        depth=50,
+        base_channels=8,
+        rla_channels=8,
+        num_stages=2,
+        channel_attention='eca',
+        eca_kernel_sizes=(3, 5),
+        rla_input='output',
+    ),
+    'rla-cifar20-se-rlaout': dict(
+        type='RLAResNet',
+        depth=20,
+        stem_type='cifar',
+        base_channels=8,
+        rla_channels=8,
+        channel_attention='se',
+        se_reduction=4,
+        with_rla_output=True,
+        num_stages=2,
+    ),
     # RLA-ResNeXt and the Table 6 designs: ConvLSTM / ConvGRU cells, unshared units, no exchange, the
     # post-activated unit with new information after it from the shortcut.
-    'rla-x50': dict(type='RLAResNeXt', depth=50, groups=4, base_width=2, base_channels=16, rla_channels=8,
-                    num_stages=2),
-    'rla-r50-lstm-unshared': dict(type='RLAResNet', depth=50, base_channels=8, rla_channels=8, num_stages=2,
-                                  rla_cell='lstm', share_rla=False),
-    'rla-r18-gru-no-exchange': dict(type='RLAResNet', depth=18, base_channels=8, rla_channels=8, num_stages=2,
-                                    rla_cell='gru', rla_exchange=False, with_rla_output=True),
-    'rla-r18-post-after-identity': dict(type='RLAResNet', depth=18, base_channels=8, rla_channels=8, num_stages=2,
-                                        rla_activation='post', rla_integration='after_recurrence',
-                                        rla_input='identity'),
+    'rla-x50': dict(
+        type='RLAResNeXt', depth=50, groups=4, base_width=2, base_channels=16, rla_channels=8, num_stages=2
+    ),
+    'rla-r50-lstm-unshared': dict(
+        type='RLAResNet', depth=50, base_channels=8, rla_channels=8, num_stages=2, rla_cell='lstm', share_rla=False
+    ),
+    'rla-r18-gru-no-exchange': dict(
+        type='RLAResNet',
+        depth=18,
+        base_channels=8,
+        rla_channels=8,
+        num_stages=2,
+        rla_cell='gru',
+        rla_exchange=False,
+        with_rla_output=True,
+    ),
+    'rla-r18-post-after-identity': dict(
+        type='RLAResNet',
+        depth=18,
+        base_channels=8,
+        rla_channels=8,
+        num_stages=2,
+        rla_activation='post',
+        rla_integration='after_recurrence',
+        rla_input='identity',
+    ),
     # RLA-MobileNetV2: the released design (one depthwise-separable recurrent conv for the whole network),
     # with ECA; index 7 is the last 1x1 conv reading concat(x, h).
-    'rla-mnv2-eca': dict(type='RLAMobileNetV2', widen_factor=0.25, rla_channels=4, out_indices=(2, 7),
-                         channel_attention='eca'),
+    'rla-mnv2-eca': dict(
+        type='RLAMobileNetV2', widen_factor=0.25, rla_channels=4, out_indices=(2, 7), channel_attention='eca'
+    ),
     # RNNRegNet: each cell, light (composed and literal steps) and plain 3x3 recurrent convs, SE, both
     # regulator resolutions of a strided bottleneck, learned and reset state transitions.
     'regnet-r18-lstm': dict(type='RNNRegNet', depth=18, base_channels=8, regulator='lstm', num_stages=2),
-    'regnet-r18-gru-literal': dict(type='RNNRegNet', depth=18, base_channels=8, regulator='gru',
-                                   fuse_light_conv=False, num_stages=2),
-    'regnet-r18-rnn-fused-se': dict(type='RNNRegNet', depth=18, base_channels=8, regulator='rnn',
-                                    fuse_light_conv=True, with_se=True, se_reduction=4, num_stages=2),
-    'regnet-cifar20-gru-conv3x3': dict(type='RNNRegNet', depth=20, stem_type='cifar', base_channels=8,
-                                       regulator='gru', regulator_conv='conv3x3', num_stages=2),
-    'regnet-r50-lstm-input': dict(type='RNNRegNet', depth=50, base_channels=8, regulator='lstm',
-                                  regulator_resolution='input', state_transition='conv1x1', num_stages=2),
+    'regnet-r18-gru-literal': dict(
+        type='RNNRegNet', depth=18, base_channels=8, regulator='gru', fuse_light_conv=False, num_stages=2
+    ),
+    'regnet-r18-rnn-fused-se': dict(
+        type='RNNRegNet',
+        depth=18,
+        base_channels=8,
+        regulator='rnn',
+        fuse_light_conv=True,
+        with_se=True,
+        se_reduction=4,
+        num_stages=2,
+    ),
+    'regnet-cifar20-gru-conv3x3': dict(
+        type='RNNRegNet',
+        depth=20,
+        stem_type='cifar',
+        base_channels=8,
+        regulator='gru',
+        regulator_conv='conv3x3',
+        num_stages=2,
+    ),
+    'regnet-r50-lstm-input': dict(
+        type='RNNRegNet',
+        depth=50,
+        base_channels=8,
+        regulator='lstm',
+        regulator_resolution='input',
+        state_transition='conv1x1',
+        num_stages=2,
+    ),
     # RoR: ResNet (Basic / Bottleneck) and ResNeXt; drop rules, schedules and attention.
     'ror-r18': dict(type='RoRResNet', depth=18, base_channels=8),
-    'ror-r50-eca-testtime': dict(type='RoRResNet', depth=50, base_channels=8, num_stages=2,
-                                 channel_attention='eca', drop_scaling='test_time', drop_schedule='linear'),
+    'ror-r50-eca-testtime': dict(
+        type='RoRResNet',
+        depth=50,
+        base_channels=8,
+        num_stages=2,
+        channel_attention='eca',
+        drop_scaling='test_time',
+        drop_schedule='linear',
+    ),
     'ror-cifar20': dict(type='RoRResNet', depth=20, stem_type='cifar', base_channels=8, num_stages=2),
-    'ror-x50-se': dict(type='RoRResNeXt', depth=50, groups=4, base_width=2, base_channels=16, num_stages=2,
-                       channel_attention='se', se_reduction=4),
+    'ror-x50-se': dict(
+        type='RoRResNeXt',
+        depth=50,
+        groups=4,
+        base_width=2,
+        base_channels=16,
+        num_stages=2,
+        channel_attention='se',
+        se_reduction=4,
+    ),
 }
 # What the TorchInductor test compiles (Inductor generates and compiles C++, minutes on 2 cores, so a
 # few variants): RLA's pooled state, the regulator's pooled states, ConvLSTM's composed depthwise

@@ -1,4 +1,5 @@
 """Argument checks that fail early with a message naming the argument and what it accepts."""
+
 from typing import Any, Iterable, Sequence
 
 
@@ -30,8 +31,10 @@ def check_int_range(name: str, value: Any, low: int, high: int) -> None:
 def check_indices(name: str, values: Sequence[Any], num: int) -> None:
     """Raise ``ValueError`` unless ``values`` is a non-empty sequence of distinct ints in ``[0, num)``."""
     if isinstance(values, int):
-        values = (values, )
+        values = (values,)
     bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < num]
     if not values or bad or len(set(values)) != len(values):
-        raise ValueError(f'{name} must hold distinct stage indices in [0, {num - 1}] '
-                         f'(this backbone has {num} stages), got {tuple(values)!r}')
+        raise ValueError(
+            f'{name} must hold distinct stage indices in [0, {num - 1}] '
+            f'(this backbone has {num} stages), got {tuple(values)!r}'
+        )

@@ -1,4 +1,5 @@
 """Shared pytest fixtures: small synthetic COCO and classification datasets, the demo config shrunk to seconds."""
+
 import os
 import os.path as osp
 import sys
@@ -62,8 +63,8 @@ def tiny_demo_options(synthetic_coco) -> List[str]:
         f'train_dataloader.dataset.data_root={root}',
         f'val_dataloader.dataset.data_root={root}',
         f'test_dataloader.dataset.data_root={root}',
-        f"val_evaluator.ann_file={synthetic_coco['val_ann']}",
-        f"test_evaluator.ann_file={synthetic_coco['val_ann']}",
+        f'val_evaluator.ann_file={synthetic_coco["val_ann"]}',
+        f'test_evaluator.ann_file={synthetic_coco["val_ann"]}',
         'train_dataloader.batch_size=4',
         'val_dataloader.batch_size=4',
         'test_dataloader.batch_size=4',

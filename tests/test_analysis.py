@@ -1,5 +1,6 @@
 """The analysis layer: block capture for every family, feature grids, block probes, the RoR channel
 picture, the same-budget comparison script (tiny mode) and the TensorBoard backend of the tools."""
+
 import glob
 import json
 import os
@@ -47,7 +48,7 @@ def test_capture_records_every_block_with_the_family_state(family):
         'regnet_lstm': lambda: RNNRegNet(depth=18, base_channels=8, regulator='lstm'),
         'regnet_gru': lambda: RNNRegNet(depth=20, stem_type='cifar', base_channels=4, regulator='gru'),
         'ror': lambda: RoRResNet(depth=18, base_channels=8),
-        'regnet_partial': lambda: RNNRegNet(depth=18, base_channels=8, regulator_stages=(1, )),
+        'regnet_partial': lambda: RNNRegNet(depth=18, base_channels=8, regulator_stages=(1,)),
     }
     torch.manual_seed(0)
     backbone = backbones[family]()
@@ -88,9 +89,13 @@ def test_capture_records_mobilenetv2_blocks(rla):
     from mmdet.models.backbones import MobileNetV2
 
     from mmdet_rla.models import RLAMobileNetV2
+
     torch.manual_seed(0)
-    backbone = (RLAMobileNetV2(widen_factor=0.25, rla_channels=4, out_indices=(2, 7)) if rla
-                else MobileNetV2(widen_factor=0.25, out_indices=(2, 7)))
+    backbone = (
+        RLAMobileNetV2(widen_factor=0.25, rla_channels=4, out_indices=(2, 7))
+        if rla
+        else MobileNetV2(widen_factor=0.25, out_indices=(2, 7))
+    )
     capture, outs = capture_all(backbone, torch.rand(1, 3, 61, 67), residual=True)
     names = block_names(backbone)
     assert names[0] == 'layer1.0' and names[-1] == 'layer7.0' and len(names) == 17  # 1+2+3+4+3+3+1 blocks
@@ -169,15 +174,17 @@ def test_capture_selection_replacement_and_hook_removal():
 # -------------------------------------------------------------------------------- feature grid
 def test_feature_grid_has_one_row_per_block_and_distinct_panels():
     torch.manual_seed(0)
-    backbone = RNNRegNet(depth=18, base_channels=8, regulator_stages=(1, ))  # layer1 has no regulator
+    backbone = RNNRegNet(depth=18, base_channels=8, regulator_stages=(1,))  # layer1 has no regulator
     capture, _ = capture_all(backbone, torch.rand(1, 3, 64, 80), blocks=['layer1.1', 'layer2'])
     records = list(capture.records.values())
     image = np.random.RandomState(0).randint(0, 255, (60, 75, 3), dtype=np.uint8)
     grid = draw_block_grid(records, image, tile_size=TILE, valid_fraction=(60 / 64, 75 / 80), title='t')
     layout = grid_layout(3, 4, tile_shape(image.shape[:2], TILE), 't')
-    assert grid.shape == layout.size + (3, ) and layout.tile == (51, 64)
-    panels = [[grid[t:b, left:r].astype(int) for t, b, left, r in (layout.tile_box(row, col) for col in range(4))]
-              for row in range(3)]
+    assert grid.shape == layout.size + (3,) and layout.tile == (51, 64)
+    panels = [
+        [grid[t:b, left:r].astype(int) for t, b, left, r in (layout.tile_box(row, col) for col in range(4))]
+        for row in range(3)
+    ]
     # Row 0 (unregulated layer1.1): empty H and C panels; rows 1-2: the states differ from I and each other.
     assert all(panel.min() == panel.max() for panel in panels[0][1:3])
     for row in (1, 2):
@@ -196,24 +203,29 @@ def val_image(synthetic_coco):
 def save_untrained_checkpoint(config: str, path: str) -> str:
     """A checkpoint of the config's model as initialised (the tools load it like any other)."""
     from mmdet_rla.analysis.inputs import build_model, load_config
+
     torch.save({'state_dict': build_model(load_config(config), seed=1).state_dict()}, path)
     return path
 
 
-@pytest.mark.parametrize('config,columns', [(DEMO_CONFIG, 3), (REGNET_DEMO, 4), (RESNET_DEMO, 2)],
-                         ids=['rla', 'rnn_regnet', 'resnet'])
+@pytest.mark.parametrize(
+    'config,columns', [(DEMO_CONFIG, 3), (REGNET_DEMO, 4), (RESNET_DEMO, 2)], ids=['rla', 'rnn_regnet', 'resnet']
+)
 def test_vis_features_tool(config, columns, val_image, tmp_path):
     tool = load_tool('analysis/vis_features.py')
     out = str(tmp_path / 'grid.png')
     checkpoint = save_untrained_checkpoint(config, str(tmp_path / 'model.pth')) if columns == 4 else None
-    args = [config] + ([checkpoint] if checkpoint else []) + [
-        '--img', val_image, '--blocks', 'layer1', 'layer3.1', '--out', out, '--tile-size', str(TILE)]
+    args = (
+        [config]
+        + ([checkpoint] if checkpoint else [])
+        + ['--img', val_image, '--blocks', 'layer1', 'layer3.1', '--out', out, '--tile-size', str(TILE)]
+    )
     if columns == 3:
         args += ['--vis-backend', 'tensorboard', '--work-dir', str(tmp_path / 'tb')]
     tool.main(args)
     grid = mmcv.imread(out)
     layout = grid_layout(3, columns, (TILE, TILE), 'title')  # 128x128 images: square panels
-    assert grid.shape == layout.size + (3, )
+    assert grid.shape == layout.size + (3,)
     first_row = [grid[t:b, left:r].astype(int) for t, b, left, r in (layout.tile_box(0, c) for c in range(columns))]
     if columns > 2:  # the state panel is not the input panel
         assert np.abs(first_row[1] - first_row[0]).mean() > 5
@@ -224,8 +236,10 @@ def test_vis_features_tool(config, columns, val_image, tmp_path):
 
 def test_vis_features_tool_on_a_classifier(val_image, tmp_path, capsys):
     from mmengine.registry import DefaultScope
+
     tool = load_tool('analysis/vis_features.py')
     config = osp.join(CLS_DEMO_DIR, 'rla-resnet20-tiny_1xb16_synthetic-patterns.py')
+
     def current_scope():
         # By name: mmengine restores an overwritten scope as a deep copy of the instances that existed.
         scope = DefaultScope.get_current_instance()
@@ -241,13 +255,14 @@ def test_vis_features_tool_on_a_classifier(val_image, tmp_path, capsys):
     assert 'the following arguments are required: --out' in capsys.readouterr().err
     out = str(tmp_path / 'cls.png')
     tool.main([config, '--img', val_image, '--blocks', '-1', '--out', out, '--tile-size', str(TILE)])
-    assert mmcv.imread(out).shape == grid_layout(1, 3, (TILE, TILE), 'title').size + (3, )
+    assert mmcv.imread(out).shape == grid_layout(1, 3, (TILE, TILE), 'title').size + (3,)
     with pytest.raises(ValueError, match='img must be an existing image file'):
         tool.main([config, '--img', str(tmp_path / 'missing.png'), '--out', out])
 
 
 def tensorboard_tags(log_dir: str) -> dict:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     tags = {'images': set(), 'scalars': set()}
     for path in glob.glob(osp.join(log_dir, '**', 'events.out.tfevents.*'), recursive=True):
         events = EventAccumulator(path, size_guidance={'images': 0, 'scalars': 0})
@@ -275,7 +290,7 @@ def test_analysis_tools_load_only_checkpoints_of_their_model(tmp_path):
     with pytest.warns(UserWarning, match=r"lacks 5 of the 7 tensors of this Sequential .* e\.g\. \['1\.bias', "):
         load_weights(network(), path)
     torch.save({'state_dict': {'0.weight': torch.zeros(4, 3, 3, 3)}}, path)  # another model's conv
-    with pytest.raises(ValueError, match=r"holds no weights of this Sequential: none of its 1 tensors fits"):
+    with pytest.raises(ValueError, match=r'holds no weights of this Sequential: none of its 1 tensors fits'):
         load_weights(network(), path)
 
 
@@ -300,15 +315,18 @@ def test_block_probe_tool(tmp_path):
     data = str(tmp_path / 'data')
     generate_cls_dataset(data, train_per_class=6, val_per_class=3, seed=0)
     options = [f'{split}_dataloader.dataset.data_root={data}' for split in ('train', 'val', 'test')]
-    configs = [osp.join(CLS_DEMO_DIR, f'{name}-tiny_1xb16_synthetic-patterns.py')
-               for name in ('resnet20', 'rnn-regnet20-lstm')]
+    configs = [
+        osp.join(CLS_DEMO_DIR, f'{name}-tiny_1xb16_synthetic-patterns.py') for name in ('resnet20', 'rnn-regnet20-lstm')
+    ]
     pairs = []
     for index, config in enumerate(configs):
         pairs += [config, save_untrained_checkpoint(config, str(tmp_path / f'model{index}.pth'))]
     out, out_json = str(tmp_path / 'probe.png'), str(tmp_path / 'probe.json')
     load_tool('analysis/block_probe.py').main(
-        pairs + ['--labels', 'ResNet-20', 'RegNet-20', '--num-blocks', '2', '--out', out, '--json', out_json,
-                 '--cfg-options'] + options)
+        pairs
+        + ['--labels', 'ResNet-20', 'RegNet-20', '--num-blocks', '2', '--out', out, '--json', out_json, '--cfg-options']
+        + options
+    )
     with open(out_json) as f:
         results = json.load(f)
     assert list(results) == ['ResNet-20', 'RegNet-20']
@@ -339,8 +357,9 @@ def test_ror_channels_of_an_untrained_net_refine_residuals_start_at_zero(val_ima
     """Zero-init of the last norm applies to Refine channels only: an untrained RoR block's residual is
     exactly zero on Refine channels and not on Represent channels."""
     out, out_json = str(tmp_path / 'ror.png'), str(tmp_path / 'ror.json')
-    blocks = load_tool('analysis/ror_channels.py').main([ROR_DEMO, '--img', val_image, val_image, '--out', out,
-                                                         '--json', out_json])
+    blocks = load_tool('analysis/ror_channels.py').main(
+        [ROR_DEMO, '--img', val_image, val_image, '--out', out, '--json', out_json]
+    )
     assert [b.name for b in blocks] == [f'layer{s}.{b}' for s in (1, 2, 3, 4) for b in (0, 1)]
     assert [len(b.represent_channels) for b in blocks] == [1, 1, 2, 2, 3, 3, 6, 6]  # 5% of 16..128, at least 1
     assert all(b.refine_rms == 0 and b.represent_rms > 0 for b in blocks)
@@ -377,15 +396,33 @@ def test_visualization_options_add_the_tensorboard_backend_and_the_hook():
 def test_compare_demo_tiny_run(subprocess_env, tmp_path):
     """The four-backbone script in tiny mode: four trainings through tools/train.py with TensorBoard and the
     feature hook, then the figure and table; tools/test.py sends its metrics and pictures to TensorBoard too."""
-    env = dict(subprocess_env, COMPARE_DIR=str(tmp_path), COMPARE_PYTHON=PYTHON, COMPARE_EPOCHS='1',
-               COMPARE_NUM_TRAIN='8', COMPARE_NUM_VAL='4', COMPARE_LOG_INTERVAL='1',
-               COMPARE_CFG_OPTIONS='model.test_cfg.score_thr=0.0')
-    proc = subprocess.run(['bash', osp.join(REPO_ROOT, 'tools', 'run_compare_demo.sh')], cwd=REPO_ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1200)
+    env = dict(
+        subprocess_env,
+        COMPARE_DIR=str(tmp_path),
+        COMPARE_PYTHON=PYTHON,
+        COMPARE_EPOCHS='1',
+        COMPARE_NUM_TRAIN='8',
+        COMPARE_NUM_VAL='4',
+        COMPARE_LOG_INTERVAL='1',
+        COMPARE_CFG_OPTIONS='model.test_cfg.score_thr=0.0',
+    )
+    proc = subprocess.run(
+        ['bash', osp.join(REPO_ROOT, 'tools', 'run_compare_demo.sh')],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     rows = [line for line in open(tmp_path / 'compare.md').read().splitlines()[2:]]
     assert [row.split(' | ')[0] for row in rows] == [
-        '| ResNet-18 (mmdet)', '| RLA-ResNet-18', '| RNNRegNet-18 (ConvLSTM)', '| RoR-ResNet-18']
+        '| ResNet-18 (mmdet)',
+        '| RLA-ResNet-18',
+        '| RNNRegNet-18 (ConvLSTM)',
+        '| RoR-ResNet-18',
+    ]
     # backbone parameters as built (ResNet = RoR; RLA and RegNet add theirs), 2 iterations each
     assert [row.split(' | ')[4] for row in rows] == ['702,096', '784,496', '1,022,032', '702,096']
     assert all(row.split(' | ')[6] == '2' for row in rows)
@@ -402,13 +439,29 @@ def test_compare_demo_tiny_run(subprocess_env, tmp_path):
     assert comparison_table([run]).splitlines()[2].startswith('| RLA | 0.')
 
     test_dir = str(tmp_path / 'test')
-    proc = subprocess.run([PYTHON, osp.join(REPO_ROOT, 'tools', 'test.py'), REGNET_DEMO,
-                           str(tmp_path / 'rnn_regnet' / 'epoch_1.pth'), '--work-dir', test_dir, '--vis-backend',
-                           'tensorboard', '--vis-features', '--cfg-options',
-                           f'test_dataloader.dataset.data_root={tmp_path}/data/', 'model.test_cfg.score_thr=0.0',
-                           f'test_evaluator.ann_file={tmp_path}/data/annotations/instances_val.json'],
-                          cwd=REPO_ROOT, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            PYTHON,
+            osp.join(REPO_ROOT, 'tools', 'test.py'),
+            REGNET_DEMO,
+            str(tmp_path / 'rnn_regnet' / 'epoch_1.pth'),
+            '--work-dir',
+            test_dir,
+            '--vis-backend',
+            'tensorboard',
+            '--vis-features',
+            '--cfg-options',
+            f'test_dataloader.dataset.data_root={tmp_path}/data/',
+            'model.test_cfg.score_thr=0.0',
+            f'test_evaluator.ann_file={tmp_path}/data/annotations/instances_val.json',
+        ],
+        cwd=REPO_ROOT,
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     tags = tensorboard_tags(test_dir)
     assert 'coco/bbox_mAP' in tags['scalars'] and 'block_features' in tags['images']
@@ -419,8 +472,11 @@ def test_comparison_figure_names_the_metrics_a_wrong_metric_could_be(tmp_path):
     metrics = {'coco/bbox_mAP': 0.25, 'coco/bbox_mAP_50': 0.5}
     evaluated = RunSummary('RLA', [(1, 2.0), (2, 1.5)], metrics, 2, 0.1, 10, 20)
     unevaluated = RunSummary('RoR', [(1, 2.1), (2, 1.7)], {}, 2, 0.1, 10, 20)
-    with pytest.raises(ValueError, match=r"metric 'coco/segm_mAP' is in no run's last evaluation; they have "
-                                         r"\['coco/bbox_mAP', 'coco/bbox_mAP_50'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"metric 'coco/segm_mAP' is in no run's last evaluation; they have "
+        r"\['coco/bbox_mAP', 'coco/bbox_mAP_50'\]",
+    ):
         plot_comparison([evaluated, unevaluated], str(tmp_path / 'wrong.png'), metric='coco/segm_mAP')
     assert not osp.exists(tmp_path / 'wrong.png')
     # A run without an evaluation gets an 'n/a' bar next to the others, as do runs that all lack one.
@@ -431,7 +487,14 @@ def test_comparison_figure_names_the_metrics_a_wrong_metric_could_be(tmp_path):
 
 def test_compare_script_rejects_an_unknown_backbone(subprocess_env, tmp_path):
     env = dict(subprocess_env, COMPARE_DIR=str(tmp_path), COMPARE_PYTHON=PYTHON, COMPARE_BACKBONES='resnet vgg')
-    proc = subprocess.run(['bash', osp.join(REPO_ROOT, 'tools', 'run_compare_demo.sh')], cwd=REPO_ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    proc = subprocess.run(
+        ['bash', osp.join(REPO_ROOT, 'tools', 'run_compare_demo.sh')],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "unknown backbone 'vgg'" in proc.stdout
     assert not os.listdir(tmp_path)

@@ -1,5 +1,6 @@
 """Classification: every config builds and classifies, the demo learns through the tools, and
 classification checkpoints of ours initialise detector backbones with no missing weights."""
+
 import glob
 import json
 import os.path as osp
@@ -76,15 +77,24 @@ def n_params(module: torch.nn.Module) -> int:
 
 def test_the_config_set_is_complete():
     names = {osp.relpath(p, osp.join(REPO, 'configs', 'classification')) for p in CLS_CONFIGS}
-    for name in ('rla/rla-resnet152_4xb64_in1k.py', 'rla/rla-eca-resnet152_4xb64_in1k.py',
-                 'rla/rla-resnet164_1xb128_cifar100.py', 'rnn_regnet/rnn-regnet50-convgru_4xb32_in1k.py',
-                 'rnn_regnet/se-rnn-regnet20-convlstm_1xb64_cifar10.py',
-                 'rnn_regnet/rnn-regnet56-convgru_1xb64_cifar100.py',
-                 'ror/ror-resnet164-slim_2xb64_cifar100.py', 'ror/se-ror-resnext29-8x64d_2xb64_cifar10.py',
-                 'resnet/resnet50_4xb32-90e_in1k.py', 'resnet/resnet110_1xb128_cifar10.py',
-                 'rla/rla-resnext101-32x4d_4xb64_in1k.py', 'rla/rla-resnet50-unshared_4xb64_in1k.py',
-                 'rla/rla-resnet50-no-exchange_4xb64_in1k.py', 'rla/rla-resnet50-convlstm_4xb64_in1k.py',
-                 'rla/rla-resnet50-postact_4xb64_in1k.py', 'rla/rla-resnet50-v6_4xb64_in1k.py'):
+    for name in (
+        'rla/rla-resnet152_4xb64_in1k.py',
+        'rla/rla-eca-resnet152_4xb64_in1k.py',
+        'rla/rla-resnet164_1xb128_cifar100.py',
+        'rnn_regnet/rnn-regnet50-convgru_4xb32_in1k.py',
+        'rnn_regnet/se-rnn-regnet20-convlstm_1xb64_cifar10.py',
+        'rnn_regnet/rnn-regnet56-convgru_1xb64_cifar100.py',
+        'ror/ror-resnet164-slim_2xb64_cifar100.py',
+        'ror/se-ror-resnext29-8x64d_2xb64_cifar10.py',
+        'resnet/resnet50_4xb32-90e_in1k.py',
+        'resnet/resnet110_1xb128_cifar10.py',
+        'rla/rla-resnext101-32x4d_4xb64_in1k.py',
+        'rla/rla-resnet50-unshared_4xb64_in1k.py',
+        'rla/rla-resnet50-no-exchange_4xb64_in1k.py',
+        'rla/rla-resnet50-convlstm_4xb64_in1k.py',
+        'rla/rla-resnet50-postact_4xb64_in1k.py',
+        'rla/rla-resnet50-v6_4xb64_in1k.py',
+    ):
         assert name in names
     assert len(CLS_CONFIGS) >= 70
 
@@ -94,15 +104,14 @@ def test_config_builds_and_classifies(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.model.type == 'ImageClassifier'
-    if cfg.model.backbone.type in ('RLAResNet', 'RLAResNeXt', 'RLAMobileNetV2', 'RNNRegNet', 'RoRResNet',
-                                   'RoRResNeXt'):
+    if cfg.model.backbone.type in ('RLAResNet', 'RLAResNeXt', 'RLAMobileNetV2', 'RNNRegNet', 'RoRResNet', 'RoRResNeXt'):
         assert cfg.custom_imports == dict(imports=['mmdet_rla'], allow_failed_imports=False)
     warm_start = (cfg.model.backbone.get('init_cfg') or {}).get('type') == 'ResNetWarmStart'
     if cfg.model.backbone.type in ('RLAResNet', 'RLAResNeXt') and not warm_start:
         # the classifier reads concat(x, h's output); a warm start from a ResNet keeps the ResNet's head on x
         assert cfg.model.backbone.with_rla_output is True
     if cfg.model.backbone.type == 'RLAMobileNetV2':  # the last 1x1 conv, which reads concat(x, act(BN(h)))
-        assert tuple(cfg.model.backbone.out_indices) == (7, )
+        assert tuple(cfg.model.backbone.out_indices) == (7,)
     num_classes = cfg.model.head.num_classes
     assert cfg.data_preprocessor.num_classes == num_classes
     model = MMPRETRAIN_MODELS.build(cfg.model).eval()
@@ -129,31 +138,39 @@ def assert_trains_its_norms(model: torch.nn.Module, size: int, num_classes: int)
     from mmpretrain.structures import DataSample
 
     model.train()
-    norms = {name: m for name, m in model.named_modules()
-             if isinstance(m, (torch.nn.modules.batchnorm._NormBase, torch.nn.GroupNorm, torch.nn.LayerNorm))}
+    norms = {
+        name: m
+        for name, m in model.named_modules()
+        if isinstance(m, (torch.nn.modules.batchnorm._NormBase, torch.nn.GroupNorm, torch.nn.LayerNorm))
+    }
     assert norms
     assert [name for name, m in norms.items() if not m.training] == []
     assert [name for name, p in model.named_parameters() if not p.requires_grad] == []
     batch_norms = {name: m for name, m in norms.items() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
     before = {name: (m.running_mean.clone(), m.running_var.clone()) for name, m in batch_norms.items()}
     generator = torch.Generator().manual_seed(0)
-    data = dict(inputs=[torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=generator)
-                        for _ in range(2)],
-                data_samples=[DataSample().set_gt_label(label) for label in (0, num_classes - 1)])
+    data = dict(
+        inputs=[torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=generator) for _ in range(2)],
+        data_samples=[DataSample().set_gt_label(label) for label in (0, num_classes - 1)],
+    )
     optim_wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
     losses = model.train_step(data, optim_wrapper)
     assert torch.isfinite(losses['loss'])
     # Moved: counted one batch, and its mean or variance changed (the first state norm of RLA's 'after_recurrence'
     # designs, Table 6 v2/v4/v6, reads h^0 = 0, whose batch mean is exactly the running mean's initial 0).
-    unmoved = [name for name, m in batch_norms.items()
-               if int(m.num_batches_tracked) != 1 or (torch.equal(m.running_mean, before[name][0])
-                                                       and torch.equal(m.running_var, before[name][1]))]
+    unmoved = [
+        name
+        for name, m in batch_norms.items()
+        if int(m.num_batches_tracked) != 1
+        or (torch.equal(m.running_mean, before[name][0]) and torch.equal(m.running_var, before[name][1]))
+    ]
     assert unmoved == []
 
 
 @pytest.mark.parametrize('folder', ['rla', 'rnn_regnet', 'ror', 'resnet'])
 def test_metafile_lists_every_config_of_its_folder(folder):
     import yaml
+
     with open(osp.join(REPO, 'configs', 'classification', folder, 'metafile.yml')) as file:
         models = yaml.safe_load(file)['Models']
     configs = {osp.basename(p) for p in CLS_CONFIGS if osp.basename(osp.dirname(p)) == folder}
@@ -166,9 +183,11 @@ def test_metafile_lists_every_config_of_its_folder(folder):
 def test_ror_classifier_equals_resnet_count_and_loads_its_weights():
     """RoR adds no parameters: an mmpretrain ResNet-101 classifier's weights load into RoR-ResNet-101's."""
     ror = MMPRETRAIN_MODELS.build(
-        Config.fromfile(osp.join(REPO, 'configs/classification/ror/ror-resnet101_2xb64_in1k.py')).model)
+        Config.fromfile(osp.join(REPO, 'configs/classification/ror/ror-resnet101_2xb64_in1k.py')).model
+    )
     resnet = MMPRETRAIN_MODELS.build(
-        Config.fromfile(osp.join(REPO, 'configs/classification/resnet/resnet101_2xb64-80e_in1k.py')).model)
+        Config.fromfile(osp.join(REPO, 'configs/classification/resnet/resnet101_2xb64-80e_in1k.py')).model
+    )
     assert n_params(ror) == n_params(resnet) == COUNTS['ror-resnet101']['params_with_fc']
     missing, unexpected = ror.load_state_dict(resnet.state_dict(), strict=False)
     assert unexpected == []
@@ -190,6 +209,7 @@ def test_synthetic_dataset_layout_and_determinism(tmp_path):
     assert (tmp_path / 'a' / 'classes.txt').read_text().split() == list(CLASSES)
     # mmpretrain's CustomDataset reads the layout with the same label order.
     from mmpretrain.datasets import CustomDataset
+
     dataset = CustomDataset(data_root=str(tmp_path / 'a'), data_prefix='train', pipeline=[])
     assert list(dataset.CLASSES) == list(CLASSES) and len(dataset) == 12
 
@@ -202,12 +222,15 @@ def test_pattern_images_differ_in_structure_not_colour():
     assert np.abs(np.diff(image.astype(float), axis=0)).mean() > 2 * np.abs(np.diff(image.astype(float), axis=1)).mean()
 
 
-@pytest.mark.parametrize('kwargs,match', [
-    (dict(train_per_class=0), 'train_per_class'),
-    (dict(image_size=8), 'image_size'),
-    (dict(classes=['hexagon']), 'classes'),
-    (dict(classes=[]), 'classes'),
-])
+@pytest.mark.parametrize(
+    'kwargs,match',
+    [
+        (dict(train_per_class=0), 'train_per_class'),
+        (dict(image_size=8), 'image_size'),
+        (dict(classes=['hexagon']), 'classes'),
+        (dict(classes=[]), 'classes'),
+    ],
+)
 def test_synthetic_dataset_argument_errors(kwargs, match, tmp_path):
     with pytest.raises(ValueError, match=match):
         generate_cls_dataset(str(tmp_path), **kwargs)
@@ -219,18 +242,35 @@ def demo_run(tmp_path_factory, subprocess_env):
     """Generate the dataset (CLI), train the demo config (tools/train.py), test it (tools/test.py)."""
     root = tmp_path_factory.mktemp('cls_demo')
     data, work = str(root / 'data'), str(root / 'work')
-    done = subprocess.run([sys.executable, osp.join(REPO, 'tools/misc/make_cls_dataset.py'), data, '--seed', '0'],
-                          capture_output=True, text=True, env=subprocess_env, cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools/misc/make_cls_dataset.py'), data, '--seed', '0'],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        cwd=REPO,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     options = ['--cfg-options'] + [f'{split}_dataloader.dataset.data_root={data}' for split in ('train', 'val', 'test')]
-    done = subprocess.run([sys.executable, osp.join(REPO, 'tools/train.py'), DEMO_CONFIG, '--work-dir', work] + options,
-                          capture_output=True, text=True, env=subprocess_env, cwd=REPO, timeout=900)
+    done = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools/train.py'), DEMO_CONFIG, '--work-dir', work] + options,
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        cwd=REPO,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     checkpoint = osp.join(work, f'epoch_{DEMO_EPOCHS}.pth')
     test_dir = str(root / 'test')
-    done = subprocess.run([sys.executable, osp.join(REPO, 'tools/test.py'), DEMO_CONFIG, checkpoint, '--work-dir',
-                           test_dir] + options, capture_output=True, text=True, env=subprocess_env, cwd=REPO,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools/test.py'), DEMO_CONFIG, checkpoint, '--work-dir', test_dir] + options,
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        cwd=REPO,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(work=work, checkpoint=checkpoint, test_dir=test_dir)
 
@@ -283,13 +323,32 @@ def test_distributed_test_of_the_demo_checkpoint(demo_run, tmp_path, subprocess_
     instrumentation.mkdir()
     records.mkdir()
     (instrumentation / 'sitecustomize.py').write_text(RECORD_LOGGER_DUMPS)
-    env = dict(subprocess_env, PORT=str(port), DUMP_RECORDS=str(records),
-               PYTHONPATH=osp.pathsep.join(filter(None, [str(instrumentation), subprocess_env.get('PYTHONPATH')])))
+    env = dict(
+        subprocess_env,
+        PORT=str(port),
+        DUMP_RECORDS=str(records),
+        PYTHONPATH=osp.pathsep.join(filter(None, [str(instrumentation), subprocess_env.get('PYTHONPATH')])),
+    )
     data = osp.join(osp.dirname(demo_run['work']), 'data')
     work_dir = tmp_path / 'work'
-    done = subprocess.run(['bash', osp.join(REPO, 'tools/dist_test.sh'), DEMO_CONFIG, demo_run['checkpoint'], '2',
-                           '--work-dir', str(work_dir), '--cfg-options', f'test_dataloader.dataset.data_root={data}'],
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    done = subprocess.run(
+        [
+            'bash',
+            osp.join(REPO, 'tools/dist_test.sh'),
+            DEMO_CONFIG,
+            demo_run['checkpoint'],
+            '2',
+            '--work-dir',
+            str(work_dir),
+            '--cfg-options',
+            f'test_dataloader.dataset.data_root={data}',
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     metrics_files = glob.glob(osp.join(str(work_dir), '*', '*.json'))
     assert len(metrics_files) == 1
@@ -313,13 +372,16 @@ def test_runner_checkpoint_of_the_demo_initialises_a_detector_backbone(demo_run)
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'rla', 'retinanet_rla-r50_fpn_1x_coco.py'))
     cls_backbone = Config.fromfile(DEMO_CONFIG).model.backbone
     cfg.model.backbone = dict(
-        cls_backbone, with_rla_output=False, out_indices=(0, 1, 2),
-        init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=demo_run['checkpoint']))
+        cls_backbone,
+        with_rla_output=False,
+        out_indices=(0, 1, 2),
+        init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=demo_run['checkpoint']),
+    )
     cfg.model.neck.update(in_channels=[8, 16, 32], start_level=0)
     detector = MMDET_MODELS.build(cfg.model)
     detector.init_weights()  # Pretrained: every tensor of the backbone must come from the file
 
-    (report, ) = detector.backbone.checkpoint_reports
+    (report,) = detector.backbone.checkpoint_reports
     assert report.kind == 'Pretrained' and not report.fresh
     # The classifier's extra parts, unused by a detector: the last update's norm and the output norm.
     assert {k.rsplit('.', 1)[0] for k in report.unused} == {'layer3.norms.2', 'layer3.output_norm'}
@@ -350,13 +412,18 @@ def test_imagenet_classifier_checkpoint_initialises_the_rla_detector_configs(tmp
             elif tensor.is_floating_point():
                 tensor.normal_(0, 0.05, generator=generator)
     path = str(tmp_path / 'rla-resnet50_in1k.pth')
-    torch.save({'meta': {'note': 'trained with configs/classification/rla/rla-resnet50_4xb64_in1k.py'},
-                'state_dict': classifier.state_dict()}, path)
+    torch.save(
+        {
+            'meta': {'note': 'trained with configs/classification/rla/rla-resnet50_4xb64_in1k.py'},
+            'state_dict': classifier.state_dict(),
+        },
+        path,
+    )
 
     det_cfg.model.backbone.init_cfg = dict(type='Pretrained', prefix='backbone.', checkpoint=path)
     detector = MMDET_MODELS.build(det_cfg.model)
     detector.init_weights()
-    (report, ) = detector.backbone.checkpoint_reports
+    (report,) = detector.backbone.checkpoint_reports
     assert report.kind == 'Pretrained' and not report.fresh
     assert {k.rsplit('.', 1)[0] for k in report.unused} == {'layer4.norms.2', 'layer4.output_norm'}
     for key, value in detector.backbone.state_dict().items():
@@ -392,8 +459,9 @@ def test_warm_start_demo_starts_as_its_resnet_and_validates_before_training(synt
         expected = resnet.eval()(images, mode='tensor')
     for name in ('rla-resnet20-tiny', 'rnn-regnet20-lstm-tiny'):
         cfg = Config.fromfile(osp.join(demo, f'{name}-warmstart_1xb16_synthetic-patterns.py'))
-        cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': checkpoint,
-                             'model.head.init_cfg.checkpoint': checkpoint})
+        cfg.merge_from_dict(
+            {'model.backbone.init_cfg.checkpoint': checkpoint, 'model.head.init_cfg.checkpoint': checkpoint}
+        )
         model = MMPRETRAIN_MODELS.build(cfg.model)
         model.init_weights()
         with torch.no_grad():
@@ -403,7 +471,7 @@ def test_warm_start_demo_starts_as_its_resnet_and_validates_before_training(synt
         cfg.merge_from_dict({f'{split}_dataloader.dataset.data_root': synthetic_patterns})
     cfg.merge_from_dict({'train_cfg.max_epochs': 1, 'work_dir': str(tmp_path / 'work'), 'randomness.seed': 0})
     Runner.from_cfg(cfg).train()
-    (scalars, ) = glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' / 'scalars.json'))
+    (scalars,) = glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' / 'scalars.json'))
     with open(scalars) as file:
         validations = [json.loads(line) for line in file if 'accuracy/top1' in line]
     assert [entry['step'] for entry in validations] == [0, 1]

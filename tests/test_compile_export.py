@@ -16,6 +16,7 @@ graph, for inference (what ``tools/test.py --compile`` does).
 ``specialize_float=True`` spares the restart that ``dynamic=True`` otherwise makes once per compile for
 the Python floats of BatchNorm (``eps``, ``momentum``); the graphs are the same.
 """
+
 import os.path as osp
 
 import pytest
@@ -23,8 +24,7 @@ import torch
 from torch._dynamo.utils import counters
 
 from mmdet_rla.deploy.onnx import export_onnx, inference_session, max_abs_difference, run_session
-from mmdet_rla.testing import (BACKBONE_VARIANTS, INDUCTOR_VARIANTS, VARIANT_INPUT_SIZES,
-                               build_backbone_variant)
+from mmdet_rla.testing import BACKBONE_VARIANTS, INDUCTOR_VARIANTS, VARIANT_INPUT_SIZES, build_backbone_variant
 
 VARIANTS = sorted(BACKBONE_VARIANTS)
 STRICT_DYNAMO = dict(error_on_recompile=True, specialize_float=True)
@@ -98,8 +98,11 @@ def test_inductor_inference_without_recompiles():
     torch.manual_seed(0)
     model = SideBySide(INDUCTOR_VARIANTS).eval()
     compiled = torch.compile(model, fullgraph=True, dynamic=True)  # Inductor
-    with torch._dynamo.config.patch(**STRICT_DYNAMO), torch._inductor.config.patch({'cpp.vec_isa_ok': False}), \
-            torch.no_grad():
+    with (
+        torch._dynamo.config.patch(**STRICT_DYNAMO),
+        torch._inductor.config.patch({'cpp.vec_isa_ok': False}),
+        torch.no_grad(),
+    ):
         for hw in VARIANT_INPUT_SIZES:
             x = torch.randn(2, 3, *hw)
             assert max_abs_difference(compiled(x), model(x)) <= FORWARD_ATOL, hw

@@ -6,6 +6,7 @@ trains everything; mmdet's MobileNetV2 detectors (SSDLite, YOLOv3) train their n
 configs follow mmpretrain's (every norm trains): ``tests/test_classification.py`` asserts that for each of them,
 with a training step that must move every running statistic.
 """
+
 import glob
 import os.path as osp
 
@@ -26,9 +27,11 @@ NORMS = (_NormBase, torch.nn.GroupNorm, torch.nn.LayerNorm)
 def test_every_config_is_checked():
     """Detection configs here, classification configs in test_classification (same file list)."""
     from test_classification import CLS_CONFIGS as CHECKED_THERE
+
     assert sorted(CHECKED_THERE) == CLS_CONFIGS
-    assert len(DET_CONFIGS) >= 40 and all(Config.fromfile(p).get('default_scope', 'mmdet') == 'mmdet'
-                                          for p in DET_CONFIGS[:3])
+    assert len(DET_CONFIGS) >= 40 and all(
+        Config.fromfile(p).get('default_scope', 'mmdet') == 'mmdet' for p in DET_CONFIGS[:3]
+    )
 
 
 def norm_rule(backbone: dict) -> str:
@@ -46,6 +49,7 @@ def _as_list(cfg):
 def test_detection_config_norms_follow_mmdet(path):
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+
     register_all_modules(init_default_scope=False)
 
     cfg = Config.fromfile(path)

@@ -4,6 +4,7 @@ No code of the authors is used: a checkpoint in their key layout is built from o
 the inverse mapping (random weights and random BN statistics), wrapped the way their training
 script saves it, converted back and compared key by key, value by value and output by output.
 """
+
 import os
 import os.path as osp
 import subprocess
@@ -16,9 +17,14 @@ from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmpretrain.utils import register_all_modules
 
 from mmdet_rla.converters import rlanet_resnet
-from mmdet_rla.converters.rlanet import (UnsafeCheckpointError, convert_rlanet_checkpoint,
-                                         extract_state_dict, load_weights_only, mmdet_to_official,
-                                         official_to_mmdet)
+from mmdet_rla.converters.rlanet import (
+    UnsafeCheckpointError,
+    convert_rlanet_checkpoint,
+    extract_state_dict,
+    load_weights_only,
+    mmdet_to_official,
+    official_to_mmdet,
+)
 from mmdet_rla.registry import build_model
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -37,11 +43,15 @@ def one_thread():
 
 def classifier_cfg(channel_attention=None) -> dict:
     """The RLA-ResNet-50 ImageClassifier the authors' code defines (fc: 2048 + 32 -> 1000)."""
-    backbone = dict(type='RLAResNet', depth=50, rla_input='output', with_rla_output=True, out_indices=(3, ))
+    backbone = dict(type='RLAResNet', depth=50, rla_input='output', with_rla_output=True, out_indices=(3,))
     if channel_attention == 'eca':
         backbone.update(channel_attention='eca', eca_kernel_sizes=(5, 5, 5, 7))
-    return dict(type='ImageClassifier', backbone=backbone, neck=dict(type='GlobalAveragePooling'),
-                head=dict(type='LinearClsHead', num_classes=1000, in_channels=2080))
+    return dict(
+        type='ImageClassifier',
+        backbone=backbone,
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=1000, in_channels=2080),
+    )
 
 
 def randomise(model: torch.nn.Module, seed: int) -> torch.nn.Module:
@@ -50,7 +60,7 @@ def randomise(model: torch.nn.Module, seed: int) -> torch.nn.Module:
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
             if name.endswith('num_batches_tracked'):
-                tensor.fill_(int(torch.randint(1, 1000, (1, ), generator=generator)))
+                tensor.fill_(int(torch.randint(1, 1000, (1,), generator=generator)))
             elif name.endswith('running_var'):
                 tensor.uniform_(0.5, 2.0, generator=generator)
             elif name.endswith('weight') and tensor.dim() == 1:  # norm scales: keep activations tame
@@ -71,8 +81,10 @@ def save_official(model: torch.nn.Module, path: str, module_prefix: bool) -> dic
     """Write ``model`` the way the authors' train.py saves: {'epoch', 'state_dict', 'best_acc1', 'optimizer'}."""
     official = mmdet_to_official(model.state_dict(), module_prefix=module_prefix)
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(3))], lr=0.1, momentum=0.9, weight_decay=1e-4)
-    torch.save({'epoch': 120, 'state_dict': official, 'best_acc1': torch.tensor(77.17),
-                'optimizer': optimizer.state_dict()}, path)
+    torch.save(
+        {'epoch': 120, 'state_dict': official, 'best_acc1': torch.tensor(77.17), 'optimizer': optimizer.state_dict()},
+        path,
+    )
     return official
 
 
@@ -82,18 +94,31 @@ def test_inverse_mapping_gives_the_official_layout(ours):
     keys = set(official)
     # Names of the authors' RLA_ResNet (models/resnet_rla.py).
     expected_present = {
-        'conv1.weight', 'bn1.running_var', 'conv_outs.0.weight', 'conv_outs.3.weight',
-        'recurrent_convs.2.weight', 'stages.0.0.conv1.weight', 'stages.1.0.downsample.0.weight',
-        'stages.1.0.downsample.1.running_mean', 'stages.2.5.bn3.weight', 'stages.3.2.conv3.weight',
-        'stage_bns.0.0.weight', 'stage_bns.3.2.running_var', 'bn2.weight', 'fc.weight', 'fc.bias'}
+        'conv1.weight',
+        'bn1.running_var',
+        'conv_outs.0.weight',
+        'conv_outs.3.weight',
+        'recurrent_convs.2.weight',
+        'stages.0.0.conv1.weight',
+        'stages.1.0.downsample.0.weight',
+        'stages.1.0.downsample.1.running_mean',
+        'stages.2.5.bn3.weight',
+        'stages.3.2.conv3.weight',
+        'stage_bns.0.0.weight',
+        'stage_bns.3.2.running_var',
+        'bn2.weight',
+        'fc.weight',
+        'fc.bias',
+    }
     assert expected_present <= keys
     assert ('stages.0.0.eca.conv.weight' in keys) == (attention == 'eca')
     assert not any(k.startswith(('layer', 'backbone', 'head')) for k in keys)
     assert official['stages.0.0.conv1.weight'].shape == (64, 64 + 32, 1, 1)  # concat(x, h)
     assert official['fc.weight'].shape == (1000, 2048 + 32)
     # The authors' counts, which ours equal: 25,870,696 (RLA-ResNet-50) and 25,870,782 (RLA-ECA-ResNet-50).
-    n_params = sum(v.numel() for k, v in official.items() if not k.endswith(('running_mean', 'running_var',
-                                                                            'num_batches_tracked')))
+    n_params = sum(
+        v.numel() for k, v in official.items() if not k.endswith(('running_mean', 'running_var', 'num_batches_tracked'))
+    )
     assert n_params == COUNTS['rla_resnet50_eca' if attention == 'eca' else 'rla_resnet50']['params_with_fc']
 
 
@@ -133,7 +158,8 @@ def test_detection_backbone_round_trip(ours, module_prefix, tmp_path):
     assert sorted(meta['dropped_keys']) == sorted(
         [f'stage_bns.3.2.{p}' for p in ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')]
         + [f'bn2.{p}' for p in ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')]
-        + ['fc.weight', 'fc.bias'])
+        + ['fc.weight', 'fc.bias']
+    )
     assert meta['backbone']['rla_input'] == 'output' and "rla_input='output'" in meta['note']
 
     # Loaded the way a detector config does it: init_cfg=dict(type='Pretrained', checkpoint=...).
@@ -142,8 +168,9 @@ def test_detection_backbone_round_trip(ours, module_prefix, tmp_path):
     detector_backbone.eval()
     reference = model.backbone.state_dict()
     loaded = detector_backbone.state_dict()
-    assert set(loaded) == set(reference) - {k for k in reference
-                                            if k.startswith(('layer4.norms.2.', 'layer4.output_norm.'))}
+    assert set(loaded) == set(reference) - {
+        k for k in reference if k.startswith(('layer4.norms.2.', 'layer4.output_norm.'))
+    }
     for key, value in loaded.items():
         assert torch.equal(value, reference[key]), key
 
@@ -155,9 +182,9 @@ def test_detection_backbone_round_trip(ours, module_prefix, tmp_path):
         try:
             classifier_outs = model.backbone(images)
         finally:
-            model.backbone.out_indices = (3, )
+            model.backbone.out_indices = (3,)
     for detector_out, classifier_out in zip(detector_outs, classifier_outs):
-        assert torch.equal(detector_out, classifier_out[:, :detector_out.shape[1]])
+        assert torch.equal(detector_out, classifier_out[:, : detector_out.shape[1]])
     assert classifier_outs[3].shape[1] == 2048 + 32
 
 
@@ -171,18 +198,23 @@ def test_extract_state_dict_accepts_the_usual_wrappers():
 
 def test_rejects_what_is_not_an_rla_resnet():
     from mmdet.models.backbones import ResNet
+
     with pytest.raises(ValueError, match="fits no factory of the RLA-Net authors' code .looked for"):
         official_to_mmdet(ResNet(depth=50).state_dict())
     official = mmdet_to_official(build_model(dict(type='RLAResNet', depth=50)).state_dict())
     official['stages.0.0.mystery.weight'] = torch.zeros(1)
-    with pytest.raises(ValueError, match=r"closest factory, rla_resnet50, differs by 1 unexpected keys "
-                       r"\['stages.0.0.mystery.weight'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r'closest factory, rla_resnet50, differs by 1 unexpected keys '
+        r"\['stages.0.0.mystery.weight'\]",
+    ):
         official_to_mmdet(official)
     with pytest.raises(ValueError, match=r'keys match no part of RLAResNet \(rla_resnet50\)'):
         rlanet_resnet.to_ours(official, 'rla_resnet50', classifier=False)
     with pytest.raises(ValueError, match='--cls needs'):
-        official_to_mmdet(mmdet_to_official(build_model(dict(type='RLAResNet', depth=50)).state_dict()),
-                          classifier=True)
+        official_to_mmdet(
+            mmdet_to_official(build_model(dict(type='RLAResNet', depth=50)).state_dict()), classifier=True
+        )
 
 
 class _Payload:
@@ -192,7 +224,7 @@ class _Payload:
         self.marker = marker
 
     def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
+        return os.system, (f'touch {self.marker}',)
 
 
 class _CustomState:
@@ -218,18 +250,29 @@ def test_unsafe_pickles_are_refused_without_running_them(kind, tmp_path):
     assert not (tmp_path / 'out.pth').exists()
     # The file really carries the payload (read from the pickle's opcodes, without running it).
     unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    assert any(name.endswith('.system') for name in unsafe) if kind == 'os.system' else \
-        any(name.endswith('_CustomState') for name in unsafe)
+    assert (
+        any(name.endswith('.system') for name in unsafe)
+        if kind == 'os.system'
+        else any(name.endswith('_CustomState') for name in unsafe)
+    )
 
 
 def test_cli_converts_and_refuses(tmp_path, subprocess_env):
     model = randomise(build_model(dict(type='RLAResNet', depth=50, rla_input='output')), seed=2)
     src = str(tmp_path / 'official.pth.tar')
-    torch.save({'epoch': 1, 'state_dict': mmdet_to_official(model.state_dict(), module_prefix=True),
-                'best_acc1': torch.tensor(1.0), 'optimizer': {'state': {}, 'param_groups': []}}, src)
+    torch.save(
+        {
+            'epoch': 1,
+            'state_dict': mmdet_to_official(model.state_dict(), module_prefix=True),
+            'best_acc1': torch.tensor(1.0),
+            'optimizer': {'state': {}, 'param_groups': []},
+        },
+        src,
+    )
     dst = str(tmp_path / 'backbone.pth')
-    done = subprocess.run([sys.executable, CLI, src, dst], capture_output=True, text=True, env=subprocess_env,
-                          cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [sys.executable, CLI, src, dst], capture_output=True, text=True, env=subprocess_env, cwd=REPO, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "rla_input='output'" in done.stdout and '"type": "RLAResNet"' in done.stdout
     converted = torch.load(dst, weights_only=True)['state_dict']
@@ -240,8 +283,14 @@ def test_cli_converts_and_refuses(tmp_path, subprocess_env):
     marker = tmp_path / 'executed'
     evil = str(tmp_path / 'evil.pth.tar')
     torch.save({'state_dict': {'conv1.weight': torch.zeros(1)}, 'x': _Payload(str(marker))}, evil)
-    done = subprocess.run([sys.executable, CLI, evil, str(tmp_path / 'out.pth')], capture_output=True, text=True,
-                          env=subprocess_env, cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [sys.executable, CLI, evil, str(tmp_path / 'out.pth')],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        cwd=REPO,
+        timeout=300,
+    )
     assert done.returncode == 1
     assert 'Refusing to load' in done.stderr and 'arbitrary code' in done.stderr
     assert not marker.exists()

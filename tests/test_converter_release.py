@@ -4,6 +4,7 @@ ConvGRU weight rearrangement, and their twelve mmdet 2.x detectors.
 No code of the authors is used: official layouts come from our own models through the inverse mapping, and the
 cells are checked against the authors' equations written out here.
 """
+
 import os.path as osp
 import subprocess
 import sys
@@ -18,8 +19,13 @@ from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmpretrain.utils import register_all_modules
 
 from mmdet_rla.converters import rlanet_detector, rlanet_resnet
-from mmdet_rla.converters.rlanet import (convert_rlanet_checkpoint, convert_state_dict, factory_names,
-                                         mmdet_to_official, resolve_arch)
+from mmdet_rla.converters.rlanet import (
+    convert_rlanet_checkpoint,
+    convert_state_dict,
+    factory_names,
+    mmdet_to_official,
+    resolve_arch,
+)
 from mmdet_rla.models.layers.conv_rnn import ConvGRUCell, ConvLSTMCell
 from mmdet_rla.registry import build_model
 from mmdet_rla.testing import build_detector_from_config
@@ -30,24 +36,36 @@ register_all_modules(init_default_scope=False)
 
 # Parameters with the fc layer, counted on the authors' models (models/resnet_rla*.py; issue 9's facts table).
 AUTHORS_PARAMS = {
-    'rla_resnet50': 25_870_696, 'rla_resnet50_eca': 25_870_782,
-    'rla_resnet101': 45_003_176, 'rla_resnet101_eca': 45_003_347,
-    'rla_resnet152': 60_770_792, 'rla_resnet152_eca': 60_771_048,
-    'rla_resnext50_32x4d': 25_463_400, 'rla_resnext50_32x4d_se': 27_978_344, 'rla_resnext50_32x4d_eca': 25_463_486,
-    'rla_resnext101_32x4d': 44_891_816, 'rla_resnext101_32x4d_se': 49_634_984,
+    'rla_resnet50': 25_870_696,
+    'rla_resnet50_eca': 25_870_782,
+    'rla_resnet101': 45_003_176,
+    'rla_resnet101_eca': 45_003_347,
+    'rla_resnet152': 60_770_792,
+    'rla_resnet152_eca': 60_771_048,
+    'rla_resnext50_32x4d': 25_463_400,
+    'rla_resnext50_32x4d_se': 27_978_344,
+    'rla_resnext50_32x4d_eca': 25_463_486,
+    'rla_resnext101_32x4d': 44_891_816,
+    'rla_resnext101_32x4d_se': 49_634_984,
     'rla_resnext101_32x4d_eca': 44_891_987,
-    'rlav1_resnet50': 25_870_696, 'rlav1_resnet50_eca': 25_870_782,
-    'rlaus_resnet50': 26_341_736, 'rlaus_resnet101': 46_187_944,
+    'rlav1_resnet50': 25_870_696,
+    'rlav1_resnet50_eca': 25_870_782,
+    'rlaus_resnet50': 26_341_736,
+    'rlaus_resnet101': 46_187_944,
     'rlarh_resnet50': 25_749_864,
     'rlalstm_resnet50': 26_128_680,
-    'rlagru_resnet50': 26_056_104, 'rlagru_resnet50_eca': 26_056_190,
-    'rlagru_resnet101': 45_188_584, 'rlagru_resnet101_eca': 45_188_755,
+    'rlagru_resnet50': 26_056_104,
+    'rlagru_resnet50_eca': 26_056_190,
+    'rlagru_resnet101': 45_188_584,
+    'rlagru_resnet101_eca': 45_188_755,
     'rlav1p_resnet50': 25_870_632,
     **{f'rlav{v}_resnet50': 25_870_696 for v in range(2, 7)},
 }
 # Factories whose key layout is that of a released (preferred) one: inferred as that one, --arch picks them.
-SAME_LAYOUT = {'rlav1_resnet50_eca': 'rla_resnet50_eca',
-               **{f'rlav{v}_resnet50': 'rla_resnet50' for v in (1, 2, 3, 4, 5, 6)}}
+SAME_LAYOUT = {
+    'rlav1_resnet50_eca': 'rla_resnet50_eca',
+    **{f'rlav{v}_resnet50': 'rla_resnet50' for v in (1, 2, 3, 4, 5, 6)},
+}
 STATS = ('running_mean', 'running_var', 'num_batches_tracked')
 
 
@@ -106,11 +124,14 @@ def test_connection_variants_as_the_authors_code_runs():
         assert (design[name]['rla_input'] == 'identity') == (name in ('rlav5_resnet50', 'rlav6_resnet50'))
 
 
-@pytest.mark.parametrize('arch,gmacs,entry', [('rlalstm_resnet50', 5.3725, 'rlalstm_resnet50'),
-                                              ('rla_resnext50_32x4d', 4.6868, 'rla-resnext50-32x4d')])
+@pytest.mark.parametrize(
+    'arch,gmacs,entry',
+    [('rlalstm_resnet50', 5.3725, 'rlalstm_resnet50'), ('rla_resnext50_32x4d', 4.6868, 'rla-resnext50-32x4d')],
+)
 def test_flops_equal_the_authors(arch, gmacs, entry):
     """Multiply-adds at 224x224 with the fc layer, counted as fvcore counts the authors' models (``gmacs``, measured
     on their code), and exactly tests/counts.yaml's count of the same classifier."""
+
     class Logits(torch.nn.Module):
         def __init__(self, model):
             super().__init__()
@@ -127,8 +148,11 @@ def test_flops_equal_the_authors(arch, gmacs, entry):
     assert analyzer.total() == COUNTS[entry]['macs_with_fc']
 
 
-R50_FACTORIES = sorted(a for a, f in rlanet_resnet.FACTORIES.items()
-                       if f['backbone']['depth'] == 50 and a not in ('rla_resnet50', 'rla_resnet50_eca'))
+R50_FACTORIES = sorted(
+    a
+    for a, f in rlanet_resnet.FACTORIES.items()
+    if f['backbone']['depth'] == 50 and a not in ('rla_resnet50', 'rla_resnet50_eca')
+)
 
 
 @pytest.mark.parametrize('arch', R50_FACTORIES)
@@ -137,7 +161,8 @@ def test_converted_official_classifier_gives_our_logits(arch):
     official = rlanet_resnet.to_official(model.state_dict(), arch)
     assert not any(k.startswith(('backbone.', 'head.', 'layer')) for k in official)
     converted, dropped, chosen, config, _ = convert_state_dict(
-        official, classifier=True, arch=arch if arch in SAME_LAYOUT else None)
+        official, classifier=True, arch=arch if arch in SAME_LAYOUT else None
+    )
     assert chosen == arch and dropped == []
     rebuilt = MMPRETRAIN_MODELS.build(config)
     rebuilt.load_state_dict(converted, strict=True)
@@ -146,12 +171,17 @@ def test_converted_official_classifier_gives_our_logits(arch):
         assert torch.equal(rebuilt.eval()(images, mode='tensor'), model(images, mode='tensor'))
 
 
-@pytest.mark.parametrize('arch,dropped', [
-    ('rlaus_resnet50', ['stages.3.2.conv_out.weight', 'stages.3.2.recurrent_conv.weight', 'stages.3.2.bn_rla.',
-                        'bn2.']),
-    ('rlalstm_resnet50', ['stage_bns.3.2.']),
-    ('rla_resnext50_32x4d_se', ['stage_bns.3.2.', 'bn2.']),
-])
+@pytest.mark.parametrize(
+    'arch,dropped',
+    [
+        (
+            'rlaus_resnet50',
+            ['stages.3.2.conv_out.weight', 'stages.3.2.recurrent_conv.weight', 'stages.3.2.bn_rla.', 'bn2.'],
+        ),
+        ('rlalstm_resnet50', ['stage_bns.3.2.']),
+        ('rla_resnext50_32x4d_se', ['stage_bns.3.2.', 'bn2.']),
+    ],
+)
 def test_detection_backbone_drops_what_nothing_reads(arch, dropped):
     classifier = randomise(MMPRETRAIN_MODELS.build(rlanet_resnet.model_config(arch, classifier=True)), seed=3)
     official = rlanet_resnet.to_official(classifier.state_dict(), arch)
@@ -165,14 +195,17 @@ def test_detection_backbone_drops_what_nothing_reads(arch, dropped):
         classifier.backbone.out_indices = (0, 1, 2, 3)
         ours, reference = backbone.eval()(images), classifier.backbone(images)
     for out, ref in zip(ours, reference):
-        assert torch.equal(out, ref[:, :out.shape[1]])
+        assert torch.equal(out, ref[:, : out.shape[1]])
 
 
 def test_shared_layouts_need_arch_without_a_preferred_factory(monkeypatch):
     official = official_layout('rlav2_resnet50')
     monkeypatch.setitem(rlanet_resnet.FACTORIES['rla_resnet50'], 'preferred', False)
-    with pytest.raises(ValueError, match=r"fits several of the authors' factories: \[.*'rlav2_resnet50'.*\]. "
-                       r'They share one key layout \(e.g. the Table 6 ablations v2-v6\).*pass --arch NAME'):
+    with pytest.raises(
+        ValueError,
+        match=r"fits several of the authors' factories: \[.*'rlav2_resnet50'.*\]. "
+        r'They share one key layout \(e.g. the Table 6 ablations v2-v6\).*pass --arch NAME',
+    ):
         resolve_arch(official)
 
 
@@ -183,8 +216,7 @@ def test_bad_arch_names_the_allowed_ones_and_misfits_are_refused():
     with pytest.raises(ValueError, match=r"--arch rlalstm_resnet50 does not fit .*'rla_resnet50'"):
         resolve_arch(official, 'rlalstm_resnet50')
     with pytest.raises(ValueError, match='--cls needs the classifier parts'):
-        rlanet_resnet.to_ours(official_layout('rlagru_resnet50', classifier=False), 'rlagru_resnet50',
-                              classifier=True)
+        rlanet_resnet.to_ours(official_layout('rlagru_resnet50', classifier=False), 'rlagru_resnet50', classifier=True)
 
 
 # ----------------------------------------------------------------- the cells, by the authors' equations
@@ -208,10 +240,11 @@ def test_gru_cell_computes_the_authors_convgru():
 
     r, u = F.conv2d(torch.cat([x, h], 1), t['gate_conv.weight'], t['gate_conv.bias'], padding=1).split(4, 1)
     r, u = torch.sigmoid(gn(r, 'reset_gate_norm')), torch.sigmoid(gn(u, 'update_gate_norm'))
-    y = torch.tanh(gn(F.conv2d(torch.cat([x, r * h], 1), t['output_conv.weight'], t['output_conv.bias'], padding=1),
-                      'output_norm'))
+    y = torch.tanh(
+        gn(F.conv2d(torch.cat([x, r * h], 1), t['output_conv.weight'], t['output_conv.bias'], padding=1), 'output_norm')
+    )
     with torch.no_grad():
-        (ours, ) = cell(x, (h, ))
+        (ours,) = cell(x, (h,))
     torch.testing.assert_close(ours, u * h + (1 - u) * y)
 
 
@@ -238,22 +271,37 @@ def save_authors_detector(detector: torch.nn.Module, arch: str, path: str) -> di
     the last update, which their backbone has), mmdet's neck and head names, mmcv 1.x's meta."""
     state = detector.state_dict()
     backbone = mmdet_to_official({k[9:]: v for k, v in state.items() if k.startswith('backbone.')}, arch=arch)
-    for param, value in (('weight', torch.rand(32)), ('bias', torch.rand(32)), ('running_mean', torch.rand(32)),
-                         ('running_var', torch.rand(32) + 0.5), ('num_batches_tracked', torch.tensor(9))):
+    for param, value in (
+        ('weight', torch.rand(32)),
+        ('bias', torch.rand(32)),
+        ('running_mean', torch.rand(32)),
+        ('running_var', torch.rand(32) + 0.5),
+        ('num_batches_tracked', torch.tensor(9)),
+    ):
         backbone[f'stage_bns.3.2.{param}'] = value
     authors = {'backbone.' + k: v for k, v in backbone.items()}
     authors.update((k, v) for k, v in state.items() if not k.startswith('backbone.'))
-    meta = dict(mmdet_version='2.18.0', mmcv_version='1.3.17', CLASSES=COCO_CLASSES, epoch=12, iter=87960,
-                config="model = dict(type='FasterRCNN', backbone=dict(type='RLA_ResNet'))", time='Thu Sep 30')
+    meta = dict(
+        mmdet_version='2.18.0',
+        mmcv_version='1.3.17',
+        CLASSES=COCO_CLASSES,
+        epoch=12,
+        iter=87960,
+        config="model = dict(type='FasterRCNN', backbone=dict(type='RLA_ResNet'))",
+        time='Thu Sep 30',
+    )
     torch.save(dict(meta=meta, state_dict=authors), path)
     return authors
 
 
-@pytest.mark.parametrize('config,arch', [
-    ('faster-rcnn_rla-r50_fpn_1x_coco.py', 'rla_resnet50'),
-    ('retinanet_rla-eca-r50_fpn_1x_coco.py', 'rla_resnet50_eca'),
-    ('mask-rcnn_rla-r50_fpn_1x_coco.py', 'rla_resnet50'),
-])
+@pytest.mark.parametrize(
+    'config,arch',
+    [
+        ('faster-rcnn_rla-r50_fpn_1x_coco.py', 'rla_resnet50'),
+        ('retinanet_rla-eca-r50_fpn_1x_coco.py', 'rla_resnet50_eca'),
+        ('mask-rcnn_rla-r50_fpn_1x_coco.py', 'rla_resnet50'),
+    ],
+)
 def test_mmdet2_detector_converts_and_loads_strictly(config, arch, tmp_path):
     from mmdet.testing import demo_mm_inputs
 
@@ -262,13 +310,17 @@ def test_mmdet2_detector_converts_and_loads_strictly(config, arch, tmp_path):
     detector = randomise(build_detector_from_config(path), seed=5)
     src, dst = str(tmp_path / 'authors.pth'), str(tmp_path / 'ours.pth')
     authors = save_authors_detector(detector, arch, src)
-    assert {'neck.lateral_convs.0.conv.weight', 'backbone.stages.3.2.conv3.weight',
-            'backbone.conv_outs.0.weight'} <= set(authors)
+    assert {
+        'neck.lateral_convs.0.conv.weight',
+        'backbone.stages.3.2.conv3.weight',
+        'backbone.conv_outs.0.weight',
+    } <= set(authors)
     meta = convert_rlanet_checkpoint(src, dst)
     assert meta['arch'] == arch and meta['config'] == f'configs/rla/{config}'
     assert meta['detector'] == config.split('_')[0]
-    assert sorted(meta['dropped_keys']) == sorted(f'backbone.stage_bns.3.2.{p}' for p in (
-        'weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'))
+    assert sorted(meta['dropped_keys']) == sorted(
+        f'backbone.stage_bns.3.2.{p}' for p in ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
+    )
     assert meta['dataset_meta'] == dict(classes=list(COCO_CLASSES))
     assert meta['model']['backbone']['init_cfg'] is None
 
@@ -288,8 +340,11 @@ def test_mmdet2_detector_converts_and_loads_strictly(config, arch, tmp_path):
 
 
 def test_detector_checkpoints_with_foreign_parts_or_cls_are_refused(tmp_path):
-    state = {'backbone.conv1.weight': torch.zeros(1), 'bbox_head.retina_cls.weight': torch.zeros(1),
-             'semantic_head.conv.weight': torch.zeros(1)}
+    state = {
+        'backbone.conv1.weight': torch.zeros(1),
+        'bbox_head.retina_cls.weight': torch.zeros(1),
+        'semantic_head.conv.weight': torch.zeros(1),
+    }
     with pytest.raises(ValueError, match=r"belong to no part of an mmdet retinanet .*'semantic_head.conv.weight'"):
         rlanet_detector.convert_detector(state)
     path = str(tmp_path / 'det.pth')
@@ -318,11 +373,19 @@ def test_released_detectors_are_documented():
 def test_cli_arch_option(tmp_path, subprocess_env):
     model = randomise(MMPRETRAIN_MODELS.build(rlanet_resnet.model_config('rlav2_resnet50', classifier=True)), 4)
     src = str(tmp_path / 'v2.pth.tar')
-    torch.save({'epoch': 1, 'state_dict': mmdet_to_official(model.state_dict(), module_prefix=True,
-                                                            arch='rlav2_resnet50')}, src)
+    torch.save(
+        {'epoch': 1, 'state_dict': mmdet_to_official(model.state_dict(), module_prefix=True, arch='rlav2_resnet50')},
+        src,
+    )
     dst = str(tmp_path / 'v2_cls.pth')
-    done = subprocess.run([sys.executable, CLI, src, dst, '--cls', '--arch', 'rlav2_resnet50'], capture_output=True,
-                          text=True, env=subprocess_env, cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [sys.executable, CLI, src, dst, '--cls', '--arch', 'rlav2_resnet50'],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        cwd=REPO,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert 'rlav2_resnet50 as mmpretrain ImageClassifier' in done.stdout
     assert "same key layout fits ['rla_resnet50'," in done.stdout
@@ -335,9 +398,9 @@ def test_cli_arch_option(tmp_path, subprocess_env):
         assert torch.equal(rebuilt.eval()(images, mode='tensor'), model(images, mode='tensor'))
 
 
-
 def test_cli_refuses_an_unknown_arch(tmp_path, capsys):
     import importlib.util
+
     spec = importlib.util.spec_from_file_location('rlanet2mmdet', CLI)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
@@ -345,6 +408,6 @@ def test_cli_refuses_an_unknown_arch(tmp_path, capsys):
     torch.save({'state_dict': mmdet_to_official(build_model(dict(type='RLAResNet', depth=50)).state_dict())}, src)
     assert tool.main([src, str(tmp_path / 'out.pth'), '--arch', 'rlav9_resnet50']) == 1
     err = capsys.readouterr().err
-    assert err.startswith('rlanet2mmdet.py: error: ') and "--arch must be one of [" in err
+    assert err.startswith('rlanet2mmdet.py: error: ') and '--arch must be one of [' in err
     assert 'rlav6_resnet50' in err and "got 'rlav9_resnet50'" in err
     assert not (tmp_path / 'out.pth').exists()

@@ -3,6 +3,7 @@
 counts.yaml is the one place for the parameter and multiply-add counts that the tests assert and the docs quote
 (tests/test_docs.py checks the docs against it); its header says what each field counts.
 """
+
 from typing import Any, Dict
 
 import pytest
@@ -26,6 +27,7 @@ def mmdet_scope():
     mmpretrain's class, which takes other arguments)."""
     with DefaultScope.overwrite_default_scope('mmdet'):
         yield
+
 
 COUNT_FIELDS = ('params', 'params_with_fc', 'macs', 'macs_literal', 'macs_with_fc', 'macs_with_fc_literal')
 FIELDS = {'backbone', 'arch', 'literal', 'classifier', 'size', 'classes', 'reference', *COUNT_FIELDS}
@@ -66,7 +68,7 @@ def n_params(module: nn.Module) -> int:
 
 def multiply_adds(model: nn.Module, size: int) -> int:
     model.eval()
-    analyzer = FlopAnalyzer(model, (torch.rand(1, 3, size, size), ))
+    analyzer = FlopAnalyzer(model, (torch.rand(1, 3, size, size),))
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     with torch.no_grad():

@@ -4,6 +4,7 @@ detector against PyTorch (demo FCOS from a checkpoint; Faster / Mask R-CNN of ev
 Real parts throughout: mmengine's Runner (subprocesses), torch.export, torch.onnx, onnxruntime, mmdet's
 post-processing and RoI heads, pycocotools.
 """
+
 import copy
 import os.path as osp
 import re
@@ -54,9 +55,22 @@ def compiled_run(tmp_path_factory, tiny_demo_options, subprocess_env):
     the other number of ground-truth boxes, which only costs time.
     """
     work_dir = str(tmp_path_factory.mktemp('compiled_train'))
-    out = run_tool([PYTHON, osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--work-dir', work_dir, '--compile',
-                    '--compile-backend', 'eager', '--cfg-options', *tiny_demo_options,
-                    'train_dataloader.batch_size=8'], subprocess_env)
+    out = run_tool(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'train.py'),
+            DEMO_CONFIG,
+            '--work-dir',
+            work_dir,
+            '--compile',
+            '--compile-backend',
+            'eager',
+            '--cfg-options',
+            *tiny_demo_options,
+            'train_dataloader.batch_size=8',
+        ],
+        subprocess_env,
+    )
     return dict(work_dir=work_dir, checkpoint=osp.join(work_dir, 'epoch_1.pth'), output=out)
 
 
@@ -74,17 +88,46 @@ def pytorch_test_run(compiled_run, tiny_demo_options, subprocess_env, tmp_path_f
     """tools/test.py on the compiled run's checkpoint: detections pickled, CocoMetric logged."""
     work_dir = str(tmp_path_factory.mktemp('pytorch_test'))
     out_file = osp.join(work_dir, 'results.pkl')
-    out = run_tool([PYTHON, osp.join(TOOLS, 'test.py'), DEMO_CONFIG, compiled_run['checkpoint'], '--work-dir',
-                    work_dir, '--out', out_file, '--cfg-options', *tiny_demo_options], subprocess_env)
+    out = run_tool(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'test.py'),
+            DEMO_CONFIG,
+            compiled_run['checkpoint'],
+            '--work-dir',
+            work_dir,
+            '--out',
+            out_file,
+            '--cfg-options',
+            *tiny_demo_options,
+        ],
+        subprocess_env,
+    )
     return dict(results=out_file, output=out)
 
 
-def test_test_tool_with_compile_gives_the_same_detections(compiled_run, pytorch_test_run, tiny_demo_options,
-                                                          subprocess_env, tmp_path):
+def test_test_tool_with_compile_gives_the_same_detections(
+    compiled_run, pytorch_test_run, tiny_demo_options, subprocess_env, tmp_path
+):
     out_file = str(tmp_path / 'compiled.pkl')
-    out = run_tool([PYTHON, osp.join(TOOLS, 'test.py'), DEMO_CONFIG, compiled_run['checkpoint'], '--work-dir',
-                    str(tmp_path), '--out', out_file, '--compile', '--compile-backend', 'aot_eager',
-                    '--cfg-options', *tiny_demo_options], subprocess_env)
+    out = run_tool(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'test.py'),
+            DEMO_CONFIG,
+            compiled_run['checkpoint'],
+            '--work-dir',
+            str(tmp_path),
+            '--out',
+            out_file,
+            '--compile',
+            '--compile-backend',
+            'aot_eager',
+            '--cfg-options',
+            *tiny_demo_options,
+        ],
+        subprocess_env,
+    )
     assert 'torch.compile (aot_eager, dynamic=True): backbone, neck' in out
     report = compare_detections(load_results_pickle(out_file), load_results_pickle(pytorch_test_run['results']))
     assert_same_detections(report)
@@ -125,21 +168,36 @@ def test_train_compile_falls_back_to_compiling_the_backbone(tiny_demo_options):
 
 
 # ------------------------------------------------------------------------- demo FCOS parity
-def test_exported_demo_detector_gives_test_tool_detections_and_map(compiled_run, pytorch_test_run, synthetic_coco,
-                                                                   tiny_demo_options, subprocess_env, tmp_path):
+def test_exported_demo_detector_gives_test_tool_detections_and_map(
+    compiled_run, pytorch_test_run, synthetic_coco, tiny_demo_options, subprocess_env, tmp_path
+):
     """The checkpoint exported (dynamic shapes) and run by tools/deployment/test_onnx.py: same
     detections as tools/test.py (labels, boxes within 1e-3, scores within 1e-4) and the same COCO mAP;
     and through mmdet's inference_detector on image files."""
     onnx_file = str(tmp_path / 'demo.onnx')
     report = load_tool('deployment/export_onnx.py').main(
-        [DEMO_CONFIG, compiled_run['checkpoint'], '--out', onnx_file, '--dynamic'])
+        [DEMO_CONFIG, compiled_run['checkpoint'], '--out', onnx_file, '--dynamic']
+    )
     assert report['difference'] < 1e-3 and read_metadata(onnx_file)['part'] == 'single_stage'
     onnx_results = str(tmp_path / 'onnx.pkl')
-    out = run_tool([PYTHON, osp.join(TOOLS, 'deployment', 'test_onnx.py'), DEMO_CONFIG, onnx_file,
-                    '--work-dir', str(tmp_path), '--out', onnx_results, '--compare-to', pytorch_test_run['results'],
-                    '--cfg-options', *tiny_demo_options], subprocess_env)
-    comparison = compare_detections(load_results_pickle(onnx_results),
-                                    load_results_pickle(pytorch_test_run['results']))
+    out = run_tool(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'deployment', 'test_onnx.py'),
+            DEMO_CONFIG,
+            onnx_file,
+            '--work-dir',
+            str(tmp_path),
+            '--out',
+            onnx_results,
+            '--compare-to',
+            pytorch_test_run['results'],
+            '--cfg-options',
+            *tiny_demo_options,
+        ],
+        subprocess_env,
+    )
+    comparison = compare_detections(load_results_pickle(onnx_results), load_results_pickle(pytorch_test_run['results']))
     assert_same_detections(comparison)
     assert comparison['images'] == 4 and comparison['detections'] == 4 * 20  # max_per_img with score_thr 0
     assert 'same labels True' in out
@@ -251,14 +309,17 @@ def decisive_scores(model: torch.nn.Module) -> None:
                 torch.nn.init.zeros_(layer.bias)
 
 
-@pytest.mark.parametrize('config', [
-    'configs/rla/faster-rcnn_rla-r50_fpn_1x_coco.py',
-    'configs/rnn_regnet/faster-rcnn_rnn-regnet50-lstm_fpn_1x_coco.py',
-    'configs/ror/mask-rcnn_ror-r50_fpn_1x_coco.py',
-    'configs/rla/retinanet_rla-r50_fpn_1x_coco.py',
-    'configs/rla_mobilenetv2/ssdlite_rla-mobilenetv2-scratch_8xb24-600e_coco.py',
-    'configs/rla_mobilenetv2/yolov3_rla-mobilenetv2_8xb24-320-300e_coco.py',
-])
+@pytest.mark.parametrize(
+    'config',
+    [
+        'configs/rla/faster-rcnn_rla-r50_fpn_1x_coco.py',
+        'configs/rnn_regnet/faster-rcnn_rnn-regnet50-lstm_fpn_1x_coco.py',
+        'configs/ror/mask-rcnn_ror-r50_fpn_1x_coco.py',
+        'configs/rla/retinanet_rla-r50_fpn_1x_coco.py',
+        'configs/rla_mobilenetv2/ssdlite_rla-mobilenetv2-scratch_8xb24-600e_coco.py',
+        'configs/rla_mobilenetv2/yolov3_rla-mobilenetv2_8xb24-320-300e_coco.py',
+    ],
+)
 def test_detector_through_onnxruntime_detects_what_pytorch_detects(config, tmp_path):
     """Two-stage detectors: backbone, neck and RPN in onnxruntime, the RoI stage in mmdet (masks
     included); RetinaNet whole. Random weights (see ``decisive_scores``), 1/8 width, dynamic export.
@@ -323,8 +384,11 @@ def test_export_tool_names_the_argument_it_cannot_use(demo_state_dict, tmp_path)
         export([DEMO_CONFIG, saved(wrong_shape, 'shape.pth')] + out)
     missing = {k: v for k, v in demo_state_dict.items() if k != 'bbox_head.conv_cls.weight'}
     missing['neck.extra.weight'] = torch.zeros(1)
-    with pytest.raises(ValueError, match=r"1 missing keys \(e.g. \['bbox_head.conv_cls.weight'\]\), "
-                                         r"1 unexpected keys \(e.g. \['neck.extra.weight'\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"1 missing keys \(e.g. \['bbox_head.conv_cls.weight'\]\), "
+        r"1 unexpected keys \(e.g. \['neck.extra.weight'\]\)",
+    ):
         export([DEMO_CONFIG, saved(missing, 'keys.pth')] + out)
     assert not osp.exists(tmp_path / 'x.onnx')
 
@@ -336,12 +400,19 @@ def test_runtime_refuses_what_it_cannot_run(tmp_path):
     backbone_file = str(tmp_path / 'backbone.onnx')
     report = export_model(cfg, None, backbone_file, shape=(64, 64), part='backbone')
     assert report['layout']['backbone'] == 'RLAResNet'
-    with pytest.raises(ValueError, match="holds a backbone"):
+    with pytest.raises(ValueError, match='holds a backbone'):
         ONNXRuntimeDetector(backbone_file, cfg)
     # A two-stage layout (the file's graph does not matter to these checks).
     two_stage = load_config(osp.join(REPO_ROOT, 'configs/rla/faster-rcnn_rla-r50_fpn_1x_coco.py'), NARROW_TWO_STAGE)
-    layout = dict(version=1, part='two_stage', detector='FasterRCNN', num_features=5, head_groups=[5, 5],
-                  group_names=['cls_scores', 'bbox_preds'], input_shape=None)
+    layout = dict(
+        version=1,
+        part='two_stage',
+        detector='FasterRCNN',
+        num_features=5,
+        head_groups=[5, 5],
+        group_names=['cls_scores', 'bbox_preds'],
+        input_shape=None,
+    )
     detector_file = identity_onnx(str(tmp_path / 'faster.onnx'), layout)
     with pytest.raises(ValueError, match='checkpoint: a two-stage detector runs its RoI stage'):
         ONNXRuntimeDetector(detector_file, two_stage)
@@ -350,6 +421,7 @@ def test_runtime_refuses_what_it_cannot_run(tmp_path):
     import onnxruntime
 
     from mmdet_rla.deploy import execution_providers
+
     if 'CUDAExecutionProvider' in onnxruntime.get_available_providers():  # onnxruntime-gpu
         assert execution_providers('cuda:1')[0] == ('CUDAExecutionProvider', {'device_id': 1})
     else:  # no silent fall-back to the CPU
@@ -372,9 +444,12 @@ def identity_onnx(path: str, layout) -> str:
     from mmdet_rla.deploy.onnx import METADATA_KEY
 
     value = helper.make_tensor_value_info
-    graph = helper.make_graph([helper.make_node('Identity', ['inputs'], ['outputs'])], 'identity',
-                              [value('inputs', TensorProto.FLOAT, [1, 3, 8, 8])],
-                              [value('outputs', TensorProto.FLOAT, [1, 3, 8, 8])])
+    graph = helper.make_graph(
+        [helper.make_node('Identity', ['inputs'], ['outputs'])],
+        'identity',
+        [value('inputs', TensorProto.FLOAT, [1, 3, 8, 8])],
+        [value('outputs', TensorProto.FLOAT, [1, 3, 8, 8])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)], ir_version=8)
     if layout is not None:
         helper.set_model_props(model, {METADATA_KEY: json.dumps(layout)})

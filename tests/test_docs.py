@@ -15,6 +15,7 @@ Rules, for every Markdown file of the repository (hidden folders and generated o
   ``reference``), and a decimal in a table column headed ``GMACs ...`` or ``MMACs ...`` or followed by ``GMACs`` in
   the text, at the precision printed. Code spans and code blocks are not counts.
 """
+
 import glob
 import itertools
 import os
@@ -28,9 +29,19 @@ import yaml
 from conftest import COUNTS, REPO_ROOT
 
 SKIPPED_DIRS = {'work_dirs', 'data', 'checkpoints', 'build', 'dist', 'node_modules', '__pycache__'}
-COUNT_PAGES = ['README.md', 'docs/rla.md', 'docs/rla_mobilenetv2.md', 'docs/rnn_regnet.md', 'docs/ror.md',
-               'docs/classification.md', 'configs/rla/README.md', 'configs/rla_mobilenetv2/README.md',
-               'configs/rnn_regnet/README.md', 'configs/ror/README.md', 'configs/classification/README.md']
+COUNT_PAGES = [
+    'README.md',
+    'docs/rla.md',
+    'docs/rla_mobilenetv2.md',
+    'docs/rnn_regnet.md',
+    'docs/ror.md',
+    'docs/classification.md',
+    'configs/rla/README.md',
+    'configs/rla_mobilenetv2/README.md',
+    'configs/rnn_regnet/README.md',
+    'configs/ror/README.md',
+    'configs/classification/README.md',
+]
 
 FENCE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
 HEADING = re.compile(r'^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$')
@@ -46,8 +57,9 @@ def markdown_files() -> List[str]:
     """Every ``*.md`` below the repository root, relative to it, outside hidden and generated folders."""
     found = []
     for root, dirs, files in os.walk(REPO_ROOT):
-        dirs[:] = sorted(d for d in dirs if not d.startswith('.') and d not in SKIPPED_DIRS
-                         and not d.endswith('.egg-info'))
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith('.') and d not in SKIPPED_DIRS and not d.endswith('.egg-info')
+        )
         found += [osp.relpath(osp.join(root, f), REPO_ROOT) for f in sorted(files) if f.endswith('.md')]
     return found
 
@@ -68,8 +80,13 @@ def split_code(text: str) -> Tuple[List[Tuple[int, str]], List[Tuple[int, str]]]
         match = FENCE.match(line)
         if fence is None and match:
             fence = match.group(1)
-        elif fence is not None and match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
-                and not line.strip()[len(match.group(1)):].strip():
+        elif (
+            fence is not None
+            and match
+            and match.group(1)[0] == fence[0]
+            and len(match.group(1)) >= len(fence)
+            and not line.strip()[len(match.group(1)) :].strip()
+        ):
             fence = None
         elif fence is not None:
             code.append((number, line))
@@ -92,8 +109,9 @@ def heading_text(raw: str) -> str:
 
 def slug(text: str) -> str:
     """GitHub's anchor of a heading: lowercase; keep letters, marks, digits, '_', '-' and spaces; spaces to '-'."""
-    kept = ''.join(c for c in text.lower()
-                   if unicodedata.category(c)[0] in 'LMN' or unicodedata.category(c) == 'Pc' or c in ' -')
+    kept = ''.join(
+        c for c in text.lower() if unicodedata.category(c)[0] in 'LMN' or unicodedata.category(c) == 'Pc' or c in ' -'
+    )
     return kept.replace(' ', '-')
 
 
@@ -156,8 +174,13 @@ def test_the_markdown_files_are_found():
 
 @pytest.mark.parametrize('page', MARKDOWN)
 def test_relative_links_and_anchors_resolve(page):
-    problems = [f'{page}:{number}: {why}' for number, target in link_targets(page)
-                if target and not is_external(target) for why in [broken_link(page, target)] if why]
+    problems = [
+        f'{page}:{number}: {why}'
+        for number, target in link_targets(page)
+        if target and not is_external(target)
+        for why in [broken_link(page, target)]
+        if why
+    ]
     assert not problems, '\n'.join(problems)
 
 
@@ -165,8 +188,11 @@ def expand_braces(path: str) -> List[str]:
     match = re.search(r'\{([^{}]*,[^{}]*)\}', path)
     if not match:
         return [path]
-    return [expanded for option in match.group(1).split(',')
-            for expanded in expand_braces(path[:match.start()] + option + path[match.end():])]
+    return [
+        expanded
+        for option in match.group(1).split(',')
+        for expanded in expand_braces(path[: match.start()] + option + path[match.end() :])
+    ]
 
 
 def repository_paths(page: str) -> Iterator[Tuple[int, str]]:
@@ -197,21 +223,30 @@ def missing_path(path: str) -> str:
 
 @pytest.mark.parametrize('page', MARKDOWN)
 def test_paths_in_commands_exist(page):
-    problems = [f'{page}:{number}: {why}' for number, path in repository_paths(page)
-                for why in [missing_path(path)] if why]
+    problems = [
+        f'{page}:{number}: {why}' for number, path in repository_paths(page) for why in [missing_path(path)] if why
+    ]
     assert not problems, '\n'.join(problems)
 
 
 def test_the_checks_catch_what_they_should(tmp_path):
     """The rules themselves: GitHub's slugs, brace expansion, placeholders, broken targets."""
     assert slug(heading_text('RoR: Refine or Represent')) == 'ror-refine-or-represent'
-    assert slug(heading_text('The ablations of Table 6: arguments of `RLAResNet`')) == \
-        'the-ablations-of-table-6-arguments-of-rlaresnet'
+    assert (
+        slug(heading_text('The ablations of Table 6: arguments of `RLAResNet`'))
+        == 'the-ablations-of-table-6-arguments-of-rlaresnet'
+    )
     assert slug(heading_text('mmdet_rla — memory-along-depth backbones')) == 'mmdet_rla--memory-along-depth-backbones'
-    assert slug(heading_text('Converting the [authors](x.md) checkpoints (`tools/x.py`)')) == \
-        'converting-the-authors-checkpoints-toolsxpy'
-    assert expand_braces('configs/rla/{a,b}_{c,d}.py') == ['configs/rla/a_c.py', 'configs/rla/a_d.py',
-                                                          'configs/rla/b_c.py', 'configs/rla/b_d.py']
+    assert (
+        slug(heading_text('Converting the [authors](x.md) checkpoints (`tools/x.py`)'))
+        == 'converting-the-authors-checkpoints-toolsxpy'
+    )
+    assert expand_braces('configs/rla/{a,b}_{c,d}.py') == [
+        'configs/rla/a_c.py',
+        'configs/rla/a_d.py',
+        'configs/rla/b_c.py',
+        'configs/rla/b_d.py',
+    ]
     assert missing_path('configs/<family>/README.md') == ''
     assert missing_path('tools/train.py,') == ''
     assert missing_path('tools/no_such_tool.py') and missing_path('configs/rla/*_no_such_thing.py')
@@ -268,8 +303,9 @@ class EntryCounts:
             return number in (self.increases if increase else self.absolute | self.increases)
         decimals = len(text.split('.')[1])
         number = float(text.lstrip('+-'))
-        return any(round(value / scale, decimals) == number
-                   for value in (self.macs_increases if increase else self.macs))
+        return any(
+            round(value / scale, decimals) == number for value in (self.macs_increases if increase else self.macs)
+        )
 
 
 ENTRIES = [EntryCounts(name) for name in COUNTS]
@@ -297,8 +333,9 @@ def counts_in(text: str, title: str = '') -> List[Tuple[str, str, float]]:
     if scale:
         found += [('macs', sign + digits, scale) for sign, digits in DECIMAL.findall(text)]
     else:
-        found += [('macs', sign + digits, 1e9) for sign, digits in re.findall(r'(?<![\w.])([+-]?)(\d+\.\d+)\s*GMACs',
-                                                                                  text)]
+        found += [
+            ('macs', sign + digits, 1e9) for sign, digits in re.findall(r'(?<![\w.])([+-]?)(\d+\.\d+)\s*GMACs', text)
+        ]
     return found
 
 
@@ -322,8 +359,10 @@ def unknown_counts(page: str, text: Optional[str] = None) -> List[str]:
         if unknown:
             problems.append(f'{page}:{number}: {", ".join(unknown)} no count of tests/counts.yaml')
         elif not any(all(entry.quotes(*count) for count in quoted) for entry in ENTRIES):
-            problems.append(f'{page}:{number}: the counts of this row ({", ".join(t for _, t, _ in quoted)}) are '
-                            'not those of one entry of tests/counts.yaml')
+            problems.append(
+                f'{page}:{number}: the counts of this row ({", ".join(t for _, t, _ in quoted)}) are '
+                'not those of one entry of tests/counts.yaml'
+            )
     return problems
 
 
@@ -337,19 +376,24 @@ def test_quoted_counts_are_the_tested_ones(page):
 def test_the_count_check_can_fail():
     def quoted(kind, text, scale=1.0):
         return any(entry.quotes(kind, text, scale) for entry in ENTRIES)
-    assert quoted('int', '23,789,568')                # RLA-ResNet-50
+
+    assert quoted('int', '23,789,568')  # RLA-ResNet-50
     assert not quoted('int', '23,789,569')
-    assert quoted('int', '+34,944')                   # RegNet-20 ConvRNN over ResNet-20
-    assert not quoted('int', '+23,789,568')           # a count, not an increase
-    assert quoted('macs', '4.386', 1e9) and quoted('macs', '4.472', 1e9)   # RLA-ResNet-50 as run, literally
+    assert quoted('int', '+34,944')  # RegNet-20 ConvRNN over ResNet-20
+    assert not quoted('int', '+23,789,568')  # a count, not an increase
+    assert quoted('macs', '4.386', 1e9) and quoted('macs', '4.472', 1e9)  # RLA-ResNet-50 as run, literally
     assert not quoted('macs', '4.385', 1e9)
-    assert quoted('macs', '+6.01', 1e6)               # the same increase in MMACs
+    assert quoted('macs', '+6.01', 1e6)  # the same increase in MMACs
     assert counts_in('| 4.386 (4.472) |', 'GMACs as run') == [('macs', '4.386', 1e9), ('macs', '4.472', 1e9)]
     assert counts_in('runs 4.386 GMACs, 23,789,568 parameters, ratio 1.067') == [
-        ('int', '23,789,568', 1.0), ('macs', '4.386', 1e9)]
+        ('int', '23,789,568', 1.0),
+        ('macs', '4.386', 1e9),
+    ]
     lines = [(1, '| model | GMACs (as run) | paper GFLOPs |'), (2, '|---|---|---|'), (3, '| x | 4.386 | 4.17 |')]
     assert list(table_rows(lines)) == [(3, [('model', 'x'), ('GMACs (as run)', '4.386'), ('paper GFLOPs', '4.17')])]
     # A row must quote one entry: RLA-ECA-ResNet-50's parameters with RLA-ResNet-50's multiply-adds is caught.
-    text = ('| backbone | params | GMACs |\n|---|---|---|\n| RLA-ECA-ResNet-50 | 23,789,654 | 4.472 |\n'
-            '| RLA-ECA-ResNet-50 | 23,789,654 | 4.478 |\n\nIt runs 4.999 GMACs, `23,789,569` in code is no count.\n')
+    text = (
+        '| backbone | params | GMACs |\n|---|---|---|\n| RLA-ECA-ResNet-50 | 23,789,654 | 4.472 |\n'
+        '| RLA-ECA-ResNet-50 | 23,789,654 | 4.478 |\n\nIt runs 4.999 GMACs, `23,789,569` in code is no count.\n'
+    )
     assert [problem.split(':')[1] for problem in unknown_counts('page.md', text)] == ['6', '3']

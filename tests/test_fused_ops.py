@@ -1,4 +1,5 @@
 """The fused ConvLSTM kernel (``mmdet_rla.ops``): the function of the cell's PyTorch path, where it runs."""
+
 import warnings
 
 import pytest
@@ -61,8 +62,9 @@ def test_fused_step_gradcheck_in_every_argument():
     taps_x, taps_h = (0.3 * torch.randn(9, 4, n, dtype=torch.float64, requires_grad=True) for _ in range(2))
     bias = torch.randn(4, n, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(ops.light_conv_lstm, (x, h, c, taps_x, taps_h, bias))
-    assert torch.autograd.gradcheck(lambda *a: ops.light_conv_lstm(a[0], a[1], None, *a[2:]),
-                                    (x, h, taps_x, taps_h, bias))
+    assert torch.autograd.gradcheck(
+        lambda *a: ops.light_conv_lstm(a[0], a[1], None, *a[2:]), (x, h, taps_x, taps_h, bias)
+    )
     # One output only (the other's gradient is None).
     assert torch.autograd.gradcheck(lambda *a: ops.light_conv_lstm(*a)[0], (x, h, c, taps_x, taps_h, bias))
     assert torch.autograd.gradcheck(lambda *a: ops.light_conv_lstm(*a)[1], (x, h, c, taps_x, taps_h, bias))
@@ -109,7 +111,7 @@ def test_the_kernel_runs_only_where_it_computes_the_same_function(monkeypatch):
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert not runs_fused(ConvLSTMCell(8, 8))
     del calls[:]
-    torch.jit.trace(ConvLSTMCell(8, 8), (x, ), check_trace=False)  # a recorded graph holds the equations
+    torch.jit.trace(ConvLSTMCell(8, 8), (x,), check_trace=False)  # a recorded graph holds the equations
     assert not calls
     monkeypatch.setenv('MMDET_RLA_FUSED_OPS', '0')
     assert not runs_fused(ConvLSTMCell(8, 8))

@@ -6,6 +6,7 @@ used from another folder with the checkout off ``sys.path``: a detector built fr
 config, ``_base_`` lines through the installed copies, a tool's ``--help`` through the console script,
 and one training iteration of the demo config.
 """
+
 import glob
 import json
 import os
@@ -29,8 +30,18 @@ from mmdet_rla.config_paths import CONFIG_DIR, MIM_DIR, MODEL_INDEX, config_path
 DEMO = '_demo_/fcos_rla-r18-tiny_fpn_gn-head_shapes.py'
 LAUNCHERS = ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh', 'slurm_test.sh')
 # What is not source, at the top of the tree: the environment, build outputs, caches, run outputs.
-NOT_SOURCE = {'.venv', '.git', 'build', 'dist', 'mmdet_rla.egg-info', '.pytest_cache', '.cache', 'work_dirs', 'data',
-              '.ruff_cache'}
+NOT_SOURCE = {
+    '.venv',
+    '.git',
+    'build',
+    'dist',
+    'mmdet_rla.egg-info',
+    '.pytest_cache',
+    '.cache',
+    'work_dirs',
+    'data',
+    '.ruff_cache',
+}
 
 
 def not_source(folder: str, names: List[str]) -> List[str]:
@@ -53,8 +64,10 @@ def source_files(folder: str) -> Dict[str, bytes]:
 def test_mmdet_rla_config_paths_name_the_files_of_configs():
     path = config_path('mmdet_rla::rla/faster-rcnn_rla-r50_fpn_1x_coco.py')
     assert path == osp.join(CONFIG_DIR, 'rla', 'faster-rcnn_rla-r50_fpn_1x_coco.py')
-    with open(path, 'rb') as ours, open(osp.join(REPO_ROOT, 'configs', 'rla', 'faster-rcnn_rla-r50_fpn_1x_coco.py'),
-                                       'rb') as source:
+    with (
+        open(path, 'rb') as ours,
+        open(osp.join(REPO_ROOT, 'configs', 'rla', 'faster-rcnn_rla-r50_fpn_1x_coco.py'), 'rb') as source,
+    ):
         assert ours.read() == source.read()
     assert mmdet_rla.config_path is config_path
     assert config_path('configs/x.py') == 'configs/x.py'  # file paths pass through
@@ -77,8 +90,10 @@ def test_the_package_folder_links_to_configs_and_the_model_index():
 def test_model_index_lists_every_metafile_and_their_configs_exist():
     with open(MODEL_INDEX, encoding='utf-8') as file:
         imports = yaml.safe_load(file)['Import']
-    metafiles = sorted(osp.relpath(p, REPO_ROOT)
-                       for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', 'metafile.yml'), recursive=True))
+    metafiles = sorted(
+        osp.relpath(p, REPO_ROOT)
+        for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', 'metafile.yml'), recursive=True)
+    )
     assert sorted(imports) == metafiles
     for metafile in imports:
         with open(osp.join(MIM_DIR, metafile), encoding='utf-8') as file:
@@ -167,9 +182,25 @@ def wheel(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('wheel')
     source = str(root / 'source')
     shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=not_source)
-    done = subprocess.run([PYTHON, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index',
-                           '--disable-pip-version-check', '-q', '-w', str(root / 'dist'), source],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            PYTHON,
+            '-m',
+            'pip',
+            'wheel',
+            '--no-deps',
+            '--no-build-isolation',
+            '--no-index',
+            '--disable-pip-version-check',
+            '-q',
+            '-w',
+            str(root / 'dist'),
+            source,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     wheels = glob.glob(str(root / 'dist' / 'mmdet_rla-*-py3-none-any.whl'))
     assert [osp.basename(w) for w in wheels] == [f'mmdet_rla-{mmdet_rla.__version__}-py3-none-any.whl']
@@ -201,7 +232,7 @@ def test_wheel_carries_configs_metafiles_model_index_kernel_source_and_launchers
     assert 'mmdet-rla = mmdet_rla.cli:main' in entry_points
 
 
-INSTALLED_CHECK = '''
+INSTALLED_CHECK = """
 import json, os, sys
 site, out = sys.argv[1], sys.argv[2]
 # The checkout must not be importable: no editable-install finder, no path of it.
@@ -237,7 +268,7 @@ report.update(cls_config=cls.filename, cls_backbone=cls.model.backbone.type, cls
 with open(out, 'w') as f:
     json.dump(report, f)
 main(sys.argv[3:])
-'''
+"""
 
 
 def run_installed(args: List[str], site: str, cwd: str, env: Dict[str, str]) -> subprocess.CompletedProcess:
@@ -246,11 +277,28 @@ def run_installed(args: List[str], site: str, cwd: str, env: Dict[str, str]) -> 
 
 
 def test_installed_wheel_builds_detectors_and_trains_from_mmdet_rla_paths_outside_the_checkout(
-        wheel, tmp_path, synthetic_coco, subprocess_env):
+    wheel, tmp_path, synthetic_coco, subprocess_env
+):
     site, run_dir = str(tmp_path / 'site'), tmp_path / 'elsewhere'
     run_dir.mkdir()
-    done = subprocess.run([PYTHON, '-m', 'pip', 'install', '--no-deps', '--no-index', '--disable-pip-version-check',
-                           '-q', '--target', site, wheel], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            PYTHON,
+            '-m',
+            'pip',
+            'install',
+            '--no-deps',
+            '--no-index',
+            '--disable-pip-version-check',
+            '-q',
+            '--target',
+            site,
+            wheel,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     # The console script: a tool's --help.
@@ -261,13 +309,35 @@ def test_installed_wheel_builds_detectors_and_trains_from_mmdet_rla_paths_outsid
 
     # One training iteration of the demo config, named mmdet_rla::_demo_/..., after the checks of the package.
     root, work_dir, report_file = synthetic_coco['root'], str(tmp_path / 'work'), str(tmp_path / 'report.json')
-    options = [f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
-               f'test_dataloader.dataset.data_root={root}', f"val_evaluator.ann_file={synthetic_coco['val_ann']}",
-               f"test_evaluator.ann_file={synthetic_coco['val_ann']}", 'train_dataloader.batch_size=8',
-               'train_cfg.max_epochs=1', 'train_cfg.val_interval=2', 'default_hooks.logger.interval=1']
-    done = run_installed([PYTHON, '-c', textwrap.dedent(INSTALLED_CHECK), site, report_file,
-                          'train', f'mmdet_rla::{DEMO}', '--work-dir', work_dir, '--cfg-options', *options],
-                         site, str(run_dir), subprocess_env)
+    options = [
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}',
+        f'test_dataloader.dataset.data_root={root}',
+        f'val_evaluator.ann_file={synthetic_coco["val_ann"]}',
+        f'test_evaluator.ann_file={synthetic_coco["val_ann"]}',
+        'train_dataloader.batch_size=8',
+        'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=2',
+        'default_hooks.logger.interval=1',
+    ]
+    done = run_installed(
+        [
+            PYTHON,
+            '-c',
+            textwrap.dedent(INSTALLED_CHECK),
+            site,
+            report_file,
+            'train',
+            f'mmdet_rla::{DEMO}',
+            '--work-dir',
+            work_dir,
+            '--cfg-options',
+            *options,
+        ],
+        site,
+        str(run_dir),
+        subprocess_env,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     with open(report_file, encoding='utf-8') as file:
         report = json.load(file)
@@ -286,7 +356,12 @@ def test_installed_wheel_builds_detectors_and_trains_from_mmdet_rla_paths_outsid
 
 def test_tools_scripts_still_run_from_the_checkout_without_the_package_installed(tmp_path, subprocess_env):
     """tools/*.py put the checkout on sys.path themselves: run with only site-packages' dependencies."""
-    done = subprocess.run([PYTHON, '-S', '-c', textwrap.dedent(f'''
+    done = subprocess.run(
+        [
+            PYTHON,
+            '-S',
+            '-c',
+            textwrap.dedent(f"""
         import runpy, site, sys
         for path in {[p for p in sys.path if p.endswith('site-packages')]!r}:
             sys.path.append(path)  # the dependencies, without the .pth files of an editable install
@@ -295,9 +370,16 @@ def test_tools_scripts_still_run_from_the_checkout_without_the_package_installed
         runpy.run_path({osp.join(REPO_ROOT, 'tools', 'misc', 'make_coco_dataset.py')!r}, run_name='__main__')
         import mmdet_rla
         print('imported from', mmdet_rla.__file__)
-        ''')], cwd=str(tmp_path), env=subprocess_env, capture_output=True, text=True, timeout=300)
+        """),
+        ],
+        cwd=str(tmp_path),
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert f"imported from {osp.join(REPO_ROOT, 'mmdet_rla', '__init__.py')}" in done.stdout
+    assert f'imported from {osp.join(REPO_ROOT, "mmdet_rla", "__init__.py")}' in done.stdout
     assert osp.isfile(tmp_path / 'annotations' / 'instances_train.json')
 
 

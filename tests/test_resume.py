@@ -4,6 +4,7 @@ In-process Runner runs of tiny RLA and RoR classifiers on the synthetic patterns
 interrupted-and-resumed runs with uninterrupted ones, bit for bit; tools/train.py and
 tools/dist_train.sh subprocesses get real SIGTERM and SIGKILL.
 """
+
 import functools
 import glob
 import importlib.util
@@ -25,15 +26,21 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
-from mmdet_rla.engine import (PREEMPTED_EXIT_CODE, CheckpointFileError, atomic_write, find_newest_valid_checkpoint,
-                              load_checkpoint_file)
+from mmdet_rla.engine import (
+    PREEMPTED_EXIT_CODE,
+    CheckpointFileError,
+    atomic_write,
+    find_newest_valid_checkpoint,
+    load_checkpoint_file,
+)
 from mmdet_rla.engine.checkpoint_files import check_resumable
 from mmdet_rla.engine.hooks import RESUME_STATE_KEY, ResumableCheckpointHook
 from mmdet_rla.tools_support.arguments import exit_on_user_error
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
-CLS_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'classification', '_demo_',
-                           'rla-resnet20-tiny_1xb16_synthetic-patterns.py')
+CLS_DEMO_CONFIG = osp.join(
+    REPO_ROOT, 'configs', 'classification', '_demo_', 'rla-resnet20-tiny_1xb16_synthetic-patterns.py'
+)
 RESUMABLE_LOOPS = ('ResumableEpochBasedTrainLoop', 'ResumableIterBasedTrainLoop')
 UNLOGGED = ('time', 'data_time', 'memory', 'eta')  # wall-clock figures: differ between any two runs
 
@@ -56,17 +63,23 @@ def test_every_training_config_switches_exact_resume_on(monkeypatch):
         cfg = Config.fromfile(path)
         train_cfg, hooks = cfg.get('train_cfg', {}), cfg.get('default_hooks', {})
         checkpoint, logger = hooks.get('checkpoint', {}), hooks.get('logger', {})
-        if (train_cfg.get('type') not in RESUMABLE_LOOPS or 'by_epoch' in train_cfg
-                or checkpoint.get('type') != 'ResumableCheckpointHook'
-                or logger.get('type') != 'MainProcessLoggerHook'):
-            offenders.append(f"{osp.relpath(path, REPO_ROOT)}: train_cfg={dict(train_cfg)}, "
-                             f"default_hooks.checkpoint={dict(checkpoint)}, default_hooks.logger={dict(logger)}")
+        if (
+            train_cfg.get('type') not in RESUMABLE_LOOPS
+            or 'by_epoch' in train_cfg
+            or checkpoint.get('type') != 'ResumableCheckpointHook'
+            or logger.get('type') != 'MainProcessLoggerHook'
+        ):
+            offenders.append(
+                f'{osp.relpath(path, REPO_ROOT)}: train_cfg={dict(train_cfg)}, '
+                f'default_hooks.checkpoint={dict(checkpoint)}, default_hooks.logger={dict(logger)}'
+            )
     assert not offenders, (
-        "these configs do not switch exact resume and main-process logging on; add "
+        'these configs do not switch exact resume and main-process logging on; add '
         "train_cfg = dict(type='ResumableEpochBasedTrainLoop') (or 'ResumableIterBasedTrainLoop'; with _delete_=True "
         "and the loop's arguments where a base sets by_epoch, as mmpretrain's schedules do) and "
         "default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'), "
-        "logger=dict(type='MainProcessLoggerHook')):\n" + '\n'.join(offenders))
+        "logger=dict(type='MainProcessLoggerHook')):\n" + '\n'.join(offenders)
+    )
 
 
 # ---------------------------------------------------------------- in-process exact resume
@@ -98,13 +111,21 @@ def tiny_run_cfg(data_root: str, work_dir: str, model: str, loop: str, workers: 
         cfg[f'{split}_dataloader'].dataset.data_root = data_root
     cfg.train_dataloader.update(batch_size=4, num_workers=workers, persistent_workers=workers > 0)
     if model == 'ror':  # draws from torch's generator in training (drop-layer) and has Represent masks
-        cfg.model.backbone = dict(type='RoRResNet', depth=20, stem_type='cifar', base_channels=8,
-                                  represent_ratio=0.1, refine_drop_rate=0.5, out_indices=(2, ))
+        cfg.model.backbone = dict(
+            type='RoRResNet',
+            depth=20,
+            stem_type='cifar',
+            base_channels=8,
+            represent_ratio=0.1,
+            refine_drop_rate=0.5,
+            out_indices=(2,),
+        )
         cfg.model.head.in_channels = 32
     if loop == 'epoch':
         cfg.train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=3, val_interval=1)
-        cfg.param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=3, T_max=3,
-                                    convert_to_iter_based=True)]
+        cfg.param_scheduler = [
+            dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=3, T_max=3, convert_to_iter_based=True)
+        ]
         checkpoint = dict(dict(interval=1), **checkpoint)
     else:
         cfg.train_cfg = dict(type='ResumableIterBasedTrainLoop', max_iters=8, val_interval=4)
@@ -112,7 +133,7 @@ def tiny_run_cfg(data_root: str, work_dir: str, model: str, loop: str, workers: 
         cfg.param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=8, T_max=8)]
         cfg.log_processor = dict(by_epoch=False)
         checkpoint = dict(dict(interval=4, by_epoch=False), **checkpoint)
-    cfg.default_hooks.checkpoint = dict(type='ResumableCheckpointHook', stop_signals=('SIGUSR1', ), **checkpoint)
+    cfg.default_hooks.checkpoint = dict(type='ResumableCheckpointHook', stop_signals=('SIGUSR1',), **checkpoint)
     cfg.default_hooks.logger = dict(type='MainProcessLoggerHook', interval=1)
     cfg.work_dir = work_dir
     cfg.experiment_name = osp.basename(work_dir)  # mmengine names its singletons after it: one per run
@@ -152,8 +173,9 @@ def assert_same_run(resumed: Dict, reference: Dict, resumed_at: int) -> None:
     assert resumed['status'] == 0
     assert resumed['state'].keys() == reference['state'].keys()
     differing = [k for k in reference['state'] if not torch.equal(resumed['state'][k], reference['state'][k])]
-    assert not differing, (f'{len(differing)} tensors differ after resuming at iteration {resumed_at}, '
-                           f'e.g. {differing[:3]}')
+    assert not differing, (
+        f'{len(differing)} tensors differ after resuming at iteration {resumed_at}, e.g. {differing[:3]}'
+    )
     assert resumed['losses'] == reference['losses']  # the history carried over, then the same new losses
     after = logged(resumed['work_dir'])
     assert sorted(step for kind, step in after if kind == 'train')[0] == resumed_at + 1
@@ -177,8 +199,9 @@ def reference_runs(tmp_path_factory, synthetic_patterns):
 
 
 @pytest.mark.parametrize('model,loop,workers', CASES)
-def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(model, loop, workers, reference_runs,
-                                                                  synthetic_patterns, tmp_path):
+def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(
+    model, loop, workers, reference_runs, synthetic_patterns, tmp_path
+):
     """Bit-identical weights and identical logs after resuming at an epoch boundary and mid-epoch.
 
     The mid-epoch interruption is a pre-emption: a stop signal after iteration 5 (epoch loop) or 6
@@ -197,8 +220,10 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(model, loop, w
     resumed = train(tiny_run_cfg(synthetic_patterns, str(tmp_path / 'mid'), *case), resume_from=checkpoint)
     assert_same_run(resumed, reference, stop_at)
     if loop == 'epoch':  # and from the uninterrupted run's checkpoint after epoch 1 (iteration 3)
-        resumed = train(tiny_run_cfg(synthetic_patterns, str(tmp_path / 'boundary'), *case),
-                        resume_from=osp.join(reference['work_dir'], 'epoch_1.pth'))
+        resumed = train(
+            tiny_run_cfg(synthetic_patterns, str(tmp_path / 'boundary'), *case),
+            resume_from=osp.join(reference['work_dir'], 'epoch_1.pth'),
+        )
         assert_same_run(resumed, reference, 3)
 
 
@@ -226,10 +251,10 @@ def test_resumable_loop_needs_the_resumable_checkpoint_hook(synthetic_patterns, 
 
 def test_hook_argument_checks():
     with pytest.raises(ValueError, match='stop_signals must name signals among'):
-        ResumableCheckpointHook(stop_signals=('SIGNOPE', ))
+        ResumableCheckpointHook(stop_signals=('SIGNOPE',))
     with pytest.raises(ValueError, match='slow_write must be a number of seconds >= 0'):
         ResumableCheckpointHook(slow_write=-1)
-    assert ResumableCheckpointHook(stop_signals='USR2').stop_signals == (signal.SIGUSR2, )
+    assert ResumableCheckpointHook(stop_signals='USR2').stop_signals == (signal.SIGUSR2,)
 
 
 # ------------------------------------------------------------------------ checkpoint files
@@ -259,7 +284,7 @@ def checkpoint_files(tmp_path) -> Dict[str, str]:
     torch.save(valid, files['valid'])
     data = open(files['valid'], 'rb').read()
     files['truncated'] = str(tmp_path / 'truncated.pth')
-    open(files['truncated'], 'wb').write(data[:len(data) // 2])
+    open(files['truncated'], 'wb').write(data[: len(data) // 2])
     files['empty'] = str(tmp_path / 'empty.pth')
     open(files['empty'], 'wb').close()
     files['text'] = str(tmp_path / 'notes.pth')
@@ -274,10 +299,17 @@ def checkpoint_files(tmp_path) -> Dict[str, str]:
     return files
 
 
-@pytest.mark.parametrize('kind,reason', [
-    ('truncated', 'is truncated or corrupted'), ('empty', 'is empty'), ('text', 'is not a PyTorch checkpoint'),
-    ('foreign global', 'only full unpickling could rebuild (Unsupported global: GLOBAL datetime.date'),
-    ('missing', 'does not exist'), ('directory', 'is a directory, not a checkpoint file')])
+@pytest.mark.parametrize(
+    'kind,reason',
+    [
+        ('truncated', 'is truncated or corrupted'),
+        ('empty', 'is empty'),
+        ('text', 'is not a PyTorch checkpoint'),
+        ('foreign global', 'only full unpickling could rebuild (Unsupported global: GLOBAL datetime.date'),
+        ('missing', 'does not exist'),
+        ('directory', 'is a directory, not a checkpoint file'),
+    ],
+)
 def test_unloadable_checkpoints_get_an_error_naming_the_file(checkpoint_files, kind, reason):
     path = checkpoint_files[kind]
     with pytest.raises(CheckpointFileError) as error:
@@ -298,11 +330,18 @@ def test_newest_valid_checkpoint_skips_broken_and_dangling_ones(checkpoint_files
     work = tmp_path / 'work'
     work.mkdir()
     now = time.time()
-    for age, (name, source) in enumerate([('iter_9.pth', 'truncated'), ('best_acc_iter_8.pth', 'valid'),
-                                          ('iter_7.pth', 'valid'), ('iter_6.pth', 'valid')]):
+    for age, (name, source) in enumerate(
+        [
+            ('iter_9.pth', 'truncated'),
+            ('best_acc_iter_8.pth', 'valid'),
+            ('iter_7.pth', 'valid'),
+            ('iter_6.pth', 'valid'),
+        ]
+    ):
         path = str(work / name)
         os.replace(checkpoint_files[source], path) if source == 'truncated' else torch.save(
-            torch.load(checkpoint_files['valid']), path)
+            torch.load(checkpoint_files['valid']), path
+        )
         os.utime(path, (now - age, now - age))
     (work / 'last_checkpoint').write_text(str(work / 'iter_10.pth'))  # named, never completed
     found, rejected = find_newest_valid_checkpoint(str(work))
@@ -321,24 +360,38 @@ def load_tool(name: str):
 def test_tools_refuse_broken_checkpoints_naming_them(checkpoint_files, synthetic_patterns, tmp_path):
     """--resume PATH, load_from and test.py's checkpoint: a clear error before any training or testing."""
     options = ['--work-dir', str(tmp_path), '--cfg-options'] + [
-        f'{split}_dataloader.dataset.data_root={synthetic_patterns}' for split in ('train', 'val', 'test')]
+        f'{split}_dataloader.dataset.data_root={synthetic_patterns}' for split in ('train', 'val', 'test')
+    ]
     for tool, argv, message in (
-            ('train', ['--resume', checkpoint_files['truncated'], *options],
-             r"checkpoint '.*truncated\.pth' is truncated or corrupted"),
-            ('train', ['--resume', checkpoint_files['weights only'], *options],
-             r"checkpoint '.*weights\.pth' cannot be resumed from"),
-            ('train', [*options, f"load_from={checkpoint_files['text']}"],
-             r"'.*notes\.pth' is not a PyTorch checkpoint"),
-            ('test', [checkpoint_files['foreign global'], *options],
-             r"checkpoint '.*foreign\.pth' holds objects that only full")):
+        (
+            'train',
+            ['--resume', checkpoint_files['truncated'], *options],
+            r"checkpoint '.*truncated\.pth' is truncated or corrupted",
+        ),
+        (
+            'train',
+            ['--resume', checkpoint_files['weights only'], *options],
+            r"checkpoint '.*weights\.pth' cannot be resumed from",
+        ),
+        ('train', [*options, f'load_from={checkpoint_files["text"]}'], r"'.*notes\.pth' is not a PyTorch checkpoint"),
+        (
+            'test',
+            [checkpoint_files['foreign global'], *options],
+            r"checkpoint '.*foreign\.pth' holds objects that only full",
+        ),
+    ):
         with pytest.raises(SystemExit, match=rf'^{tool}\.py: error: {message}'):  # as the command line reports it
             with exit_on_user_error(f'{tool}.py'):
                 load_tool(tool).main([CLS_DEMO_CONFIG, *argv])
 
 
 # ----------------------------------------------------- real signals through the tools
-TWO_EPOCHS_OF_FOUR = ['train_dataloader.batch_size=2', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
-                      'default_hooks.checkpoint.interval=2']
+TWO_EPOCHS_OF_FOUR = [
+    'train_dataloader.batch_size=2',
+    'train_cfg.max_epochs=2',
+    'train_cfg.val_interval=2',
+    'default_hooks.checkpoint.interval=2',
+]
 
 
 def free_port() -> int:
@@ -357,8 +410,9 @@ def assert_same_weights(resumed: Dict[str, torch.Tensor], reference: Dict[str, t
 
 
 def run_to_end(command: List[str], env: Dict[str, str]) -> str:
-    proc = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900
+    )
     assert proc.returncode == 0, f'{" ".join(command[:3])} ... failed:\n{proc.stdout[-6000:]}'
     return proc.stdout
 
@@ -368,8 +422,15 @@ def run_until(command: List[str], env: Dict[str, str], trigger: str, act) -> tup
 
     Returns ``(exit status, output)``.
     """
-    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines = []
     try:
         for line in proc.stdout:
@@ -389,18 +450,40 @@ def run_until(command: List[str], env: Dict[str, str], trigger: str, act) -> tup
 def detector_reference(tmp_path_factory, tiny_demo_options, subprocess_env) -> Dict:
     """The demo detector trained without interruption by tools/train.py: 2 epochs of 4 iterations."""
     work_dir = str(tmp_path_factory.mktemp('detector_reference'))
-    run_to_end([PYTHON, osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options',
-                *tiny_demo_options, *TWO_EPOCHS_OF_FOUR], subprocess_env)
+    run_to_end(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'train.py'),
+            DEMO_CONFIG,
+            '--work-dir',
+            work_dir,
+            '--cfg-options',
+            *tiny_demo_options,
+            *TWO_EPOCHS_OF_FOUR,
+        ],
+        subprocess_env,
+    )
     return dict(work_dir=work_dir, weights=final_weights(osp.join(work_dir, 'epoch_2.pth')))
 
 
-def test_sigterm_mid_epoch_checkpoints_exits_75_and_resumes_exactly(detector_reference, tiny_demo_options,
-                                                                    subprocess_env, tmp_path):
+def test_sigterm_mid_epoch_checkpoints_exits_75_and_resumes_exactly(
+    detector_reference, tiny_demo_options, subprocess_env, tmp_path
+):
     work_dir = str(tmp_path)
-    command = [PYTHON, '-u', osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options',
-               *tiny_demo_options, *TWO_EPOCHS_OF_FOUR]
-    status, out = run_until(command, subprocess_env, 'Epoch(train) [1][1/4]',
-                            lambda proc: proc.send_signal(signal.SIGTERM))
+    command = [
+        PYTHON,
+        '-u',
+        osp.join(TOOLS, 'train.py'),
+        DEMO_CONFIG,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        *tiny_demo_options,
+        *TWO_EPOCHS_OF_FOUR,
+    ]
+    status, out = run_until(
+        command, subprocess_env, 'Epoch(train) [1][1/4]', lambda proc: proc.send_signal(signal.SIGTERM)
+    )
     assert status == PREEMPTED_EXIT_CODE, out[-3000:]
     with open(osp.join(work_dir, 'last_checkpoint')) as pointer:
         checkpoint = pointer.read()
@@ -416,40 +499,67 @@ def test_sigterm_mid_epoch_checkpoints_exits_75_and_resumes_exactly(detector_ref
     assert all(resumed_log[key] == reference_log[key] for key in resumed_log if key[1] > stopped_at)
 
 
-def test_sigterm_to_dist_train_stops_every_rank_at_the_same_iteration(tiny_demo_options, subprocess_env,
-                                                                      tmp_path):
+def test_sigterm_to_dist_train_stops_every_rank_at_the_same_iteration(tiny_demo_options, subprocess_env, tmp_path):
     """tools/dist_train.sh, 2 processes (gloo): SIGTERM to the job's process group, as Slurm sends it."""
     options = [*tiny_demo_options, *TWO_EPOCHS_OF_FOUR, 'train_dataloader.batch_size=1']  # 4 iterations per rank
 
     def dist_train(work_dir: str, *extra: str) -> List[str]:
-        return ['bash', osp.join(TOOLS, 'dist_train.sh'), DEMO_CONFIG, '2', '--work-dir', work_dir, *extra,
-                '--cfg-options', *options]
+        return [
+            'bash',
+            osp.join(TOOLS, 'dist_train.sh'),
+            DEMO_CONFIG,
+            '2',
+            '--work-dir',
+            work_dir,
+            *extra,
+            '--cfg-options',
+            *options,
+        ]
 
     reference_dir, work_dir = str(tmp_path / 'reference'), str(tmp_path / 'work')
     run_to_end(dist_train(reference_dir), dict(subprocess_env, PORT=str(free_port())))
-    status, out = run_until(dist_train(work_dir), dict(subprocess_env, PORT=str(free_port())),
-                            'Epoch(train) [1][1/4]', lambda proc: os.killpg(proc.pid, signal.SIGTERM))
+    status, out = run_until(
+        dist_train(work_dir),
+        dict(subprocess_env, PORT=str(free_port())),
+        'Epoch(train) [1][1/4]',
+        lambda proc: os.killpg(proc.pid, signal.SIGTERM),
+    )
     assert status == PREEMPTED_EXIT_CODE, out[-3000:]
     with open(osp.join(work_dir, 'last_checkpoint')) as pointer:
         checkpoint = load_checkpoint_file(pointer.read())
     assert 1 <= checkpoint['meta']['iter'] < 8
     assert checkpoint[RESUME_STATE_KEY]['world_size'] == 2  # both ranks' generators and positions
     assert [rank['batches_done'] for rank in checkpoint[RESUME_STATE_KEY]['ranks']] == [
-        (checkpoint['meta']['iter'] - 1) % 4 + 1] * 2
+        (checkpoint['meta']['iter'] - 1) % 4 + 1
+    ] * 2
     run_to_end(dist_train(work_dir, '--resume'), dict(subprocess_env, PORT=str(free_port())))
-    assert_same_weights(final_weights(osp.join(work_dir, 'epoch_2.pth')),
-                        final_weights(osp.join(reference_dir, 'epoch_2.pth')))
+    assert_same_weights(
+        final_weights(osp.join(work_dir, 'epoch_2.pth')), final_weights(osp.join(reference_dir, 'epoch_2.pth'))
+    )
 
 
 def test_sigkill_at_random_moments_always_leaves_a_checkpoint_to_continue_from(
-        detector_reference, tiny_demo_options, subprocess_env, tmp_path):
+    detector_reference, tiny_demo_options, subprocess_env, tmp_path
+):
     """kill -9 during a checkpoint write and at random moments; every --resume continues from a valid
     checkpoint, the last one finishes, and the result is the uninterrupted run's."""
     work_dir = str(tmp_path)
-    command = [PYTHON, '-u', osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--work-dir', work_dir, '--resume',
-               '--cfg-options', *tiny_demo_options, *TWO_EPOCHS_OF_FOUR, 'default_hooks.checkpoint.by_epoch=False',
-               'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=2',
-               'default_hooks.checkpoint.slow_write=0.5']  # every iteration writes for half a second
+    command = [
+        PYTHON,
+        '-u',
+        osp.join(TOOLS, 'train.py'),
+        DEMO_CONFIG,
+        '--work-dir',
+        work_dir,
+        '--resume',
+        '--cfg-options',
+        *tiny_demo_options,
+        *TWO_EPOCHS_OF_FOUR,
+        'default_hooks.checkpoint.by_epoch=False',
+        'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.max_keep_ckpts=2',
+        'default_hooks.checkpoint.slow_write=0.5',
+    ]  # every iteration writes for half a second
     delays = random.Random(0)
 
     def kill_during_a_write(proc):

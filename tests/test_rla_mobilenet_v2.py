@@ -1,5 +1,6 @@
 """RLA-MobileNetV2: the authors' counts, their checkpoint layout (built from our inverse mapping, never from their
 code), the shared recurrent conv, mmdet MobileNetV2's knobs, and the detection and classification configs."""
+
 import glob
 import os
 
@@ -56,15 +57,18 @@ def randomise(model: torch.nn.Module, seed: int) -> torch.nn.Module:
 
 
 # ------------------------------------------------------------------------- the authors' facts
-@pytest.mark.parametrize('kwargs,with_fc', [
-    # The authors' factories, classifier included (measured on their code).
-    (dict(), 3_624_168),                                   # dsrla_mobilenetv2_k32 (released)
-    (dict(channel_attention='eca'), 3_624_199),            # dsrla_mobilenetv2_k32_eca (released)
-    (dict(recurrent_conv='full'), 3_633_096),              # rla_mobilenetv2 (dense 3x3 recurrent conv)
-    (dict(rla_channels=6), 3_527_240),                     # dsrla_mobilenetv2_k6
-    (dict(rla_channels=12), 3_549_608),                    # dsrla_mobilenetv2_k12
-    (dict(rla_channels=24), 3_594_344),                    # dsrla_mobilenetv2_k24
-])
+@pytest.mark.parametrize(
+    'kwargs,with_fc',
+    [
+        # The authors' factories, classifier included (measured on their code).
+        (dict(), 3_624_168),  # dsrla_mobilenetv2_k32 (released)
+        (dict(channel_attention='eca'), 3_624_199),  # dsrla_mobilenetv2_k32_eca (released)
+        (dict(recurrent_conv='full'), 3_633_096),  # rla_mobilenetv2 (dense 3x3 recurrent conv)
+        (dict(rla_channels=6), 3_527_240),  # dsrla_mobilenetv2_k6
+        (dict(rla_channels=12), 3_549_608),  # dsrla_mobilenetv2_k12
+        (dict(rla_channels=24), 3_594_344),  # dsrla_mobilenetv2_k24
+    ],
+)
 def test_parameter_counts_match_the_authors(kwargs, with_fc):
     assert n_params(RLAMobileNetV2(**kwargs)) + FC_1000 == with_fc
 
@@ -80,14 +84,18 @@ class _Logits(torch.nn.Module):
         return self.classifier(images, mode='tensor')
 
 
-@pytest.mark.parametrize('arch,authors_macs', [
-    ('dsrla_mobilenetv2_k32', 368_838_016),      # fvcore on the authors' code: 0.3688 G
-    ('dsrla_mobilenetv2_k32_eca', 369_414_016),  # 0.3694 G
-])
+@pytest.mark.parametrize(
+    'arch,authors_macs',
+    [
+        ('dsrla_mobilenetv2_k32', 368_838_016),  # fvcore on the authors' code: 0.3688 G
+        ('dsrla_mobilenetv2_k32_eca', 369_414_016),  # 0.3694 G
+    ],
+)
 def test_multiply_adds_match_the_authors_and_the_paper(arch, authors_macs):
     from mmengine.analysis.jit_handles import elementwise_flop_counter
+
     model = _Logits(MMPRETRAIN_MODELS.build(converter.model_config(arch, classifier=True))).eval()
-    analyzer = FlopAnalyzer(model, (torch.rand(1, 3, 224, 224), ))
+    analyzer = FlopAnalyzer(model, (torch.rand(1, 3, 224, 224),))
     # Their ECA pools with AdaptiveAvgPool2d, which fvcore counts (one per input element); ours takes the same
     # mean with Tensor.mean, which it skips by default: count it the same way.
     analyzer.set_op_handle('aten::mean', elementwise_flop_counter(1, 0))
@@ -102,16 +110,26 @@ def test_multiply_adds_match_the_authors_and_the_paper(arch, authors_macs):
 
 
 # ----------------------------------------------------------------------- the authors' layout
-@pytest.mark.parametrize('arch', ['dsrla_mobilenetv2_k32', 'dsrla_mobilenetv2_k32_eca', 'rla_mobilenetv2_k32',
-                                  'dsrla_mobilenetv2_k6'])
+@pytest.mark.parametrize(
+    'arch', ['dsrla_mobilenetv2_k32', 'dsrla_mobilenetv2_k32_eca', 'rla_mobilenetv2_k32', 'dsrla_mobilenetv2_k6']
+)
 def test_official_checkpoint_converts_to_equal_logits(arch, tmp_path):
     ours = randomise(MMPRETRAIN_MODELS.build(converter.model_config(arch, classifier=True)), seed=1)
     official = converter.to_official(ours.state_dict(), arch)
     # The authors' names: their dsrla file calls the shared conv recurrent_dsconvs, their rla file recurrent_convs.
     recurrent = 'recurrent_dsconvs' if arch.startswith('dsrla') else 'recurrent_convs'
-    assert {'conv1.0.weight', 'stages.0.0.conv.0.0.weight', 'stages.1.0.conv1x1.1.running_var',
-            'stages.6.0.conv.2.bias', 'conv_outs.6.weight', 'stage_bns.5.2.weight', f'{recurrent}.4.weight',
-            'conv2.0.weight', 'bn2.weight', 'classifier.1.weight'} <= set(official)
+    assert {
+        'conv1.0.weight',
+        'stages.0.0.conv.0.0.weight',
+        'stages.1.0.conv1x1.1.running_var',
+        'stages.6.0.conv.2.bias',
+        'conv_outs.6.weight',
+        'stage_bns.5.2.weight',
+        f'{recurrent}.4.weight',
+        'conv2.0.weight',
+        'bn2.weight',
+        'classifier.1.weight',
+    } <= set(official)
     assert ('stages.0.0.conv.3.conv.weight' in official) == arch.endswith('_eca')
     assert official['conv2.0.weight'].shape[1] == 320 + converter.FACTORIES[arch]['rla_channels']
     assert converter.candidate_archs(official) == [arch]
@@ -120,8 +138,9 @@ def test_official_checkpoint_converts_to_equal_logits(arch, tmp_path):
     assert dropped == []
     # Saved the way the converter tool writes it, read back with weights_only=True, built from its own meta.
     path = str(tmp_path / 'converted.pth')
-    torch.save(dict(state_dict=converted, meta=dict(arch=arch, model=converter.model_config(arch, classifier=True))),
-               path)
+    torch.save(
+        dict(state_dict=converted, meta=dict(arch=arch, model=converter.model_config(arch, classifier=True))), path
+    )
     saved = torch.load(path, weights_only=True)
     rebuilt = MMPRETRAIN_MODELS.build(saved['meta']['model']).eval()
     rebuilt.load_state_dict(saved['state_dict'], strict=True)
@@ -147,8 +166,9 @@ def test_every_factory_has_a_config_and_aliases_name_the_k32_nets():
         cfg = converter.model_config(arch, classifier=False)
         assert cfg['rla_channels'] == facts['rla_channels'] and cfg['recurrent_conv'] == facts['recurrent_conv']
     assert converter.FACTORIES['dsrla_mobilenetv2']['alias_of'] == 'dsrla_mobilenetv2_k32'
-    assert converter.model_config('rla_mobilenetv2_eca', classifier=True) == \
-        converter.model_config('rla_mobilenetv2_k32_eca', classifier=True)
+    assert converter.model_config('rla_mobilenetv2_eca', classifier=True) == converter.model_config(
+        'rla_mobilenetv2_k32_eca', classifier=True
+    )
     assert converter.model_config('dsrla_mobilenetv2_k32', classifier=True, num_classes=10)['head']['num_classes'] == 10
 
 
@@ -156,6 +176,7 @@ def test_every_factory_has_a_config_and_aliases_name_the_k32_nets():
 def test_the_k32_aliases_convert_a_file_through_the_tool(alias, tmp_path):
     """``--arch dsrla_mobilenetv2`` (the authors' factory that builds the k32 net) names a file of that net."""
     from mmdet_rla.converters.rlanet import convert_rlanet_checkpoint, resolve_arch
+
     canonical = converter.FACTORIES[alias]['alias_of']
     ours = randomise(MMPRETRAIN_MODELS.build(converter.model_config(canonical, classifier=True)), seed=2)
     official = converter.to_official(ours.state_dict(), canonical)
@@ -166,9 +187,12 @@ def test_the_k32_aliases_convert_a_file_through_the_tool(alias, tmp_path):
     assert meta['arch'] == alias and meta['model'] == converter.model_config(canonical, classifier=True)
     saved = torch.load(dst, weights_only=True)
     assert all(torch.equal(saved['state_dict'][k], v) for k, v in ours.state_dict().items())
-    k12 = converter.to_official(MMPRETRAIN_MODELS.build(converter.model_config(
-        alias.replace('mobilenetv2', 'mobilenetv2_k12'), classifier=True)).state_dict(),
-        alias.replace('mobilenetv2', 'mobilenetv2_k12'))
+    k12 = converter.to_official(
+        MMPRETRAIN_MODELS.build(
+            converter.model_config(alias.replace('mobilenetv2', 'mobilenetv2_k12'), classifier=True)
+        ).state_dict(),
+        alias.replace('mobilenetv2', 'mobilenetv2_k12'),
+    )
     with pytest.raises(ValueError, match=f'--arch {alias} does not fit'):
         resolve_arch(k12, alias)
 
@@ -177,8 +201,11 @@ def test_converter_rejects_what_does_not_fit():
     official = converter.to_official(RLAMobileNetV2().state_dict(), 'dsrla_mobilenetv2_k32')
     with pytest.raises(ValueError, match=r"arch must be one of \[.*'dsrla_mobilenetv2_k32'.*got 'mobilenetv2'"):
         converter.to_ours(official, 'mobilenetv2', classifier=False)
-    with pytest.raises(ValueError, match=r"not an authors' dsrla_mobilenetv2_k24 checkpoint.*shapes differ"
-                                         r".*fits: \['dsrla_mobilenetv2_k32'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"not an authors' dsrla_mobilenetv2_k24 checkpoint.*shapes differ"
+        r".*fits: \['dsrla_mobilenetv2_k32'\]",
+    ):
         converter.to_ours(official, 'dsrla_mobilenetv2_k24', classifier=False)
     with pytest.raises(ValueError, match='needs the fc layer "classifier.1"'):
         converter.to_ours(official, 'dsrla_mobilenetv2_k32', classifier=True)
@@ -188,6 +215,7 @@ def test_converter_rejects_what_does_not_fit():
     assert converter.candidate_archs(official) == []
     # An RLA-ResNet checkpoint is not one of this family's.
     from mmdet_rla.converters.rlanet import mmdet_to_official
+
     rla_resnet = mmdet_to_official(build_model(dict(type='RLAResNet', depth=18)).state_dict())
     assert converter.candidate_archs(rla_resnet) == []
 
@@ -206,8 +234,12 @@ def test_one_recurrent_conv_listed_five_times_as_in_the_authors_code():
     assert all(torch.equal(official[f'recurrent_dsconvs.{g}.weight'], copies[0]) for g in range(5))
 
     # mmengine's paramwise optimiser constructor walks every child: the conv must reach it only once.
-    wrapper = build_optim_wrapper(model, dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=4e-5),
-                                              paramwise_cfg=dict(norm_decay_mult=0.0)))
+    wrapper = build_optim_wrapper(
+        model,
+        dict(
+            optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=4e-5), paramwise_cfg=dict(norm_decay_mult=0.0)
+        ),
+    )
     in_optimizer = [p for group in wrapper.optimizer.param_groups for p in group['params']]
     assert sum(p is convs[0].weight for p in in_optimizer) == 1
     assert len(in_optimizer) == len(list(model.parameters()))
@@ -217,12 +249,15 @@ def test_converter_refuses_disagreeing_copies_naming_the_keys():
     official = converter.to_official(RLAMobileNetV2().state_dict(), 'dsrla_mobilenetv2_k32')
     official = {k: v.clone() for k, v in official.items()}
     official['recurrent_dsconvs.3.weight'] += 1
-    with pytest.raises(ValueError, match=r"\['recurrent_dsconvs.3.weight'\] differ from recurrent_dsconvs.0.weight: "
-                                         r".*ONE recurrent conv"):
+    with pytest.raises(
+        ValueError,
+        match=r"\['recurrent_dsconvs.3.weight'\] differ from recurrent_dsconvs.0.weight: "
+        r'.*ONE recurrent conv',
+    ):
         converter.to_ours(official, 'dsrla_mobilenetv2_k32', classifier=False)
     # Our per-stage option has no place in the authors' layout.
     per_stage = randomise(RLAMobileNetV2(recurrent_conv_sharing='stage'), seed=0)
-    with pytest.raises(ValueError, match=r"recurrent_dsconvs.1.weight.*differ"):
+    with pytest.raises(ValueError, match=r'recurrent_dsconvs.1.weight.*differ'):
         converter.to_official(per_stage.state_dict(), 'dsrla_mobilenetv2_k32')
 
 
@@ -278,7 +313,7 @@ def test_last_conv_reads_the_rla_output_unless_discarded():
 
 
 # ------------------------------------------------------------------------ mmdet's knobs
-@pytest.mark.parametrize('out_indices', [(0, ), (1, 2, 4, 7), tuple(range(8)), (2, 4, 6), (3, 5)])
+@pytest.mark.parametrize('out_indices', [(0,), (1, 2, 4, 7), tuple(range(8)), (2, 4, 6), (3, 5)])
 def test_out_indices_over_the_eight_layers(out_indices):
     model = RLAMobileNetV2(out_indices=out_indices).eval()
     with torch.no_grad():
@@ -318,14 +353,27 @@ def test_frozen_stages_freeze_rla_parts_and_norm_eval_holds():
     assert not stem_only.conv1.conv.weight.requires_grad and stem_only.recurrent_convs[0].weight.requires_grad
 
 
-@pytest.mark.parametrize('kwargs,missing', [
-    (dict(), []),
-    (dict(with_rla_output=False, out_indices=(4, 7)), []),
-    # mmdet's YOLOv3 outputs: as with mmdet's MobileNetV2, conv2 and what only it reads go unused.
-    (dict(out_indices=(2, 4, 6)), ['layer7.conv_out.weight', 'layer7.norms.0.weight', 'layer7.norms.0.bias',
-                                   'conv2.conv.weight', 'conv2.bn.weight', 'conv2.bn.bias',
-                                   'output_norm.weight', 'output_norm.bias']),
-])
+@pytest.mark.parametrize(
+    'kwargs,missing',
+    [
+        (dict(), []),
+        (dict(with_rla_output=False, out_indices=(4, 7)), []),
+        # mmdet's YOLOv3 outputs: as with mmdet's MobileNetV2, conv2 and what only it reads go unused.
+        (
+            dict(out_indices=(2, 4, 6)),
+            [
+                'layer7.conv_out.weight',
+                'layer7.norms.0.weight',
+                'layer7.norms.0.bias',
+                'conv2.conv.weight',
+                'conv2.bn.weight',
+                'conv2.bn.bias',
+                'output_norm.weight',
+                'output_norm.bias',
+            ],
+        ),
+    ],
+)
 def test_which_parameters_get_gradients(kwargs, missing):
     model = RLAMobileNetV2(**kwargs).train()
     sum(o.mean() for o in model(torch.rand(2, 3, 64, 64))).backward()
@@ -348,26 +396,31 @@ def test_with_cp_gives_the_same_outputs_and_gradients():
 
 
 def test_state_follows_the_input_dtype_and_both_registries_build_it():
-    model = build_model(dict(type='RLAMobileNetV2', out_indices=(7, ))).eval().double()
+    model = build_model(dict(type='RLAMobileNetV2', out_indices=(7,))).eval().double()
     with torch.no_grad():
-        (out, ) = model(torch.rand(1, 3, 41, 39, dtype=torch.float64))
+        (out,) = model(torch.rand(1, 3, 41, 39, dtype=torch.float64))
     assert out.dtype == torch.float64 and out.shape == (1, 1280, 2, 2)
     assert isinstance(MMPRETRAIN_MODELS.build(dict(type='RLAMobileNetV2')), RLAMobileNetV2)
 
 
-@pytest.mark.parametrize('kwargs,pattern', [
-    (dict(rla_channels=0), r'rla_channels must be a positive integer, got 0'),
-    (dict(recurrent_conv='separable'), r"recurrent_conv must be one of \['depthwise', 'full'\], got 'separable'"),
-    (dict(recurrent_conv_sharing='layer'), r"recurrent_conv_sharing must be one of \['network', 'stage'\]"),
-    (dict(channel_attention='cbam'), r"channel_attention must be one of \[None, 'se', 'eca'\]"),
-    (dict(channel_attention='eca', eca_kernel_sizes=(3, 3)),
-     r'eca_kernel_sizes must have one odd size per layer \(7\)'),
-    (dict(channel_attention='eca', eca_kernel_sizes=(2, ) * 7), r'eca_kernel_size must be odd, got 2'),
-    (dict(out_indices=(1, 8)), r'out_indices must hold distinct stage indices in \[0, 7\]'),
-    (dict(frozen_stages=8), r'frozen_stages must be an integer in \[-1, 7\], got 8'),
-    (dict(widen_factor=0), r'widen_factor must be a positive number, got 0'),
-    (dict(with_rla_output='yes'), r"with_rla_output must be one of \[True, False\], got 'yes'"),
-])
+@pytest.mark.parametrize(
+    'kwargs,pattern',
+    [
+        (dict(rla_channels=0), r'rla_channels must be a positive integer, got 0'),
+        (dict(recurrent_conv='separable'), r"recurrent_conv must be one of \['depthwise', 'full'\], got 'separable'"),
+        (dict(recurrent_conv_sharing='layer'), r"recurrent_conv_sharing must be one of \['network', 'stage'\]"),
+        (dict(channel_attention='cbam'), r"channel_attention must be one of \[None, 'se', 'eca'\]"),
+        (
+            dict(channel_attention='eca', eca_kernel_sizes=(3, 3)),
+            r'eca_kernel_sizes must have one odd size per layer \(7\)',
+        ),
+        (dict(channel_attention='eca', eca_kernel_sizes=(2,) * 7), r'eca_kernel_size must be odd, got 2'),
+        (dict(out_indices=(1, 8)), r'out_indices must hold distinct stage indices in \[0, 7\]'),
+        (dict(frozen_stages=8), r'frozen_stages must be an integer in \[-1, 7\], got 8'),
+        (dict(widen_factor=0), r'widen_factor must be a positive number, got 0'),
+        (dict(with_rla_output='yes'), r"with_rla_output must be one of \[True, False\], got 'yes'"),
+    ],
+)
 def test_bad_arguments_name_the_argument_and_allowed_values(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         RLAMobileNetV2(**kwargs)
@@ -376,14 +429,18 @@ def test_bad_arguments_name_the_argument_and_allowed_values(kwargs, pattern):
 # ---------------------------------------------------------------------------------- configs
 def test_configs_exist_and_the_metafile_lists_them():
     names = {os.path.basename(p) for p in DET_CONFIGS}
-    assert names == {'ssdlite_rla-mobilenetv2-scratch_8xb24-600e_coco.py',
-                     'yolov3_rla-mobilenetv2_8xb24-320-300e_coco.py'}
+    assert names == {
+        'ssdlite_rla-mobilenetv2-scratch_8xb24-600e_coco.py',
+        'yolov3_rla-mobilenetv2_8xb24-320-300e_coco.py',
+    }
     with open(os.path.join(REPO, 'configs', 'rla_mobilenetv2', 'metafile.yml'), encoding='utf-8') as f:
         metafile = f.read()
     for name in names:
         assert f'configs/rla_mobilenetv2/{name}' in metafile
-    assert {os.path.basename(p) for p in CLS_CONFIGS} == {'rla-mobilenet-v2_2xb48_in1k.py',
-                                                          'rla-eca-mobilenet-v2_2xb48_in1k.py'}
+    assert {os.path.basename(p) for p in CLS_CONFIGS} == {
+        'rla-mobilenet-v2_2xb48_in1k.py',
+        'rla-eca-mobilenet-v2_2xb48_in1k.py',
+    }
 
 
 @pytest.mark.parametrize('config', DET_CONFIGS, ids=os.path.basename)
@@ -407,12 +464,17 @@ def test_classification_config_trains_one_step(config):
     arch = 'dsrla_mobilenetv2_k32_eca' if 'eca' in os.path.basename(config) else 'dsrla_mobilenetv2_k32'
     assert n_params(model) == {'dsrla_mobilenetv2_k32': 3_624_168, 'dsrla_mobilenetv2_k32_eca': 3_624_199}[arch]
     # The converter's config for the released weights is this config's model.
-    assert model.state_dict().keys() == MMPRETRAIN_MODELS.build(
-        converter.model_config(arch, classifier=True)).state_dict().keys()
+    assert (
+        model.state_dict().keys()
+        == MMPRETRAIN_MODELS.build(converter.model_config(arch, classifier=True)).state_dict().keys()
+    )
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     from mmpretrain.structures import DataSample
-    data = dict(inputs=[torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8) for _ in range(2)],
-                data_samples=[DataSample().set_gt_label(label) for label in (3, 7)])
+
+    data = dict(
+        inputs=[torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8) for _ in range(2)],
+        data_samples=[DataSample().set_gt_label(label) for label in (3, 7)],
+    )
     model.train()
     losses = model.train_step(data, wrapper)
     assert torch.isfinite(losses['loss'])
@@ -421,9 +483,11 @@ def test_classification_config_trains_one_step(config):
 def test_converter_tool_converts_a_released_mobilenet_file_without_arch(tmp_path, capsys):
     """The dispatcher finds the MobileNetV2 family from the keys; both layouts load strictly from their meta."""
     import importlib.util
+
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     spec = importlib.util.spec_from_file_location(
-        'rlanet2mmdet', os.path.join(repo, 'tools', 'model_converters', 'rlanet2mmdet.py'))
+        'rlanet2mmdet', os.path.join(repo, 'tools', 'model_converters', 'rlanet2mmdet.py')
+    )
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     arch = 'dsrla_mobilenetv2_k32_eca'

@@ -1,4 +1,5 @@
 """Behaviour of the RLA-ResNet backbone and its detector configs."""
+
 import glob
 import os
 import re
@@ -20,16 +21,19 @@ def n_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-@pytest.mark.parametrize('depth,stem_type,channels', [
-    (18, 'imagenet', (64, 128, 256, 512)),
-    (34, 'imagenet', (64, 128, 256, 512)),
-    (50, 'imagenet', (256, 512, 1024, 2048)),
-    (101, 'imagenet', (256, 512, 1024, 2048)),
-    (152, 'imagenet', (256, 512, 1024, 2048)),
-    (20, 'cifar', (16, 32, 64)),
-    (110, 'cifar', (16, 32, 64)),
-    (164, 'cifar', (64, 128, 256)),
-])
+@pytest.mark.parametrize(
+    'depth,stem_type,channels',
+    [
+        (18, 'imagenet', (64, 128, 256, 512)),
+        (34, 'imagenet', (64, 128, 256, 512)),
+        (50, 'imagenet', (256, 512, 1024, 2048)),
+        (101, 'imagenet', (256, 512, 1024, 2048)),
+        (152, 'imagenet', (256, 512, 1024, 2048)),
+        (20, 'cifar', (16, 32, 64)),
+        (110, 'cifar', (16, 32, 64)),
+        (164, 'cifar', (64, 128, 256)),
+    ],
+)
 def test_every_depth_builds_through_the_registry(depth, stem_type, channels):
     model = build_model(dict(type='RLAResNet', depth=depth, stem_type=stem_type)).eval()
     assert isinstance(model, RLAResNet)
@@ -44,7 +48,7 @@ def test_registered_for_mmpretrain_too():
     assert MMPRETRAIN_MODELS.get('RLAResNet') is RLAResNet
 
 
-@pytest.mark.parametrize('out_indices', [(0, ), (1, ), (2, ), (3, ), (0, 2), (0, 1, 2, 3)])
+@pytest.mark.parametrize('out_indices', [(0,), (1,), (2,), (3,), (0, 2), (0, 1, 2, 3)])
 def test_out_indices_channels_and_strides(out_indices):
     model = RLAResNet(depth=18, out_indices=out_indices).eval()
     with torch.no_grad():
@@ -84,9 +88,9 @@ def test_parameter_counts_match_the_official_backbone():
 
 
 def test_classification_output_concatenates_the_state():
-    model = RLAResNet(depth=50, with_rla_output=True, out_indices=(3, )).eval()
+    model = RLAResNet(depth=50, with_rla_output=True, out_indices=(3,)).eval()
     with torch.no_grad():
-        (out, ) = model(torch.rand(1, 3, 64, 64))
+        (out,) = model(torch.rand(1, 3, 64, 64))
     assert out.shape == (1, 2048 + 32, 2, 2)
     assert model.feat_dim == 2080
     assert (out[:, 2048:] >= 0).all()  # ReLU(BN(h))
@@ -123,12 +127,16 @@ def test_frozen_stages_freeze_rla_parts_and_norm_eval_holds():
     assert model.layer2.norms[0].training and model.layer2.blocks[0].bn1.training
 
 
-@pytest.mark.parametrize('cfg', [
-    dict(type='RLAResNet', depth=18),
-    # RLA-ResNeXt and a ConvLSTM design (tests/test_rla_variants.py), small widths.
-    dict(type='RLAResNeXt', depth=50, groups=4, base_width=4, base_channels=16, rla_channels=8),
-    dict(type='RLAResNet', depth=50, rla_cell='lstm', base_channels=16, rla_channels=8),
-], ids=['rla-r18', 'rla-resnext', 'rla-lstm'])
+@pytest.mark.parametrize(
+    'cfg',
+    [
+        dict(type='RLAResNet', depth=18),
+        # RLA-ResNeXt and a ConvLSTM design (tests/test_rla_variants.py), small widths.
+        dict(type='RLAResNeXt', depth=50, groups=4, base_width=4, base_channels=16, rla_channels=8),
+        dict(type='RLAResNet', depth=50, rla_cell='lstm', base_channels=16, rla_channels=8),
+    ],
+    ids=['rla-r18', 'rla-resnext', 'rla-lstm'],
+)
 def test_with_cp_gives_the_same_outputs_and_gradients(cfg):
     torch.manual_seed(0)
     plain = build_model(dict(cfg, norm_eval=False))
@@ -184,23 +192,26 @@ def test_state_update_is_the_papers_equation():
     x = torch.rand(1, 64, 16, 16)
     h = torch.rand(1, 32, 16, 16)
     with torch.no_grad():
-        x_out, (h_out, ) = stage(x, (h, ))
+        x_out, (h_out,) = stage(x, (h,))
         expected_h = h
         expected_x = x
         for t, block in enumerate(stage.blocks):
             y = literal_rla_residual(block, expected_x, expected_h)
             expected_x = torch.relu(y + expected_x)
-            expected_h = stage.recurrent_conv(
-                torch.tanh(stage.norms[t](expected_h + stage.conv_out(y))))
+            expected_h = stage.recurrent_conv(torch.tanh(stage.norms[t](expected_h + stage.conv_out(y))))
     torch.testing.assert_close(x_out, expected_x)
     torch.testing.assert_close(h_out, expected_h)
 
 
-@pytest.mark.parametrize('cfg', [
-    dict(depth=50, base_channels=8, rla_channels=4),
-    dict(depth=18, base_channels=8, rla_channels=4, rla_input='output', channel_attention='eca'),
-    dict(depth=50, base_channels=8, rla_channels=4, with_rla_output=True, out_indices=(3, ), style='caffe'),
-], ids=['bottleneck', 'basic-eca-output', 'classifier-caffe'])
+@pytest.mark.parametrize(
+    'cfg',
+    [
+        dict(depth=50, base_channels=8, rla_channels=4),
+        dict(depth=18, base_channels=8, rla_channels=4, rla_input='output', channel_attention='eca'),
+        dict(depth=50, base_channels=8, rla_channels=4, with_rla_output=True, out_indices=(3,), style='caffe'),
+    ],
+    ids=['bottleneck', 'basic-eca-output', 'classifier-caffe'],
+)
 def test_split_first_conv_is_the_concatenation_in_float64(cfg, monkeypatch):
     """The blocks compute conv1(concat(x, h)) as W_x * x + W_h * h: the same function, values and every
     gradient, as the literal concatenation (float64, train mode, odd input size)."""
@@ -245,14 +256,18 @@ def _randomise_norms(model: torch.nn.Module) -> None:
             module.running_var.uniform_(0.5, 2.0)
 
 
-@pytest.mark.parametrize('cfg,norm_eval,folds', [
-    (dict(depth=50), True, True),  # detection training: norm_eval=True
-    (dict(depth=50, frozen_stages=1), True, True),
-    (dict(depth=50, with_rla_output=True, out_indices=(3, )), True, True),
-    (dict(depth=50), False, False),  # batch statistics: BN is not a fixed affine map
-    (dict(depth=50, channel_attention='se'), True, False),  # attention between BN and the sum
-    (dict(depth=18), True, False),  # the last conv of a basic block is a 3x3
-], ids=['norm-eval', 'frozen', 'classifier', 'bn-train', 'se', 'basic'])
+@pytest.mark.parametrize(
+    'cfg,norm_eval,folds',
+    [
+        (dict(depth=50), True, True),  # detection training: norm_eval=True
+        (dict(depth=50, frozen_stages=1), True, True),
+        (dict(depth=50, with_rla_output=True, out_indices=(3,)), True, True),
+        (dict(depth=50), False, False),  # batch statistics: BN is not a fixed affine map
+        (dict(depth=50, channel_attention='se'), True, False),  # attention between BN and the sum
+        (dict(depth=18), True, False),  # the last conv of a basic block is a 3x3
+    ],
+    ids=['norm-eval', 'frozen', 'classifier', 'bn-train', 'se', 'basic'],
+)
 def test_folded_conv_out_is_the_literal_conv_out_in_float64(cfg, norm_eval, folds, monkeypatch):
     """fold_conv_out computes Conv1_s(y) of a bottleneck from its last conv's input through the
     folded norm: the same outputs and every gradient as Conv1_s(BN(W u)) read literally (float64,
@@ -265,6 +280,7 @@ def test_folded_conv_out_is_the_literal_conv_out_in_float64(cfg, norm_eval, fold
     fast.load_state_dict(literal.state_dict())
     x = torch.rand(2, 3, 61, 47, dtype=torch.float64)
     from mmdet_rla.models.backbones.rla_resnet import _RLABlockMixin
+
     folded = []  # (stage, whether Conv1_s(y) was folded), per call
     fold = _RLABlockMixin.folded_conv_out
 
@@ -300,15 +316,19 @@ def test_folded_conv_out_is_the_literal_conv_out_in_float64(cfg, norm_eval, fold
         assert fast_grads['layer2.conv_out.weight'].abs().sum() > 0
 
 
-@pytest.mark.parametrize('cfg,conv_out_calls', [
-    (dict(depth=50), (1, 1, 1, 0)),  # stage 4 of a detection backbone: 2 updates, both merged
-    (dict(depth=50, norm_eval=False, frozen_stages=1), (1, 1, 1, 0)),  # batch statistics change nothing here
-    (dict(depth=50, with_cp=True), (1, 1, 1, 0)),
-    (dict(depth=50, rla_cell='lstm'), (1, 1, 1, 0)),
-    (dict(depth=50, rla_exchange=False, with_rla_output=True, out_indices=(3, )), (1, 1, 1, 1)),
-    (dict(resnext=True, depth=50, groups=2, base_width=4), (1, 1, 1, 0)),
-    (dict(depth=18), (2, 2, 2, 1)),  # a basic block's first conv is a 3x3: nothing merged
-], ids=['norm-eval', 'bn-train-frozen', 'with-cp', 'lstm', 'no-exchange-classifier', 'resnext', 'basic'])
+@pytest.mark.parametrize(
+    'cfg,conv_out_calls',
+    [
+        (dict(depth=50), (1, 1, 1, 0)),  # stage 4 of a detection backbone: 2 updates, both merged
+        (dict(depth=50, norm_eval=False, frozen_stages=1), (1, 1, 1, 0)),  # batch statistics change nothing here
+        (dict(depth=50, with_cp=True), (1, 1, 1, 0)),
+        (dict(depth=50, rla_cell='lstm'), (1, 1, 1, 0)),
+        (dict(depth=50, rla_exchange=False, with_rla_output=True, out_indices=(3,)), (1, 1, 1, 1)),
+        (dict(resnext=True, depth=50, groups=2, base_width=4), (1, 1, 1, 0)),
+        (dict(depth=18), (2, 2, 2, 1)),  # a basic block's first conv is a 3x3: nothing merged
+    ],
+    ids=['norm-eval', 'bn-train-frozen', 'with-cp', 'lstm', 'no-exchange-classifier', 'resnext', 'basic'],
+)
 def test_merged_conv_out_is_the_literal_conv_out_in_float64(cfg, conv_out_calls):
     """With rla_input='output', Conv1_s of block t's output and the x-part of block t+1's first conv
     run as one convolution (RLAStage.merges_conv_out): the same outputs and every gradient as the two
@@ -327,7 +347,8 @@ def test_merged_conv_out_is_the_literal_conv_out_in_float64(cfg, conv_out_calls)
         calls = [0] * len(model.res_layers)
         for index, name in enumerate(model.res_layers):
             getattr(model, name).conv_out.register_forward_hook(
-                lambda *_, index=index: calls.__setitem__(index, calls[index] + 1))
+                lambda *_, index=index: calls.__setitem__(index, calls[index] + 1)
+            )
         model.train()
         model.zero_grad()
         x.grad = None
@@ -363,6 +384,7 @@ def test_folded_block_adds_the_shortcut_in_place(fold_conv_out, in_place):
 
 def test_fold_projection_composes_conv_norm_and_projection():
     from mmdet_rla.models.layers import fold_projection
+
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(6, 12, 1, bias=True).double()
     norm = torch.nn.BatchNorm2d(12).double()
@@ -382,19 +404,22 @@ def test_fold_projection_composes_conv_norm_and_projection():
     assert fold_projection(project, conv, torch.nn.GroupNorm(3, 12).double().eval()) is None
 
 
-@pytest.mark.parametrize('kwargs,pattern', [
-    (dict(depth=42), r"depth must be one of \[18, 34, 50, 101, 152\], got 42"),
-    (dict(depth=50, rla_channels=0), r'rla_channels must be a positive integer, got 0'),
-    (dict(depth=50, out_indices=(0, 4)), r'out_indices must hold distinct stage indices in \[0, 3\]'),
-    (dict(depth=50, frozen_stages=7), r'frozen_stages must be an integer in \[-1, 4\], got 7'),
-    (dict(depth=50, channel_attention='cbam'), r"channel_attention must be one of \[None, 'se', 'eca'\]"),
-    (dict(depth=50, rla_input='both'), r"rla_input must be one of \['residual', 'output', 'identity'\]"),
-    (dict(depth=50, stem_type='tiny'), r"stem_type must be one of \['imagenet', 'cifar'\]"),
-    (dict(depth=50, stem_type='cifar'), r'depth must be one of \[20, 32, 44, 56, 110, 164\], got 50'),
-    (dict(depth=50, style='keras'), r"style must be one of \['pytorch', 'caffe'\]"),
-    (dict(depth=50, strides=(1, 2, 2)), r'strides must have one entry per stage'),
-    (dict(depth=50, channel_attention='eca', eca_kernel_sizes=(4, 4, 4, 4)), r'eca_kernel_size must be odd'),
-])
+@pytest.mark.parametrize(
+    'kwargs,pattern',
+    [
+        (dict(depth=42), r'depth must be one of \[18, 34, 50, 101, 152\], got 42'),
+        (dict(depth=50, rla_channels=0), r'rla_channels must be a positive integer, got 0'),
+        (dict(depth=50, out_indices=(0, 4)), r'out_indices must hold distinct stage indices in \[0, 3\]'),
+        (dict(depth=50, frozen_stages=7), r'frozen_stages must be an integer in \[-1, 4\], got 7'),
+        (dict(depth=50, channel_attention='cbam'), r"channel_attention must be one of \[None, 'se', 'eca'\]"),
+        (dict(depth=50, rla_input='both'), r"rla_input must be one of \['residual', 'output', 'identity'\]"),
+        (dict(depth=50, stem_type='tiny'), r"stem_type must be one of \['imagenet', 'cifar'\]"),
+        (dict(depth=50, stem_type='cifar'), r'depth must be one of \[20, 32, 44, 56, 110, 164\], got 50'),
+        (dict(depth=50, style='keras'), r"style must be one of \['pytorch', 'caffe'\]"),
+        (dict(depth=50, strides=(1, 2, 2)), r'strides must have one entry per stage'),
+        (dict(depth=50, channel_attention='eca', eca_kernel_sizes=(4, 4, 4, 4)), r'eca_kernel_size must be odd'),
+    ],
+)
 def test_bad_arguments_name_the_argument_and_allowed_values(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         RLAResNet(**kwargs)
@@ -414,16 +439,21 @@ def test_no_hard_coded_cuda_in_the_package():
         with open(path, encoding='utf-8') as f:
             for lineno, line in enumerate(f, 1):
                 code = line.split('#')[0]
-                if IMPOSED_CUDA.search(code) or (part in DEVICE_FREE_PARTS and re.search(r"""["']cuda(:\d+)?["']""", code)):
+                if IMPOSED_CUDA.search(code) or (
+                    part in DEVICE_FREE_PARTS and re.search(r"""["']cuda(:\d+)?["']""", code)
+                ):
                     offenders.append(f'{path}:{lineno}: {line.strip()}')
     assert offenders == []
 
 
 def test_the_cuda_check_catches_imposed_devices():
-    for line in ("x.cuda()", "device='cuda'", "torch.device('cuda:0')", "t.to('cuda')"):
+    for line in ('x.cuda()', "device='cuda'", "torch.device('cuda:0')", "t.to('cuda')"):
         assert IMPOSED_CUDA.search(line), line
-    for line in ("device.type == 'cuda'", "default='cuda' if torch.cuda.is_available() else 'cpu'",
-                 "torch.device('cuda' if torch.cuda.is_available() else 'cpu')"):
+    for line in (
+        "device.type == 'cuda'",
+        "default='cuda' if torch.cuda.is_available() else 'cpu'",
+        "torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
+    ):
         assert not IMPOSED_CUDA.search(line), line
 
 
@@ -437,6 +467,8 @@ def test_rla_configs_cover_three_detectors_and_four_backbones():
 @pytest.mark.parametrize('config', RLA_CONFIGS, ids=os.path.basename)
 def test_detector_config_trains_one_step_and_infers(config):
     losses, results = detector_smoke_test(config)
-    assert losses and all(torch.isfinite(torch.as_tensor(
-        [float(x) for x in (v if isinstance(v, list) else [v])])).all() for v in losses.values())
+    assert losses and all(
+        torch.isfinite(torch.as_tensor([float(x) for x in (v if isinstance(v, list) else [v])])).all()
+        for v in losses.values()
+    )
     assert len(results) == 1 and hasattr(results[0], 'pred_instances')

@@ -1,4 +1,5 @@
 """RLA-ResNeXt and the RLA designs of the paper's Table 6 (RLAResNet arguments): behaviour and equations."""
+
 import pytest
 import torch
 from conftest import literal_rla_residual
@@ -86,12 +87,21 @@ def test_state_update_follows_the_papers_equations(rla_input, integration, activ
     """One strided stage by hand: y = F(concat(x, h)), x' = ReLU(y + identity), then with the chosen
     new information n (y, x' or identity) h' = R(h + C(n)) or R(h) + C(n), R pre- or post-activated."""
     torch.manual_seed(0)
-    model = build_model(dict(SMALL, type='RLAResNet', zero_init_residual=False, rla_input=rla_input,
-                             rla_integration=integration, rla_activation=activation, share_rla=shared)).eval()
+    model = build_model(
+        dict(
+            SMALL,
+            type='RLAResNet',
+            zero_init_residual=False,
+            rla_input=rla_input,
+            rla_integration=integration,
+            rla_activation=activation,
+            share_rla=shared,
+        )
+    ).eval()
     stage = model.layer2
     x, h = torch.rand(1, 64, 16, 16), torch.rand(1, 8, 16, 16)
     with torch.no_grad():
-        x_out, (h_out, ) = stage(x, (h, ))
+        x_out, (h_out,) = stage(x, (h,))
         for t, block in enumerate(stage.blocks):
             y = literal_rla_residual(block, x, h)
             identity = x if block.downsample is None else block.downsample(x)
@@ -116,8 +126,9 @@ def test_state_update_follows_the_papers_equations(rla_input, integration, activ
 def test_cells_read_the_activated_new_information(cell):
     """ConvLSTM / ConvGRU designs: state' = cell(tanh(BN(C(x'))), state) with the block output x'."""
     torch.manual_seed(0)
-    model = build_model(dict(SMALL, type='RLAResNet', zero_init_residual=False, rla_input='output',
-                             rla_cell=cell)).eval()
+    model = build_model(
+        dict(SMALL, type='RLAResNet', zero_init_residual=False, rla_input='output', rla_cell=cell)
+    ).eval()
     stage = model.layer1
     x = torch.rand(1, 16, 12, 12)
     state = tuple(torch.rand(1, 8, 12, 12) for _ in range(2 if cell == 'lstm' else 1))
@@ -135,35 +146,47 @@ def test_cells_read_the_activated_new_information(cell):
 def test_classification_outputs():
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        for kwargs, low, high in ((dict(), 0, None), (dict(rla_output='bn_tanh'), -1, 1),
-                                  (dict(rla_cell='lstm'), -1, 1)):
-            model = build_model(dict(SMALL, type='RLAResNet', with_rla_output=True, out_indices=(3, ), **kwargs))
-            (out, ) = model.eval()(x)
-            state = out[:, 16 * 8 * 4:]
+        for kwargs, low, high in (
+            (dict(), 0, None),
+            (dict(rla_output='bn_tanh'), -1, 1),
+            (dict(rla_cell='lstm'), -1, 1),
+        ):
+            model = build_model(dict(SMALL, type='RLAResNet', with_rla_output=True, out_indices=(3,), **kwargs))
+            (out,) = model.eval()(x)
+            state = out[:, 16 * 8 * 4 :]
             assert state.shape[1] == 8 and state.min() >= low and (high is None or state.max() <= high)
         # h itself (a cell's output) has no output norm; BN(h) variants do.
         gru = build_model(dict(SMALL, type='RLAResNet', with_rla_output=True, rla_cell='gru'))
         assert gru.layer4.output_norm is None
 
 
-@pytest.mark.parametrize('kwargs,pattern', [
-    (dict(type='RLAResNet', rla_integration='later'),
-     r"rla_integration must be one of \['before_recurrence', 'after_recurrence'\], got 'later'"),
-    (dict(type='RLAResNet', rla_cell='transformer'), r"rla_cell must be one of \['rnn', 'lstm', 'gru'\]"),
-    (dict(type='RLAResNet', rla_activation='mid'), r"rla_activation must be one of \['pre', 'post'\]"),
-    (dict(type='RLAResNet', share_rla='yes'), r'share_rla must be one of \[True, False\]'),
-    (dict(type='RLAResNet', rla_exchange=0), r'rla_exchange must be one of \[True, False\]'),
-    (dict(type='RLAResNet', rla_output='softmax'),
-     r"rla_output must be one of \[None, 'bn_relu', 'bn_tanh', 'state'\]"),
-    (dict(type='RLAResNet', rla_cell='lstm', rla_integration='after_recurrence'),
-     r"rla_integration='after_recurrence' needs rla_cell='rnn'"),
-    (dict(type='RLAResNet', rla_cell='gru', rla_activation='post'), r"rla_activation='post' needs rla_cell='rnn'"),
-    (dict(type='RLAResNet', rla_exchange=False), r'rla_exchange=False needs with_rla_output=True'),
-    (dict(type='RLAResNeXt', groups=0), r'groups must be a positive integer, got 0'),
-    (dict(type='RLAResNeXt', base_width=-4), r'base_width must be a positive integer, got -4'),
-    (dict(type='RLAResNeXt', depth=18), r'depth must be one of \[50, 101, 152\], got 18'),
-    (dict(type='RLAResNeXt', stem_type='cifar'), r"stem_type must be one of \['imagenet'\], got 'cifar'"),
-])
+@pytest.mark.parametrize(
+    'kwargs,pattern',
+    [
+        (
+            dict(type='RLAResNet', rla_integration='later'),
+            r"rla_integration must be one of \['before_recurrence', 'after_recurrence'\], got 'later'",
+        ),
+        (dict(type='RLAResNet', rla_cell='transformer'), r"rla_cell must be one of \['rnn', 'lstm', 'gru'\]"),
+        (dict(type='RLAResNet', rla_activation='mid'), r"rla_activation must be one of \['pre', 'post'\]"),
+        (dict(type='RLAResNet', share_rla='yes'), r'share_rla must be one of \[True, False\]'),
+        (dict(type='RLAResNet', rla_exchange=0), r'rla_exchange must be one of \[True, False\]'),
+        (
+            dict(type='RLAResNet', rla_output='softmax'),
+            r"rla_output must be one of \[None, 'bn_relu', 'bn_tanh', 'state'\]",
+        ),
+        (
+            dict(type='RLAResNet', rla_cell='lstm', rla_integration='after_recurrence'),
+            r"rla_integration='after_recurrence' needs rla_cell='rnn'",
+        ),
+        (dict(type='RLAResNet', rla_cell='gru', rla_activation='post'), r"rla_activation='post' needs rla_cell='rnn'"),
+        (dict(type='RLAResNet', rla_exchange=False), r'rla_exchange=False needs with_rla_output=True'),
+        (dict(type='RLAResNeXt', groups=0), r'groups must be a positive integer, got 0'),
+        (dict(type='RLAResNeXt', base_width=-4), r'base_width must be a positive integer, got -4'),
+        (dict(type='RLAResNeXt', depth=18), r'depth must be one of \[50, 101, 152\], got 18'),
+        (dict(type='RLAResNeXt', stem_type='cifar'), r"stem_type must be one of \['imagenet'\], got 'cifar'"),
+    ],
+)
 def test_bad_arguments_name_the_argument_and_allowed_values(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         build_model(dict(dict(depth=50), **kwargs))

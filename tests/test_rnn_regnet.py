@@ -1,4 +1,5 @@
 """Behaviour of RegNet (the RNN-regulated ResNet, ``RNNRegNet``), its ConvRNN cells and its configs."""
+
 import glob
 import os
 
@@ -12,8 +13,14 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet_rla.models.backbones.base import ResNetBase
 from mmdet_rla.models.backbones.rnn_regnet import RegulatedStage, RNNRegNet, UnregulatedStage
-from mmdet_rla.models.layers.conv_rnn import (ConvGRUCell, ConvLSTMCell, ConvRNNCell, LightRecurrentConv,
-                                              PlainRecurrentConv, build_conv_rnn_cell)
+from mmdet_rla.models.layers.conv_rnn import (
+    ConvGRUCell,
+    ConvLSTMCell,
+    ConvRNNCell,
+    LightRecurrentConv,
+    PlainRecurrentConv,
+    build_conv_rnn_cell,
+)
 from mmdet_rla.registry import MMPRETRAIN_MODELS, build_model
 from mmdet_rla.testing import detector_smoke_test
 
@@ -31,7 +38,7 @@ def n_params(module: torch.nn.Module) -> int:
 def macs(model: torch.nn.Module, hw: int = 224) -> int:
     """Multiply-adds of one ``hw x hw`` image, counted by mmengine (fvcore's convention)."""
     model.eval()  # (mmdet's ResNet.train returns None, so no chaining)
-    analyzer = FlopAnalyzer(model, (torch.rand(1, 3, hw, hw), ))
+    analyzer = FlopAnalyzer(model, (torch.rand(1, 3, hw, hw),))
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     with torch.no_grad():
@@ -74,7 +81,7 @@ def test_registered_for_mmpretrain_too():
     assert MMPRETRAIN_MODELS.get('RNNRegNet') is RNNRegNet
 
 
-@pytest.mark.parametrize('out_indices', [(0, ), (1, ), (2, ), (3, ), (0, 2), (1, 3), (0, 1, 2, 3)])
+@pytest.mark.parametrize('out_indices', [(0,), (1,), (2,), (3,), (0, 2), (1, 3), (0, 1, 2, 3)])
 def test_out_indices_channels_and_strides(out_indices):
     model = RNNRegNet(depth=18, out_indices=out_indices).eval()
     with torch.no_grad():
@@ -85,7 +92,7 @@ def test_out_indices_channels_and_strides(out_indices):
         assert out.shape == (2, 64 * 2**i, 64 // stride, 96 // stride)
 
 
-@pytest.mark.parametrize('out_indices', [(0, ), (1, ), (2, ), (0, 1, 2)])
+@pytest.mark.parametrize('out_indices', [(0,), (1,), (2,), (0, 1, 2)])
 def test_cifar_out_indices_channels_and_strides(out_indices):
     model = RNNRegNet(depth=20, stem_type='cifar', out_indices=out_indices).eval()
     with torch.no_grad():
@@ -107,13 +114,16 @@ def _expected_sizes(hw, stem_strides, num_stages):
 
 
 # base_channels=16 (a quarter of the width) where only the spatial sizes matter: a CPU budget.
-@pytest.mark.parametrize('hw,kwargs', [
-    ((97, 131), dict()),  # bottleneck, pytorch style: X2 pooled for the regulator
-    ((225, 225), dict(base_channels=16)),
-    ((97, 131), dict(regulator_resolution='input', base_channels=16)),  # state pooled after the step
-    ((225, 225), dict(regulator_resolution='input', base_channels=16)),
-    ((97, 131), dict(style='caffe', regulator='gru', base_channels=16)),
-])
+@pytest.mark.parametrize(
+    'hw,kwargs',
+    [
+        ((97, 131), dict()),  # bottleneck, pytorch style: X2 pooled for the regulator
+        ((225, 225), dict(base_channels=16)),
+        ((97, 131), dict(regulator_resolution='input', base_channels=16)),  # state pooled after the step
+        ((225, 225), dict(regulator_resolution='input', base_channels=16)),
+        ((97, 131), dict(style='caffe', regulator='gru', base_channels=16)),
+    ],
+)
 def test_odd_input_sizes(hw, kwargs):
     model = RNNRegNet(depth=50, **kwargs).eval()
     with torch.no_grad():
@@ -140,8 +150,13 @@ def test_frozen_stages_freeze_regulator_parts_and_norm_eval_holds():
     for name, param in model.named_parameters():
         expect_frozen = any(name.startswith(f + '.') for f in frozen)
         assert param.requires_grad != expect_frozen, name
-    for part in (model.layer1.cells[0], model.layer2.cells[0], model.layer2.transitions,
-                 model.layer2.blocks[1].state_norm, model.layer2.blocks[1].fusion_conv):
+    for part in (
+        model.layer1.cells[0],
+        model.layer2.cells[0],
+        model.layer2.transitions,
+        model.layer2.blocks[1].state_norm,
+        model.layer2.blocks[1].fusion_conv,
+    ):
         assert all(not p.requires_grad for p in part.parameters())
     assert all(p.requires_grad for p in model.layer3.transitions.parameters())
     assert all(not m.training for m in model.modules() if isinstance(m, _BatchNorm))
@@ -171,12 +186,15 @@ def test_with_cp_gives_the_same_outputs_and_gradients():
         torch.testing.assert_close(p.grad, q.grad, msg=name)
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(depth=50),
-    dict(depth=50, regulator='gru', with_se=True, regulator_resolution='input', base_channels=16),
-    dict(depth=18, regulator='rnn', regulator_conv='conv3x3', share_cells=False, state_transition='conv1x1'),
-    dict(depth=20, stem_type='cifar', regulator_stages=(0, 2)),
-])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(depth=50),
+        dict(depth=50, regulator='gru', with_se=True, regulator_resolution='input', base_channels=16),
+        dict(depth=18, regulator='rnn', regulator_conv='conv3x3', share_cells=False, state_transition='conv1x1'),
+        dict(depth=20, stem_type='cifar', regulator_stages=(0, 2)),
+    ],
+)
 def test_every_parameter_gets_a_gradient_in_detection_mode(kwargs):
     torch.manual_seed(0)
     model = RNNRegNet(frozen_stages=-1, norm_eval=False, **kwargs).train()
@@ -246,8 +264,13 @@ def test_fusion_conv_without_concatenation_is_the_literal_one_in_float64(depth, 
 
     fast_outs, fast_grads = run()
     block_type = type(model.layer1.blocks[0])
-    monkeypatch.setattr(block_type, 'fuse', lambda block, features, hidden: block.relu(block.fusion_norm(
-        block.fusion_conv(torch.cat([features, hidden], dim=1)))))
+    monkeypatch.setattr(
+        block_type,
+        'fuse',
+        lambda block, features, hidden: block.relu(
+            block.fusion_norm(block.fusion_conv(torch.cat([features, hidden], dim=1)))
+        ),
+    )
     literal_outs, literal_grads = run()
     for fast, literal in zip(fast_outs, literal_outs):
         torch.testing.assert_close(fast, literal, rtol=1e-12, atol=1e-12)
@@ -257,6 +280,7 @@ def test_fusion_conv_without_concatenation_is_the_literal_one_in_float64(depth, 
 
 def test_conv_over_concat_refuses_parts_that_do_not_fit():
     from mmdet_rla.models.layers import conv_over_concat
+
     conv = torch.nn.Conv2d(6, 4, 1)
     with pytest.raises(ValueError, match='the parts have 5 channels in all, the conv reads 6'):
         conv_over_concat(conv, (torch.rand(1, 3, 4, 4), torch.rand(1, 2, 4, 4)))
@@ -280,7 +304,7 @@ def test_stages_without_a_regulator_are_plain_resnet_stages():
             torch.testing.assert_close(a, b, rtol=0, atol=0)
     # Regulating one stage: a stage after an unregulated one starts from zeros (no transition); the unregulated
     # stages keep ResNet's key names, the regulated one its blocks under .blocks.
-    one = RNNRegNet(depth=50, regulator_stages=(1, ))
+    one = RNNRegNet(depth=50, regulator_stages=(1,))
     assert isinstance(one.layer1, UnregulatedStage) and isinstance(one.layer3, UnregulatedStage)
     assert len(one.layer2.cells) == 1 and not one.layer2.transitions and not one.layer2.continue_state
     assert 'layer1.0.conv1.weight' in one.state_dict() and 'layer2.blocks.0.conv1.weight' in one.state_dict()
@@ -293,7 +317,8 @@ def test_share_cells_and_state_transition_options():
     per_block = RNNRegNet(depth=18, regulator='lstm', share_cells=False)
     assert len(per_block.layer3.cells) == 2
     assert n_params(per_block) - n_params(shared) == sum(
-        n_params(getattr(shared, name).cells[0]) for name in shared.res_layers)  # 2 blocks per stage
+        n_params(getattr(shared, name).cells[0]) for name in shared.res_layers
+    )  # 2 blocks per stage
     # conv3x3 maps h and c (LSTM) with 3x3 stride-2 convs; GRU has h only.
     assert [tuple(t.weight.shape) for t in shared.layer2.transitions] == [(128, 64, 3, 3)] * 2
     assert shared.layer2.transitions[0].stride == (2, 2)
@@ -366,10 +391,10 @@ def test_light_convolution_mixes_input_and_hidden_channels(fuse_steps):
     # Asking for a subset of gates gives the same maps as the full convolution.
     torch.testing.assert_close(pre(x, h, gates=(2, 0)), out[:, [2, 0]])
     plain = PlainRecurrentConv(8, 8, 3)
-    torch.testing.assert_close(plain(x, h, gates=(1, ))[0], plain(x, h)[1])
+    torch.testing.assert_close(plain(x, h, gates=(1,))[0], plain(x, h)[1])
 
 
-@pytest.mark.parametrize('num_gates,gates', [(1, None), (3, (0, 1)), (3, (2, )), (4, None), (4, (3, 1))])
+@pytest.mark.parametrize('num_gates,gates', [(1, None), (3, (0, 1)), (3, (2,)), (4, None), (4, (3, 1))])
 def test_fused_light_convolution_is_the_two_steps_composed(num_gates, gates):
     """Same parameters, same function: values and every gradient agree (float64, odd sizes)."""
     torch.manual_seed(0)
@@ -399,10 +424,9 @@ def test_cells_gradcheck_and_keep_the_callers_memory_format(kind):
     torch.manual_seed(0)
     cell = build_conv_rnn_cell(kind, 3, 3).double()
     x = torch.randn(2, 3, 5, 4, dtype=torch.float64, requires_grad=True)
-    state = tuple(torch.randn(2, 3, 5, 4, dtype=torch.float64, requires_grad=True)
-                  for _ in range(cell.num_states))
+    state = tuple(torch.randn(2, 3, 5, 4, dtype=torch.float64, requires_grad=True) for _ in range(cell.num_states))
     assert torch.autograd.gradcheck(lambda x, *s: cell(x, s), (x, *state))
-    assert torch.autograd.gradcheck(lambda x: cell(x), (x, ))  # zero state
+    assert torch.autograd.gradcheck(lambda x: cell(x), (x,))  # zero state
     # Both outputs feeding one loss (the usual case inside a stage: gradients reach h and c).
     assert torch.autograd.gradcheck(lambda x, *s: sum(t * (i + 1) for i, t in enumerate(cell(x, s))), (x, *state))
     if kind == 'lstm':  # only one of the outputs used downstream
@@ -422,6 +446,7 @@ def test_cells_infer_in_place_with_the_values_of_the_recorded_path(kind, conv_ty
     the path autograd records, with or without a state, and the caller's tensors untouched (the
     PyTorch path: the fused ConvLSTM kernel, compared in tests/test_fused_ops.py, is switched off)."""
     from mmdet_rla.models.layers import conv_rnn
+
     monkeypatch.setenv('MMDET_RLA_FUSED_OPS', '0')
     calls = []
     inference = conv_rnn._lstm_inference
@@ -474,14 +499,14 @@ def test_lstm_forget_gate_keeps_the_cell_state():
     torch.manual_seed(0)
     cell = ConvLSTMCell(6, 6)
     with torch.no_grad():
-        cell.gate_bias('forget').fill_(100.)  # forget gate saturated open
-        cell.gate_bias('input').fill_(-100.)  # input gate closed
+        cell.gate_bias('forget').fill_(100.0)  # forget gate saturated open
+        cell.gate_bias('input').fill_(-100.0)  # input gate closed
     x, h, c = torch.randn(1, 6, 5, 5), torch.randn(1, 6, 5, 5), torch.randn(1, 6, 5, 5)
     new_h, new_c = cell(x, (h, c))
     torch.testing.assert_close(new_c, c)
     # The output is o * tanh(c); a closed output gate silences h.
     with torch.no_grad():
-        cell.gate_bias('output').fill_(-100.)
+        cell.gate_bias('output').fill_(-100.0)
     assert cell(x, (h, c))[0].abs().max() < 1e-20
     # Without saturation the cell does update c.
     open_cell = ConvLSTMCell(6, 6)
@@ -522,17 +547,17 @@ def test_gru_update_gate_keeps_the_hidden_state_and_reset_gate_hides_it():
     cell = ConvGRUCell(6, 6)
     x, h = torch.randn(1, 6, 5, 5), torch.randn(1, 6, 5, 5)
     with torch.no_grad():
-        cell.gate_bias('update').fill_(-100.)  # update gate closed: keep h
-    (kept, ) = cell(x, (h, ))
+        cell.gate_bias('update').fill_(-100.0)  # update gate closed: keep h
+    (kept,) = cell(x, (h,))
     torch.testing.assert_close(kept, h)
     with torch.no_grad():
-        cell.gate_bias('update').fill_(100.)  # take the candidate only ...
-        cell.gate_bias('reset').fill_(-100.)  # ... which, reset, no longer reads h
-    (a, ), (b, ) = cell(x, (h, )), cell(x, (torch.randn_like(h), ))
+        cell.gate_bias('update').fill_(100.0)  # take the candidate only ...
+        cell.gate_bias('reset').fill_(-100.0)  # ... which, reset, no longer reads h
+    (a,), (b,) = cell(x, (h,)), cell(x, (torch.randn_like(h),))
     torch.testing.assert_close(a, b)
     with torch.no_grad():
-        cell.gate_bias('reset').fill_(100.)
-    (c, ) = cell(x, (h, ))
+        cell.gate_bias('reset').fill_(100.0)
+    (c,) = cell(x, (h,))
     assert not torch.allclose(a, c)
 
 
@@ -544,15 +569,16 @@ def test_gru_and_rnn_cells_follow_their_equations():
     gates = torch.conv2d(torch.cat([x, h], 1), weight[:8], bias[:8], padding=1)
     reset, update = torch.sigmoid(gates).chunk(2, dim=1)
     candidate = torch.tanh(torch.conv2d(torch.cat([x, reset * h], 1), weight[8:], bias[8:], padding=1))
-    torch.testing.assert_close(gru(x, (h, ))[0], (1 - update) * h + update * candidate)
+    torch.testing.assert_close(gru(x, (h,))[0], (1 - update) * h + update * candidate)
     rnn = ConvRNNCell(4, 4, conv_type='conv3x3')
-    torch.testing.assert_close(rnn(x, (h, ))[0], torch.tanh(rnn.conv.conv(torch.cat([x, h], 1))))
+    torch.testing.assert_close(rnn(x, (h,))[0], torch.tanh(rnn.conv.conv(torch.cat([x, h], 1))))
 
 
 def test_tanh_via_sigmoid_is_tanh():
     """The state paths' tanh (2 sigmoid(2x) - 1 for float32 on the CPU): tanh's values and gradients;
     torch.tanh itself elsewhere (float64, tracing, hence ONNX's Tanh op)."""
     from mmdet_rla.models.layers import tanh
+
     x = torch.cat([torch.linspace(-30, 30, 2001), torch.tensor([-200.0, -1e-30, 0.0, 1e-30, 200.0])]).requires_grad_()
     out = tanh(x)
     assert type(out.grad_fn).__name__ == '_TanhViaSigmoidBackward'
@@ -560,8 +586,8 @@ def test_tanh_via_sigmoid_is_tanh():
     torch.testing.assert_close(out, reference, rtol=0, atol=3e-7)
     assert out.abs().max() <= 1 and torch.isfinite(out).all()
     weights = torch.randn_like(x)
-    (grad, ) = torch.autograd.grad((out * weights).sum(), x)
-    (expected, ) = torch.autograd.grad((reference * weights).sum(), x)
+    (grad,) = torch.autograd.grad((out * weights).sum(), x)
+    (expected,) = torch.autograd.grad((reference * weights).sum(), x)
     torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-6)
     x64 = x.detach().double()
     assert torch.equal(tanh(x64), torch.tanh(x64))
@@ -587,6 +613,7 @@ def test_ceil_avg_pool2d_is_ceil_mode_average_pooling(size, kernel_size, monkeyp
     import torch.nn.functional as F
 
     from mmdet_rla.models.layers import ceil_avg_pool2d
+
     x = torch.rand(2, 3, *size, dtype=torch.float64, requires_grad=True)
     pads = []
     pad = F.pad
@@ -596,8 +623,8 @@ def test_ceil_avg_pool2d_is_ceil_mode_average_pooling(size, kernel_size, monkeyp
     expected = F.avg_pool2d(x, kernel_size, ceil_mode=True)
     torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
     weights = torch.randn_like(out)
-    (grad, ) = torch.autograd.grad((out * weights).sum(), x)
-    (expected_grad, ) = torch.autograd.grad((expected * weights).sum(), x)
+    (grad,) = torch.autograd.grad((out * weights).sum(), x)
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), x)
     torch.testing.assert_close(grad, expected_grad, rtol=1e-12, atol=1e-12)
     divisible = size[0] % kernel_size == 0 and size[1] % kernel_size == 0
     assert bool(pads) != divisible
@@ -609,6 +636,7 @@ def test_traced_ceil_avg_pool2d_records_the_general_form():
     import torch.nn.functional as F
 
     from mmdet_rla.models.layers import CeilAvgPool2d
+
     traced = torch.jit.trace(CeilAvgPool2d(2), torch.rand(1, 2, 8, 8))
     odd = torch.rand(1, 2, 9, 7)
     torch.testing.assert_close(traced(odd), F.avg_pool2d(odd, 2, ceil_mode=True))
@@ -628,26 +656,38 @@ def test_cell_arguments_are_checked():
     assert ConvLSTMCell(8, 16, conv_type='conv3x3')(torch.rand(1, 8, 5, 5))[0].shape == (1, 16, 5, 5)
 
 
-@pytest.mark.parametrize('kwargs,pattern', [
-    (dict(depth=50, regulator='transformer'), r"regulator must be one of \['rnn', 'gru', 'lstm'\], got 'transformer'"),
-    (dict(depth=50, regulator_stages=(0, 4)),
-     r'regulator_stages must hold distinct stage indices in \[0, 3\] \(this backbone has 4 stages\)'),
-    (dict(depth=20, stem_type='cifar', regulator_stages=3),
-     r'regulator_stages must hold distinct stage indices in \[0, 2\]'),
-    (dict(depth=50, regulator_stages=(1, 1)), r'regulator_stages must hold distinct stage indices'),
-    (dict(depth=50, state_transition='conv5x5'),
-     r"state_transition must be one of \[None, 'conv3x3', 'conv1x1', 'reset'\], got 'conv5x5'"),
-    (dict(depth=50, regulator_conv='conv1x1'), r"regulator_conv must be one of \['light', 'conv3x3'\]"),
-    (dict(depth=50, regulator_resolution='half'), r"regulator_resolution must be one of \['output', 'input'\]"),
-    (dict(depth=50, share_cells='yes'), r'share_cells must be one of \[True, False\]'),
-    (dict(depth=50, with_se=1), r'with_se must be one of \[True, False\]'),
-    (dict(depth=50, fuse_light_conv='yes'), r"fuse_light_conv must be one of \[True, False\], got 'yes'"),
-    (dict(depth=50, with_se=True, se_reduction=0), r'se_reduction must be a positive integer, got 0'),
-    (dict(depth=42), r'depth must be one of \[18, 34, 50, 101, 152\], got 42'),
-    (dict(depth=50, stem_type='cifar'), r'depth must be one of \[20, 32, 44, 56, 110, 164\], got 50'),
-    (dict(depth=50, out_indices=(0, 4)), r'out_indices must hold distinct stage indices in \[0, 3\]'),
-    (dict(depth=50, frozen_stages=7), r'frozen_stages must be an integer in \[-1, 4\], got 7'),
-])
+@pytest.mark.parametrize(
+    'kwargs,pattern',
+    [
+        (
+            dict(depth=50, regulator='transformer'),
+            r"regulator must be one of \['rnn', 'gru', 'lstm'\], got 'transformer'",
+        ),
+        (
+            dict(depth=50, regulator_stages=(0, 4)),
+            r'regulator_stages must hold distinct stage indices in \[0, 3\] \(this backbone has 4 stages\)',
+        ),
+        (
+            dict(depth=20, stem_type='cifar', regulator_stages=3),
+            r'regulator_stages must hold distinct stage indices in \[0, 2\]',
+        ),
+        (dict(depth=50, regulator_stages=(1, 1)), r'regulator_stages must hold distinct stage indices'),
+        (
+            dict(depth=50, state_transition='conv5x5'),
+            r"state_transition must be one of \[None, 'conv3x3', 'conv1x1', 'reset'\], got 'conv5x5'",
+        ),
+        (dict(depth=50, regulator_conv='conv1x1'), r"regulator_conv must be one of \['light', 'conv3x3'\]"),
+        (dict(depth=50, regulator_resolution='half'), r"regulator_resolution must be one of \['output', 'input'\]"),
+        (dict(depth=50, share_cells='yes'), r'share_cells must be one of \[True, False\]'),
+        (dict(depth=50, with_se=1), r'with_se must be one of \[True, False\]'),
+        (dict(depth=50, fuse_light_conv='yes'), r"fuse_light_conv must be one of \[True, False\], got 'yes'"),
+        (dict(depth=50, with_se=True, se_reduction=0), r'se_reduction must be a positive integer, got 0'),
+        (dict(depth=42), r'depth must be one of \[18, 34, 50, 101, 152\], got 42'),
+        (dict(depth=50, stem_type='cifar'), r'depth must be one of \[20, 32, 44, 56, 110, 164\], got 50'),
+        (dict(depth=50, out_indices=(0, 4)), r'out_indices must hold distinct stage indices in \[0, 3\]'),
+        (dict(depth=50, frozen_stages=7), r'frozen_stages must be an integer in \[-1, 4\], got 7'),
+    ],
+)
 def test_bad_arguments_name_the_argument_and_allowed_values(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         RNNRegNet(**kwargs)
@@ -678,11 +718,20 @@ def cifar_increase(depth: int, regulator: str) -> int:
 
 
 # Paper Table IV: parameter increase over ResNet-20/32/56 in M (two decimals), measured exactly (43,680 ...).
-@pytest.mark.parametrize('depth,regulator,paper,measured', [
-    (depth, regulator, paper, cifar_increase(depth, regulator)) for depth, regulator, paper in [
-        (20, 'gru', 0.04), (32, 'gru', 0.06), (56, 'gru', 0.11), (20, 'lstm', 0.04), (32, 'lstm', 0.07),
-        (56, 'lstm', 0.12)]
-])
+@pytest.mark.parametrize(
+    'depth,regulator,paper,measured',
+    [
+        (depth, regulator, paper, cifar_increase(depth, regulator))
+        for depth, regulator, paper in [
+            (20, 'gru', 0.04),
+            (32, 'gru', 0.06),
+            (56, 'gru', 0.11),
+            (20, 'lstm', 0.04),
+            (32, 'lstm', 0.07),
+            (56, 'lstm', 0.12),
+        ]
+    ],
+)
 def test_cifar_parameter_increase_matches_table_iv(depth, regulator, paper, measured):
     resnet = ResNetBase(depth=depth, stem_type='cifar')
     regnet = RNNRegNet(depth=depth, regulator=regulator, stem_type='cifar')
@@ -702,8 +751,10 @@ def test_cifar_totals_and_table_i_light_convolution():
     base = n_params(ResNetBase(depth=20, stem_type='cifar'))
     light = n_params(RNNRegNet(depth=20, stem_type='cifar', regulator='gru')) - base
     plain = n_params(RNNRegNet(depth=20, stem_type='cifar', regulator='gru', regulator_conv='conv3x3')) - base
-    assert (light, plain) == (cifar_increase(20, 'gru'),
-                              COUNTS['rnn-regnet20-gru-cifar-conv3x3']['params'] - COUNTS['resnet20-cifar']['params'])
+    assert (light, plain) == (
+        cifar_increase(20, 'gru'),
+        COUNTS['rnn-regnet20-gru-cifar-conv3x3']['params'] - COUNTS['resnet20-cifar']['params'],
+    )
 
 
 # ------------------------------------------------------------------------------- configs
@@ -722,6 +773,7 @@ def test_configs_cover_three_detectors_and_three_backbones():
 @pytest.mark.parametrize('config', CONFIGS, ids=os.path.basename)
 def test_every_config_builds_the_backbone_it_names(config):
     from mmdet.registry import MODELS
+
     cfg = Config.fromfile(config)
     backbone = MODELS.build(cfg.model.backbone)
     assert isinstance(backbone, RNNRegNet) and backbone.depth == 50

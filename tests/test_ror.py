@@ -1,4 +1,5 @@
 """Behaviour of the Refine-or-Represent backbones (RoRResNet, RoRResNeXt) and their detector configs."""
+
 import glob
 import os
 import socket
@@ -55,16 +56,23 @@ def test_registered_in_mmdet_and_mmpretrain():
     assert isinstance(MMPRETRAIN_MODELS.build(dict(type='RoRResNet', depth=18)), RoRResNet)
 
 
-@pytest.mark.parametrize('cfg,size,channels,strides', [
-    (dict(type='RoRResNet', depth=18), 64, (64, 128, 256, 512), (4, 8, 16, 32)),
-    (dict(type='RoRResNet', depth=34, out_indices=(1, 3)), 64, (128, 512), (8, 32)),
-    (dict(type='RoRResNeXt', depth=50), 64, (256, 512, 1024, 2048), (4, 8, 16, 32)),
-    (dict(type='RoRResNet', depth=56, stem_type='cifar'), 16, (128, 256, 512), (1, 2, 4)),
-    (dict(type='RoRResNet', depth=56, stem_type='cifar', slim=True), 16, (64, 128, 256), (1, 2, 4)),
-    (dict(type='RoRResNet', depth=56, stem_type='cifar', cifar_arch='he'), 16, (16, 32, 64), (1, 2, 4)),
-    (dict(type='RoRResNeXt', depth=29, stem_type='cifar', slim=True, channel_attention='se'), 16,
-     (128, 256, 512), (1, 2, 4)),
-])
+@pytest.mark.parametrize(
+    'cfg,size,channels,strides',
+    [
+        (dict(type='RoRResNet', depth=18), 64, (64, 128, 256, 512), (4, 8, 16, 32)),
+        (dict(type='RoRResNet', depth=34, out_indices=(1, 3)), 64, (128, 512), (8, 32)),
+        (dict(type='RoRResNeXt', depth=50), 64, (256, 512, 1024, 2048), (4, 8, 16, 32)),
+        (dict(type='RoRResNet', depth=56, stem_type='cifar'), 16, (128, 256, 512), (1, 2, 4)),
+        (dict(type='RoRResNet', depth=56, stem_type='cifar', slim=True), 16, (64, 128, 256), (1, 2, 4)),
+        (dict(type='RoRResNet', depth=56, stem_type='cifar', cifar_arch='he'), 16, (16, 32, 64), (1, 2, 4)),
+        (
+            dict(type='RoRResNeXt', depth=29, stem_type='cifar', slim=True, channel_attention='se'),
+            16,
+            (128, 256, 512),
+            (1, 2, 4),
+        ),
+    ],
+)
 def test_output_channels_and_strides(cfg, size, channels, strides):
     model = build_model(cfg)
     model.eval()
@@ -108,16 +116,19 @@ def test_parameter_counts_equal_mmdet_and_keys_match():
     assert set(without_masks(ours_x.state_dict())) == set(theirs_x.state_dict())
 
 
-@pytest.mark.parametrize('cfg,num_classes,paper_millions', [
-    (dict(depth=56, stem_type='cifar'), 10, 2.3),
-    (dict(depth=56, stem_type='cifar', slim=True), 10, 0.6),
-    (dict(depth=110, stem_type='cifar'), 10, 4.6),
-    (dict(depth=110, stem_type='cifar', slim=True), 10, 1.2),
-    (dict(depth=164, stem_type='cifar'), 10, 6.8),
-    (dict(depth=164, stem_type='cifar', slim=True), 10, 1.7),
-    (dict(type='RoRResNeXt', depth=29, stem_type='cifar'), 10, 34.4),
-    (dict(type='RoRResNeXt', depth=29, stem_type='cifar', slim=True), 10, 8.6),
-])
+@pytest.mark.parametrize(
+    'cfg,num_classes,paper_millions',
+    [
+        (dict(depth=56, stem_type='cifar'), 10, 2.3),
+        (dict(depth=56, stem_type='cifar', slim=True), 10, 0.6),
+        (dict(depth=110, stem_type='cifar'), 10, 4.6),
+        (dict(depth=110, stem_type='cifar', slim=True), 10, 1.2),
+        (dict(depth=164, stem_type='cifar'), 10, 6.8),
+        (dict(depth=164, stem_type='cifar', slim=True), 10, 1.7),
+        (dict(type='RoRResNeXt', depth=29, stem_type='cifar'), 10, 34.4),
+        (dict(type='RoRResNeXt', depth=29, stem_type='cifar', slim=True), 10, 8.6),
+    ],
+)
 def test_cifar_models_have_the_papers_table_2_sizes(cfg, num_classes, paper_millions):
     model = build_model(dict(dict(type='RoRResNet'), **cfg))
     total = n_params(model) + model.feat_dim * num_classes + num_classes  # + the classifier
@@ -205,11 +216,15 @@ def test_masks_are_identical_on_two_distributed_ranks(tmp_path):
 
 
 # --------------------------------------------------------------------------- Eq. 6 and the drop-layer
-@pytest.mark.parametrize('make_block', [
-    lambda **kw: RoRBasicBlock(64, 64, **kw),
-    lambda **kw: RoRBottleneck(64, 16, **kw),
-    projection_bottleneck,
-], ids=['basic', 'bottleneck', 'projection'])
+@pytest.mark.parametrize(
+    'make_block',
+    [
+        lambda **kw: RoRBasicBlock(64, 64, **kw),
+        lambda **kw: RoRBottleneck(64, 16, **kw),
+        projection_bottleneck,
+    ],
+    ids=['basic', 'bottleneck', 'projection'],
+)
 def test_represent_channels_never_receive_the_shortcut(make_block):
     block = make_block(represent_ratio=0.25, refine_drop_rate=0.5)
     last_norm = getattr(block, block.last_norm_name)
@@ -298,8 +313,9 @@ def test_linear_drop_schedule():
     assert {b.refine_drop_rate for layer in constant.res_layers for b in getattr(constant, layer)} == {0.2}
 
 
-@pytest.mark.parametrize('cfg', [dict(depth=18), dict(depth=56, stem_type='cifar', slim=True)],
-                         ids=['basic', 'bottleneck'])
+@pytest.mark.parametrize(
+    'cfg', [dict(depth=18), dict(depth=56, stem_type='cifar', slim=True)], ids=['basic', 'bottleneck']
+)
 def test_zero_init_residual_spares_represent_channels(cfg):
     model = RoRResNet(**cfg)
     model.init_weights()
@@ -313,14 +329,36 @@ def test_zero_init_residual_spares_represent_channels(cfg):
 
 
 # --------------------------------------------------------------------------- equivalence and loading
-@pytest.mark.parametrize('ours,theirs', [
-    (lambda: RoRResNet(50, represent_ratio=0, refine_drop_rate=0), lambda: ResNet(50)),
-    # mmdet's ResNeXt never zero-inits (its check is ``block is Bottleneck``): compare without it.
-    (lambda: RoRResNeXt(50, groups=32, base_width=4, represent_ratio=0, refine_drop_rate=0, num_stages=2,
-                        out_indices=(0, 1), zero_init_residual=False),
-     lambda: ResNeXt(depth=50, groups=32, base_width=4, num_stages=2, strides=(1, 2), dilations=(1, 1),
-                     out_indices=(0, 1), zero_init_residual=False)),
-], ids=['resnet50', 'resnext50-2stages'])
+@pytest.mark.parametrize(
+    'ours,theirs',
+    [
+        (lambda: RoRResNet(50, represent_ratio=0, refine_drop_rate=0), lambda: ResNet(50)),
+        # mmdet's ResNeXt never zero-inits (its check is ``block is Bottleneck``): compare without it.
+        (
+            lambda: RoRResNeXt(
+                50,
+                groups=32,
+                base_width=4,
+                represent_ratio=0,
+                refine_drop_rate=0,
+                num_stages=2,
+                out_indices=(0, 1),
+                zero_init_residual=False,
+            ),
+            lambda: ResNeXt(
+                depth=50,
+                groups=32,
+                base_width=4,
+                num_stages=2,
+                strides=(1, 2),
+                dilations=(1, 1),
+                out_indices=(0, 1),
+                zero_init_residual=False,
+            ),
+        ),
+    ],
+    ids=['resnet50', 'resnext50-2stages'],
+)
 def test_ratio_zero_and_no_drop_reproduce_mmdet_exactly(ours, theirs):
     torch.manual_seed(0)
     reference = theirs()
@@ -380,8 +418,7 @@ def test_autocast_and_checkpointing():
         ref_outs = reference(x)
     assert [o.dtype for o in outs] == [o.dtype for o in ref_outs]
     sum(o.float().mean() for o in outs).backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all()
-               for p in model.parameters() if p.requires_grad)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
 
     torch.manual_seed(0)
     plain = RoRResNet(18, norm_eval=False)
@@ -400,20 +437,23 @@ def test_autocast_and_checkpointing():
     assert torch.allclose(xs[0].grad, xs[1].grad, atol=1e-6)
 
 
-@pytest.mark.parametrize('kwargs,name', [
-    (dict(represent_ratio=-0.1), 'represent_ratio'),
-    (dict(represent_ratio=1.0), 'represent_ratio'),
-    (dict(represent_ratio='0.05'), 'represent_ratio'),
-    (dict(refine_drop_rate=-0.01), 'refine_drop_rate'),
-    (dict(refine_drop_rate=1), 'refine_drop_rate'),
-    (dict(drop_scaling='bogus'), 'drop_scaling'),
-    (dict(drop_schedule='cosine'), 'drop_schedule'),
-    (dict(seed=-1), 'seed'),
-    (dict(seed=1.5), 'seed'),
-    (dict(channel_attention='cbam'), 'channel_attention'),
-    (dict(cifar_arch='wide'), 'cifar_arch'),
-    (dict(depth=29), 'depth'),
-])
+@pytest.mark.parametrize(
+    'kwargs,name',
+    [
+        (dict(represent_ratio=-0.1), 'represent_ratio'),
+        (dict(represent_ratio=1.0), 'represent_ratio'),
+        (dict(represent_ratio='0.05'), 'represent_ratio'),
+        (dict(refine_drop_rate=-0.01), 'refine_drop_rate'),
+        (dict(refine_drop_rate=1), 'refine_drop_rate'),
+        (dict(drop_scaling='bogus'), 'drop_scaling'),
+        (dict(drop_schedule='cosine'), 'drop_schedule'),
+        (dict(seed=-1), 'seed'),
+        (dict(seed=1.5), 'seed'),
+        (dict(channel_attention='cbam'), 'channel_attention'),
+        (dict(cifar_arch='wide'), 'cifar_arch'),
+        (dict(depth=29), 'depth'),
+    ],
+)
 def test_bad_arguments_raise_value_error_naming_them(kwargs, name):
     cfg = dict(depth=18)
     cfg.update(kwargs)
@@ -435,10 +475,14 @@ def test_bad_resnext_and_block_arguments():
 # --------------------------------------------------------------------------- detector configs
 def test_configs_cover_three_detectors_and_three_backbones():
     names = {os.path.basename(p) for p in ROR_CONFIGS}
-    expected = {f'{det}_ror-{bb}_fpn_1x_coco.py' for det in ('faster-rcnn', 'retinanet', 'mask-rcnn')
-                for bb in ('r50', 'r101', 'x101-32x4d')}
+    expected = {
+        f'{det}_ror-{bb}_fpn_1x_coco.py'
+        for det in ('faster-rcnn', 'retinanet', 'mask-rcnn')
+        for bb in ('r50', 'r101', 'x101-32x4d')
+    }
     assert names == expected
     import yaml
+
     with open(os.path.join(REPO, 'configs', 'ror', 'metafile.yml'), encoding='utf-8') as f:
         meta = yaml.safe_load(f)
     assert {os.path.basename(m['Config']) for m in meta['Models']} == expected
@@ -506,4 +550,4 @@ def test_in_place_combine_is_eq6_with_correct_gradients(channel_attention):
         residual = block.attention(residual)
     literal = torch.relu(residual * (gate * keep + (1 - gate)) + x * gate)
     torch.testing.assert_close(run(x), literal, rtol=1e-12, atol=1e-12)
-    assert torch.autograd.gradcheck(run, (x, ), eps=1e-6, atol=1e-6, fast_mode=True)
+    assert torch.autograd.gradcheck(run, (x,), eps=1e-6, atol=1e-6, fast_mode=True)

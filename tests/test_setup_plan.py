@@ -1,5 +1,6 @@
 """tools/setup_plan.py: the setup's decisions about mmcv's ops (flavour, architectures, nvcc, wheel cache, stamp)
 on made-up machines, and ``setup_env.sh --plan`` and ``tools/check_mmcv_ops.py`` run for real."""
+
 import importlib.util
 import os
 import os.path as osp
@@ -23,10 +24,19 @@ def _load(name: str):
 
 sp = _load('setup_plan')
 # what torch 2.14.1's cuda-toolkit 13.0.3.0 names (of the components the registry route installs)
-PINS = (('nvidia-cublas', '13.1.1.3'), ('nvidia-cuda-cccl', '13.0.85'), ('nvidia-cuda-crt', '13.0.88'),
-        ('nvidia-cuda-nvcc', '13.0.88'), ('nvidia-nvvm', '13.0.88'))
-REGISTRY = ('nvidia-cuda-nvcc==13.0.88', 'nvidia-nvvm==13.0.88', 'nvidia-cuda-crt==13.0.88',
-            'nvidia-cuda-cccl==13.0.85')
+PINS = (
+    ('nvidia-cublas', '13.1.1.3'),
+    ('nvidia-cuda-cccl', '13.0.85'),
+    ('nvidia-cuda-crt', '13.0.88'),
+    ('nvidia-cuda-nvcc', '13.0.88'),
+    ('nvidia-nvvm', '13.0.88'),
+)
+REGISTRY = (
+    'nvidia-cuda-nvcc==13.0.88',
+    'nvidia-nvvm==13.0.88',
+    'nvidia-cuda-crt==13.0.88',
+    'nvidia-cuda-cccl==13.0.85',
+)
 CUDA_TORCH = sp.TorchFacts(version='2.14.1+cu130', cuda='13.0', toolkit='13.0.3.0', toolkit_pins=PINS)
 CPU_TORCH = sp.TorchFacts(version='2.14.1+cpu', cuda=None)
 PREFIX = 'mmcv-2.1.0-torch2.14.1+cu130-cp311-x86_64'
@@ -37,8 +47,9 @@ def with_gpus(facts, *gpus):
 
 
 # ------------------------------------------------------------------------------------------- flavour
-@pytest.mark.parametrize('value,expected', [(None, 'auto'), ('', 'auto'), ('auto', 'auto'), (' AUTO ', 'auto'),
-                                            ('1', '1'), ('0', '0')])
+@pytest.mark.parametrize(
+    'value,expected', [(None, 'auto'), ('', 'auto'), ('auto', 'auto'), (' AUTO ', 'auto'), ('1', '1'), ('0', '0')]
+)
 def test_mode_values(value, expected):
     assert sp.parse_mode(value) == expected
 
@@ -67,7 +78,7 @@ def test_auto_with_gpus_compiles_for_their_capabilities():
 
 def test_users_arch_list_wins_over_the_visible_gpus():
     flavour = sp.decide_flavour('auto', with_gpus(CUDA_TORCH, '8.0'), user_arches='9.0+PTX')
-    assert flavour.arches == ('9.0+PTX', ) and flavour.arch_source == 'TORCH_CUDA_ARCH_LIST'
+    assert flavour.arches == ('9.0+PTX',) and flavour.arch_source == 'TORCH_CUDA_ARCH_LIST'
 
 
 def test_forced_cuda_without_gpu_uses_the_documented_default():
@@ -92,32 +103,38 @@ def test_cpu_torch_with_gpu_in_auto_is_cpu():
 
 
 def test_torch_not_installed_yet_leaves_the_cuda_version_open():
-    flavour = sp.decide_flavour('auto', sp.TorchFacts(version=None, gpus=('9.0', )))
-    assert flavour.kind == 'cuda' and flavour.cuda is None and flavour.arches == ('9.0', )
+    flavour = sp.decide_flavour('auto', sp.TorchFacts(version=None, gpus=('9.0',)))
+    assert flavour.kind == 'cuda' and flavour.cuda is None and flavour.arches == ('9.0',)
     assert 'known once torch is installed' in flavour.describe()
 
 
 # ------------------------------------------------------------------------------------- architectures
-@pytest.mark.parametrize('text,expected', [
-    ('9.0', ('9.0', )),
-    ('9.0;8.0 8.6', ('8.0', '8.6', '9.0')),
-    ('Hopper', ('9.0+PTX', )),
-    ('9.0 Hopper', ('9.0+PTX', )),  # 9.0+PTX carries 9.0's machine code too
-    ('Ampere+Tegra;Ampere', ('8.0', '8.6+PTX', '8.7')),
-    ('10.0;9.0a;12.0+PTX', ('9.0a', '10.0', '12.0+PTX')),
-    ('12.0;10.0;7.5', ('7.5', '10.0', '12.0')),  # numeric order, not text order
-])
+@pytest.mark.parametrize(
+    'text,expected',
+    [
+        ('9.0', ('9.0',)),
+        ('9.0;8.0 8.6', ('8.0', '8.6', '9.0')),
+        ('Hopper', ('9.0+PTX',)),
+        ('9.0 Hopper', ('9.0+PTX',)),  # 9.0+PTX carries 9.0's machine code too
+        ('Ampere+Tegra;Ampere', ('8.0', '8.6+PTX', '8.7')),
+        ('10.0;9.0a;12.0+PTX', ('9.0a', '10.0', '12.0+PTX')),
+        ('12.0;10.0;7.5', ('7.5', '10.0', '12.0')),  # numeric order, not text order
+    ],
+)
 def test_arch_list_parsing(text, expected):
     assert sp.parse_arch_list(text, '13.0') == expected
 
 
-@pytest.mark.parametrize('text,fragment', [
-    ('6.1', 'CUDA 13.0 does not compile for 6.1'),
-    ('7.0;9.0', 'CUDA 13.0 does not compile for 7.0'),
-    ('sm_90', "'sm_90' is not an architecture"),
-    ('9', "'9' is not an architecture"),
-    (' ; ', 'TORCH_CUDA_ARCH_LIST is empty'),
-])
+@pytest.mark.parametrize(
+    'text,fragment',
+    [
+        ('6.1', 'CUDA 13.0 does not compile for 6.1'),
+        ('7.0;9.0', 'CUDA 13.0 does not compile for 7.0'),
+        ('sm_90', "'sm_90' is not an architecture"),
+        ('9', "'9' is not an architecture"),
+        (' ; ', 'TORCH_CUDA_ARCH_LIST is empty'),
+    ],
+)
 def test_bad_arch_lists_are_one_line(text, fragment):
     with pytest.raises(sp.PlanError) as info:
         sp.parse_arch_list(text, '13.0')
@@ -128,16 +145,29 @@ def test_bad_arch_lists_are_one_line(text, fragment):
 def test_unknown_cuda_major_without_gpus_needs_an_arch_list():
     with pytest.raises(sp.PlanError, match='set TORCH_CUDA_ARCH_LIST'):
         sp.choose_arches(None, (), '12.8')
-    assert sp.choose_arches('8.0', (), '12.8') == (('8.0', ), 'TORCH_CUDA_ARCH_LIST')
+    assert sp.choose_arches('8.0', (), '12.8') == (('8.0',), 'TORCH_CUDA_ARCH_LIST')
 
 
-@pytest.mark.parametrize('arches,capability,expected', [
-    (('8.0', ), '8.0', True), (('8.0', ), '8.6', True), (('8.0', ), '8.9', True), (('8.6', ), '8.0', False),
-    (('8.0', ), '9.0', False), (('8.0+PTX', ), '9.0', True), (('9.0+PTX', ), '8.6', False),
-    (('9.0a', ), '9.0', True), (('10.0a', ), '10.3', False), (('10.0', ), '10.3', True),
-    (('12.0', ), '12.1', True), (('10.0', ), '12.0', False), (sp.DEFAULT_ARCHES[13], '8.9', True),
-    (sp.DEFAULT_ARCHES[13], '12.1', True), (sp.DEFAULT_ARCHES[13], '11.0', False),
-])
+@pytest.mark.parametrize(
+    'arches,capability,expected',
+    [
+        (('8.0',), '8.0', True),
+        (('8.0',), '8.6', True),
+        (('8.0',), '8.9', True),
+        (('8.6',), '8.0', False),
+        (('8.0',), '9.0', False),
+        (('8.0+PTX',), '9.0', True),
+        (('9.0+PTX',), '8.6', False),
+        (('9.0a',), '9.0', True),
+        (('10.0a',), '10.3', False),
+        (('10.0',), '10.3', True),
+        (('12.0',), '12.1', True),
+        (('10.0',), '12.0', False),
+        (sp.DEFAULT_ARCHES[13], '8.9', True),
+        (sp.DEFAULT_ARCHES[13], '12.1', True),
+        (sp.DEFAULT_ARCHES[13], '11.0', False),
+    ],
+)
 def test_covers(arches, capability, expected):
     assert sp.covers(arches, capability) is expected
 
@@ -148,7 +178,7 @@ def test_cache_key_names_the_ops_and_round_trips():
     cuda = sp.decide_flavour('1', CUDA_TORCH, user_arches='9.0')
     assert sp.wheel_key('2.1.0', '2.14.1+cu130', 'cp311', 'x86_64', cpu) == f'{PREFIX}-cpu'
     assert sp.wheel_key('2.1.0', '2.14.1+cu130', 'cp311', 'x86_64', cuda) == f'{PREFIX}-cu13.0-arch9.0'
-    assert sp.parse_tag(cuda.tag).arches == ('9.0', ) and sp.parse_tag('cpu').kind == 'cpu'
+    assert sp.parse_tag(cuda.tag).arches == ('9.0',) and sp.parse_tag('cpu').kind == 'cpu'
     assert sp.parse_tag('cu13.0-archbogus') is None and sp.parse_tag('') is None
 
 
@@ -158,7 +188,7 @@ ALL = f'{PREFIX}-cu13.0-arch7.5_8.0_8.6_9.0_10.0_12.0'
 def test_exact_key_first():
     flavour = sp.decide_flavour('auto', with_gpus(CUDA_TORCH, '9.0'))
     cached = [ALL, f'{PREFIX}-cu13.0-arch9.0']
-    assert sp.choose_cached(PREFIX, flavour, 'auto', ('9.0', ), None, cached) == f'{PREFIX}-cu13.0-arch9.0'
+    assert sp.choose_cached(PREFIX, flavour, 'auto', ('9.0',), None, cached) == f'{PREFIX}-cu13.0-arch9.0'
 
 
 def test_cpu_machine_reuses_a_cached_cuda_wheel():
@@ -178,11 +208,17 @@ def test_gpu_machine_reuses_a_cuda_wheel_that_covers_its_gpus_and_never_a_cpu_on
     assert sp.choose_cached(PREFIX, flavour, 'auto', gpus, None, login_built) == ALL
     assert sp.choose_cached(PREFIX, flavour, 'auto', gpus, None, [f'{PREFIX}-cpu', f'{PREFIX}-cu13.0-arch9.0']) is None
     # the fewest architectures that serve: the wheel built for these GPUs rather than the login node's
-    assert sp.choose_cached(PREFIX, flavour, 'auto', gpus, None,
-                            [ALL, f'{PREFIX}-cu13.0-arch8.0']) == f'{PREFIX}-cu13.0-arch8.0'
+    assert (
+        sp.choose_cached(PREFIX, flavour, 'auto', gpus, None, [ALL, f'{PREFIX}-cu13.0-arch8.0'])
+        == f'{PREFIX}-cu13.0-arch8.0'
+    )
     # the user's own architecture list is built as asked
-    assert sp.choose_cached(PREFIX, sp.decide_flavour('auto', with_gpus(CUDA_TORCH, *gpus), '8.9'), 'auto', gpus,
-                            '8.9', [ALL]) is None
+    assert (
+        sp.choose_cached(
+            PREFIX, sp.decide_flavour('auto', with_gpus(CUDA_TORCH, *gpus), '8.9'), 'auto', gpus, '8.9', [ALL]
+        )
+        is None
+    )
 
 
 LEGACY = 'mmcv-2.1.0-torch2.14.1-cp311-x86_64'  # an earlier setup's folder: its ops are not in its name
@@ -194,7 +230,7 @@ def test_an_earlier_setups_wheel_serves_only_cpu_machines_in_auto_mode():
     assert sp.choose_cached(PREFIX, cpu, 'auto', (), None, [LEGACY, f'{PREFIX}-cpu'], LEGACY) == f'{PREFIX}-cpu'
     assert sp.choose_cached(PREFIX, sp.decide_flavour('0', CUDA_TORCH), '0', (), None, [LEGACY], LEGACY) is None
     gpu = sp.decide_flavour('auto', with_gpus(CUDA_TORCH, '9.0'))
-    assert sp.choose_cached(PREFIX, gpu, 'auto', ('9.0', ), None, [LEGACY], LEGACY) is None
+    assert sp.choose_cached(PREFIX, gpu, 'auto', ('9.0',), None, [LEGACY], LEGACY) is None
     decision = sp.decide(facts(), {}, '/c', '2.1.0', None, [LEGACY], [])
     assert decision.reuse_dir == f'/c/{LEGACY}' and decision.wheel_dir == f'/c/{PREFIX}-cpu'
     assert dict(line.split('=', 1) for line in sp.shell_lines(decision))['MMCV_REUSE_TEXT'].startswith("'cpu ops")
@@ -203,10 +239,10 @@ def test_an_earlier_setups_wheel_serves_only_cpu_machines_in_auto_mode():
 def test_cpu_ops_are_never_installed_where_a_gpu_is_visible_unless_asked():
     cpu = sp.Flavour('cpu')
     with pytest.raises(sp.PlanError, match='refusing to install a CPU-only mmcv on a machine with 1 visible GPU'):
-        sp.check_install(cpu, 'auto', ('9.0', ), '13.0')
-    sp.check_install(cpu, '0', ('9.0', ), '13.0')
+        sp.check_install(cpu, 'auto', ('9.0',), '13.0')
+    sp.check_install(cpu, '0', ('9.0',), '13.0')
     sp.check_install(cpu, 'auto', (), '13.0')
-    sp.check_install(cpu, 'auto', ('9.0', ), None)  # a CPU-only torch cannot use the GPU either
+    sp.check_install(cpu, 'auto', ('9.0',), None)  # a CPU-only torch cannot use the GPU either
 
 
 # ------------------------------------------------------------------------------------------------ nvcc
@@ -215,11 +251,16 @@ def cand(version, path='/usr/local/cuda/bin/nvcc'):
 
 
 def test_system_toolkit_of_torchs_major_is_used_first_in_order():
-    choice = sp.choose_nvcc(CUDA_TORCH, '13.0', [cand('12.4.131', '/opt/cuda-12/bin/nvcc'), cand('13.1.80'),
-                                                 cand('13.0.88', '/opt/cuda-13.0/bin/nvcc')])
+    choice = sp.choose_nvcc(
+        CUDA_TORCH,
+        '13.0',
+        [cand('12.4.131', '/opt/cuda-12/bin/nvcc'), cand('13.1.80'), cand('13.0.88', '/opt/cuda-13.0/bin/nvcc')],
+    )
     assert choice.kind == 'system' and choice.candidate.version == '13.1.80'
-    assert choice.notes == ('found nvcc 12.4.131 at /opt/cuda-12/bin/nvcc, but torch 2.14.1+cu130 needs CUDA 13.x '
-                            'to compile its extensions: not used', )
+    assert choice.notes == (
+        'found nvcc 12.4.131 at /opt/cuda-12/bin/nvcc, but torch 2.14.1+cu130 needs CUDA 13.x '
+        'to compile its extensions: not used',
+    )
     assert 'CUDA_HOME=/usr/local/cuda for the build' in choice.describe()
 
 
@@ -232,11 +273,19 @@ def test_wrong_major_falls_back_to_the_registry_pinned_by_torchs_toolkit():
 def test_registry_pins_every_part_of_one_release():
     # a toolkit naming nvcc alone: nvvm and crt take nvcc's version (an unpinned nvvm came as 13.5 and broke ptxas)
     assert sp.registry_packages('13.1', [('nvidia-cuda-nvcc', '13.1.80')]) == (
-        'nvidia-cuda-nvcc==13.1.80', 'nvidia-nvvm==13.1.80', 'nvidia-cuda-crt==13.1.80', 'nvidia-cuda-cccl==13.1.*')
+        'nvidia-cuda-nvcc==13.1.80',
+        'nvidia-nvvm==13.1.80',
+        'nvidia-cuda-crt==13.1.80',
+        'nvidia-cuda-cccl==13.1.*',
+    )
     no_toolkit = sp.dataclasses.replace(CUDA_TORCH, toolkit=None, toolkit_pins=())
     assert sp.choose_nvcc(no_toolkit, '13.0', []).packages == REGISTRY == sp.KNOWN_NVCC_PINS['13.0']
-    assert sp.registry_packages('13.2') == ('nvidia-cuda-nvcc==13.2.*', 'nvidia-nvvm==13.2.*',
-                                            'nvidia-cuda-crt==13.2.*', 'nvidia-cuda-cccl==13.2.*')
+    assert sp.registry_packages('13.2') == (
+        'nvidia-cuda-nvcc==13.2.*',
+        'nvidia-nvvm==13.2.*',
+        'nvidia-cuda-crt==13.2.*',
+        'nvidia-cuda-cccl==13.2.*',
+    )
     # a toolkit of another release than torch's CUDA says nothing about it
     assert sp.registry_packages('13.0', [('nvidia-cuda-nvcc', '13.2.51')]) == sp.KNOWN_NVCC_PINS['13.0']
     with pytest.raises(sp.PlanError, match='install a CUDA 12 toolkit and set CUDA_HOME'):
@@ -258,15 +307,25 @@ def test_nvcc_output_parsing():
     assert sp.parse_nvcc_version(text) == '13.0.88'
     assert sp.parse_nvcc_version('Cuda compilation tools, release 12.4') == '12.4'
     assert sp.parse_nvcc_version('command not found') is None
-    assert sp.parse_nvcc_root('#$ _NVVM_BRANCH_=nvvm\n#$ _HERE_=/usr/local/cuda-13.0/bin\n#$ TOP=x\n') == \
-        '/usr/local/cuda-13.0'
+    assert (
+        sp.parse_nvcc_root('#$ _NVVM_BRANCH_=nvvm\n#$ _HERE_=/usr/local/cuda-13.0/bin\n#$ TOP=x\n')
+        == '/usr/local/cuda-13.0'
+    )
     assert sp.parse_nvcc_root('') is None
 
 
 # --------------------------------------------------------------------------------- the whole decision
 def facts(**overrides):
-    base = dict(python='3.11.7', pytag='cp311', machine='x86_64', torch='2.14.1+cu130', cuda='13.0', gpus=[],
-                toolkit='13.0.3.0', toolkit_pins=[list(pin) for pin in PINS])
+    base = dict(
+        python='3.11.7',
+        pytag='cp311',
+        machine='x86_64',
+        torch='2.14.1+cu130',
+        cuda='13.0',
+        gpus=[],
+        toolkit='13.0.3.0',
+        toolkit_pins=[list(pin) for pin in PINS],
+    )
     base.update(overrides)
     return base
 
@@ -283,7 +342,7 @@ def test_decide_on_a_login_node_building_for_compute_nodes(tmp_path):
 
 def test_decide_counts_gpus_nvidia_smi_lists_when_torch_sees_none():
     decision = sp.decide(facts(), {}, '/c', '2.1.0', ['9.0'], [], [cand('13.0.88')])
-    assert decision.flavour.kind == 'cuda' and decision.flavour.arches == ('9.0', )
+    assert decision.flavour.kind == 'cuda' and decision.flavour.arches == ('9.0',)
     assert 'driver older than CUDA 13.0' in decision.gpu_note
     # ... unless CUDA_VISIBLE_DEVICES hides them, which nvidia-smi ignores
     hidden = sp.decide(facts(), {'CUDA_VISIBLE_DEVICES': ''}, '/c', '2.1.0', ['9.0'], [], [])
@@ -296,10 +355,18 @@ def test_decide_refuses_a_cpu_wheel_that_cannot_serve_a_gpu_machine():
 
 
 def test_shell_lines_survive_eval(tmp_path):
-    decision = sp.decide(facts(), {'MMDET_RLA_MMCV_CUDA': '1', 'TORCH_CUDA_ARCH_LIST': '8.0 9.0+PTX'},
-                         str(tmp_path / "it's here"), '2.1.0', None, [], [cand('12.4.131', "/o'dd path/bin/nvcc")])
-    script = ('\n'.join(sp.shell_lines(decision))
-              + '\nprintf "%s|%s|%s" "$MMCV_ARCH_LIST" "$MMCV_WHEELDIR" "$MMCV_NOTES"')
+    decision = sp.decide(
+        facts(),
+        {'MMDET_RLA_MMCV_CUDA': '1', 'TORCH_CUDA_ARCH_LIST': '8.0 9.0+PTX'},
+        str(tmp_path / "it's here"),
+        '2.1.0',
+        None,
+        [],
+        [cand('12.4.131', "/o'dd path/bin/nvcc")],
+    )
+    script = (
+        '\n'.join(sp.shell_lines(decision)) + '\nprintf "%s|%s|%s" "$MMCV_ARCH_LIST" "$MMCV_WHEELDIR" "$MMCV_NOTES"'
+    )
     done = subprocess.run(['bash', '-c', script], capture_output=True, text=True, check=True)
     arch, wheel_dir, notes = done.stdout.split('|')
     assert arch == '8.0;9.0+PTX' and wheel_dir.endswith("it's here/" + f'{PREFIX}-cu13.0-arch8.0_9.0+PTX')
@@ -314,10 +381,13 @@ def test_stamp_follows_the_flavours_inputs_and_either_metadata_file(tmp_path):
     (tmp_path / 'setup.py').write_text('setup()\n')
     key = sp.stamp_key(str(tmp_path), {}, None)
     assert key == sp.stamp_key(str(tmp_path), {'UNRELATED': '1'}, None)
-    changed = {sp.stamp_key(str(tmp_path), {'MMDET_RLA_MMCV_CUDA': '1'}, None),
-               sp.stamp_key(str(tmp_path), {'TORCH_CUDA_ARCH_LIST': '9.0'}, None),
-               sp.stamp_key(str(tmp_path), {'CUDA_VISIBLE_DEVICES': ''}, None),
-               sp.stamp_key(str(tmp_path), {}, []), sp.stamp_key(str(tmp_path), {}, ['9.0'])}
+    changed = {
+        sp.stamp_key(str(tmp_path), {'MMDET_RLA_MMCV_CUDA': '1'}, None),
+        sp.stamp_key(str(tmp_path), {'TORCH_CUDA_ARCH_LIST': '9.0'}, None),
+        sp.stamp_key(str(tmp_path), {'CUDA_VISIBLE_DEVICES': ''}, None),
+        sp.stamp_key(str(tmp_path), {}, []),
+        sp.stamp_key(str(tmp_path), {}, ['9.0']),
+    }
     assert key not in changed and len(changed) == 5
     # setup.py replaced by pyproject.toml: still a key, and it follows pyproject.toml's content
     (tmp_path / 'setup.py').unlink()
@@ -328,10 +398,17 @@ def test_stamp_follows_the_flavours_inputs_and_either_metadata_file(tmp_path):
 
 
 def test_stamp_hashes_the_setups_own_files():
-    assert {'tools/setup_env.sh', 'tools/setup_plan.py', 'tools/mmcv_build.sh', 'requirements.txt', 'setup.py',
-            'pyproject.toml'} <= set(sp.STAMP_FILES)
-    assert all(osp.isfile(osp.join(REPO, name)) for name in sp.STAMP_FILES
-               if name not in ('setup.py', 'pyproject.toml'))
+    assert {
+        'tools/setup_env.sh',
+        'tools/setup_plan.py',
+        'tools/mmcv_build.sh',
+        'requirements.txt',
+        'setup.py',
+        'pyproject.toml',
+    } <= set(sp.STAMP_FILES)
+    assert all(
+        osp.isfile(osp.join(REPO, name)) for name in sp.STAMP_FILES if name not in ('setup.py', 'pyproject.toml')
+    )
 
 
 # ------------------------------------------------------------------------------- setup_env.sh --plan
@@ -353,8 +430,13 @@ def run_plan(root, cache, **env):
     for name in ('MMDET_RLA_MMCV_CUDA', 'TORCH_CUDA_ARCH_LIST', 'MMDET_RLA_NVCC'):
         if name not in env:
             environ.pop(name, None)
-    return subprocess.run(['bash', osp.join(root, 'tools', 'setup_env.sh'), '--plan'], capture_output=True,
-                          text=True, env=environ, timeout=120)
+    return subprocess.run(
+        ['bash', osp.join(root, 'tools', 'setup_env.sh'), '--plan'],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
 
 
 def test_plan_in_this_checkout_prints_each_decision_and_changes_nothing(tmp_path):
@@ -366,8 +448,7 @@ def test_plan_in_this_checkout_prints_each_decision_and_changes_nothing(tmp_path
     done = run_plan(REPO, cache, MMDET_RLA_MMCV_CUDA='1', TORCH_CUDA_ARCH_LIST='9.0')
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split(':')[0] for line in lines[:6]] == ['python', 'torch', 'gpus', 'mmcv ops', 'nvcc',
-                                                        'wheel cache']
+    assert [line.split(':')[0] for line in lines[:6]] == ['python', 'torch', 'gpus', 'mmcv ops', 'nvcc', 'wheel cache']
     assert lines[0].startswith(f'python: {osp.join(REPO, ".venv", "bin", "python")} (')
     assert lines[1].startswith(f'torch: {torch.__version__}, CUDA {torch.version.cuda}')
     assert lines[3].startswith(f'mmcv ops: cuda {torch.version.cuda}, arches 9.0 (MMDET_RLA_MMCV_CUDA=1')
@@ -381,13 +462,15 @@ def test_plan_reports_a_bad_setting_in_one_line(tmp_path):
     done = run_plan(REPO, tmp_path / 'cache', MMDET_RLA_MMCV_CUDA='yes')
     assert done.returncode == 1 and done.stdout == ''
     assert done.stderr.strip().splitlines() == [
-        "setup_env.sh: error: MMDET_RLA_MMCV_CUDA must be one of auto, 0, 1 (auto: CUDA ops where a GPU is "
-        "visible; 1: CUDA ops; 0: CPU-only ops), got 'yes'"]
+        'setup_env.sh: error: MMDET_RLA_MMCV_CUDA must be one of auto, 0, 1 (auto: CUDA ops where a GPU is '
+        "visible; 1: CUDA ops; 0: CPU-only ops), got 'yes'"
+    ]
 
 
 def test_setup_names_its_arguments():
-    done = subprocess.run(['bash', osp.join(REPO, 'tools', 'setup_env.sh'), '--plna'], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'setup_env.sh'), '--plna'], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == "setup_env.sh: error: unknown argument '--plna' (allowed: --plan, --help)"
 
@@ -403,8 +486,9 @@ def test_plan_without_an_environment_creates_none(tmp_path):
     assert snapshot(str(tmp_path)) == before  # no .venv, no cache, no __pycache__
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f'python: {root}/.venv does not exist: would be created with ')
-    assert lines[1] == ('torch: not installed: would install torch==2.14.1 (its CUDA version is known only once it '
-                        'is installed)')
+    assert lines[1] == (
+        'torch: not installed: would install torch==2.14.1 (its CUDA version is known only once it is installed)'
+    )
     assert lines[-1].startswith(f'wheel cache: {tmp_path}/cache/mmcv-<mmcv>-torch<torch version>-cp')
 
 
@@ -426,6 +510,7 @@ def test_check_mmcv_ops_compares_a_device_with_the_cpu(capsys):
     assert code == 0
     first, second = out.splitlines()[:2]
     from mmcv.ops import get_compiling_cuda_version
+
     compiled = get_compiling_cuda_version()
     assert first == f'mmcv 2.1.0 ops: {"cpu" if compiled == "not available" else "cuda " + compiled}'
     assert second.startswith('cpu: nms keeps the same ') and 'RoIAlign max |difference| 0 ' in second
@@ -436,6 +521,7 @@ def test_check_mmcv_ops_compares_a_device_with_the_cpu(capsys):
 def test_check_mmcv_ops_finds_a_difference():
     boxes, scores, features, rois = check_ops.sample_inputs()
     from mmcv.ops import RoIAlign
+
     pooled = RoIAlign(output_size=(7, 7), spatial_scale=0.5, sampling_ratio=2, aligned=True)(features, rois)
     assert pooled.abs().max() > 0.1  # RoIs inside the map: a shifted result would show
     ok, line = check_ops.compare_on('cpu', tolerance=-1.0)  # nothing passes a negative tolerance
@@ -458,13 +544,19 @@ def test_gpu_wheels_install_refuses_wheels_built_for_another_python_or_torch(tmp
     out.mkdir()
     (out / 'TARGET').write_text('python=3.12\ntorch=2.11.0+cu130\nmmcv_ops=cuda 13.0, arches 9.0\n')
     environ = dict(os.environ, GPU_WHEELS_DIR=str(out), GPU_WHEELS_TARGET_PYTHON=sys.executable)
-    done = subprocess.run(['bash', osp.join(REPO, 'tools', 'gpu_wheels.sh'), '--install'], capture_output=True,
-                          text=True, env=environ, timeout=120)
+    done = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'gpu_wheels.sh'), '--install'],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
     found = f'{sys.version_info[0]}.{sys.version_info[1]} {torch.__version__}'
     assert done.returncode == 1 and done.stdout == ''
     assert done.stderr.strip() == (
         f'gpu_wheels.sh: error: the wheels in {out} are for Python 3.12 with torch 2.11.0+cu130; {sys.executable} '
-        f"here has Python/torch '{found}': build them for this one (GPU_WHEELS_TORCH=..., GPU_WHEELS_PYTHON=...)")
+        f"here has Python/torch '{found}': build them for this one (GPU_WHEELS_TORCH=..., GPU_WHEELS_PYTHON=...)"
+    )
 
 
 def test_gpu_wheels_names_its_modes(tmp_path):
@@ -472,7 +564,8 @@ def test_gpu_wheels_names_its_modes(tmp_path):
     environ = dict(os.environ, GPU_WHEELS_DIR=str(tmp_path / 'none'))
     bad = subprocess.run(['bash', script, '--bogus'], capture_output=True, text=True, env=environ, timeout=60)
     assert bad.returncode == 1
-    assert bad.stderr.strip() == ("gpu_wheels.sh: error: unknown argument '--bogus' "
-                                  '(allowed: --check, --install, --help)')
+    assert bad.stderr.strip() == (
+        "gpu_wheels.sh: error: unknown argument '--bogus' (allowed: --check, --install, --help)"
+    )
     empty = subprocess.run(['bash', script, '--check'], capture_output=True, text=True, env=environ, timeout=60)
     assert empty.returncode == 1 and 'holds no wheels: run bash tools/gpu_wheels.sh first' in empty.stderr

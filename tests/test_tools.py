@@ -3,6 +3,7 @@ the checkpoint-loading policy, the CPU distributed set-up and the synthetic data
 
 Everything real: mmengine's Runner in subprocesses, pycocotools, torch.distributed with gloo.
 """
+
 import importlib.util
 import json
 import os
@@ -29,8 +30,9 @@ TOOLS = osp.join(REPO_ROOT, 'tools')
 
 def run_tool(args: List[str], env: Dict[str, str], cwd: str = REPO_ROOT) -> str:
     """Run a command to completion; fail with the end of its output if it fails. Returns the output."""
-    proc = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900
+    )
     assert proc.returncode == 0, f'{" ".join(args[:3])} ... failed:\n{proc.stdout[-6000:]}'
     return proc.stdout
 
@@ -65,8 +67,10 @@ def scalars(work_dir: str) -> List[dict]:
 def trained_run(tmp_path_factory, tiny_demo_options, subprocess_env) -> Dict[str, str]:
     """One epoch (2 iterations) of the demo config through tools/train.py, with CocoMetric validation."""
     work_dir = str(tmp_path_factory.mktemp('train'))
-    out = run_tool([PYTHON, osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--work-dir', work_dir,
-                    '--cfg-options', *tiny_demo_options], subprocess_env)
+    out = run_tool(
+        [PYTHON, osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options', *tiny_demo_options],
+        subprocess_env,
+    )
     return dict(work_dir=work_dir, checkpoint=osp.join(work_dir, 'epoch_1.pth'), output=out)
 
 
@@ -82,14 +86,27 @@ def test_train_runs_and_validates_with_coco_metric(trained_run):
 
 
 def test_test_tool_dumps_results_that_coco_eval_scores_identically(
-        trained_run, tiny_demo_options, synthetic_coco, subprocess_env, tmp_path):
+    trained_run, tiny_demo_options, synthetic_coco, subprocess_env, tmp_path
+):
     """tools/test.py loads our checkpoint under weights_only, evaluates, and pickles predictions;
     tools/analysis/coco_eval.py on that pickle reproduces CocoMetric's mAP."""
     out_file = str(tmp_path / 'results.pkl')
-    out = run_tool([PYTHON, osp.join(TOOLS, 'test.py'), DEMO_CONFIG, trained_run['checkpoint'],
-                    '--work-dir', str(tmp_path), '--out', out_file, '--cfg-options', *tiny_demo_options],
-                   subprocess_env)
-    assert f"Load checkpoint from {trained_run['checkpoint']}" in out
+    out = run_tool(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'test.py'),
+            DEMO_CONFIG,
+            trained_run['checkpoint'],
+            '--work-dir',
+            str(tmp_path),
+            '--out',
+            out_file,
+            '--cfg-options',
+            *tiny_demo_options,
+        ],
+        subprocess_env,
+    )
+    assert f'Load checkpoint from {trained_run["checkpoint"]}' in out
     logged = float(re.search(r'coco/bbox_mAP: ([0-9.]+)', out).group(1))
     records = load_results_pickle(out_file)
     assert sorted(r['img_id'] for r in records) == [1, 2, 3, 4]
@@ -100,17 +117,37 @@ def test_test_tool_dumps_results_that_coco_eval_scores_identically(
 
 
 def test_train_tool_rejects_amp_without_an_accelerator(subprocess_env):
-    proc = subprocess.run([PYTHON, osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--amp'], env=subprocess_env,
-                          cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    proc = subprocess.run(
+        [PYTHON, osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--amp'],
+        env=subprocess_env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
     if torch.cuda.is_available():  # the flag is valid there: nothing to check without training
         return
     assert proc.returncode != 0 and '--amp needs a GPU' in proc.stdout
 
 
 def test_test_tool_rejects_a_non_pickle_out(trained_run, subprocess_env, tmp_path):
-    proc = subprocess.run([PYTHON, osp.join(TOOLS, 'test.py'), DEMO_CONFIG, trained_run['checkpoint'],
-                           '--out', str(tmp_path / 'results.json')], env=subprocess_env, cwd=REPO_ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'test.py'),
+            DEMO_CONFIG,
+            trained_run['checkpoint'],
+            '--out',
+            str(tmp_path / 'results.json'),
+        ],
+        env=subprocess_env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
     assert '--out must name a .pkl or .pickle file' in proc.stdout
 
@@ -118,20 +155,35 @@ def test_test_tool_rejects_a_non_pickle_out(trained_run, subprocess_env, tmp_pat
 def test_train_and_test_follow_a_classification_config_scope(subprocess_env, tmp_path):
     """The same tools serve mmpretrain configs: the config's default_scope decides."""
     from mmdet_rla.datasets.synthetic_cls import generate_cls_dataset
+
     data = str(tmp_path / 'patterns')
     generate_cls_dataset(data, train_per_class=4, val_per_class=2, image_size=32, seed=0)
-    config = osp.join(REPO_ROOT, 'configs', 'classification', '_demo_',
-                      'rla-resnet20-tiny_1xb16_synthetic-patterns.py')
-    options = [f'{loader}.dataset.data_root={data}' for loader in
-               ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    config = osp.join(REPO_ROOT, 'configs', 'classification', '_demo_', 'rla-resnet20-tiny_1xb16_synthetic-patterns.py')
+    options = [
+        f'{loader}.dataset.data_root={data}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
     options += ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'default_hooks.checkpoint.interval=1']
     work_dir = str(tmp_path / 'work')
-    out = run_tool([PYTHON, osp.join(TOOLS, 'train.py'), config, '--work-dir', work_dir,
-                    '--cfg-options', *options], subprocess_env)
+    out = run_tool(
+        [PYTHON, osp.join(TOOLS, 'train.py'), config, '--work-dir', work_dir, '--cfg-options', *options], subprocess_env
+    )
     assert re.search(r'accuracy/top1: [0-9.]+', out)
     out_file = str(tmp_path / 'predictions.pkl')
-    out = run_tool([PYTHON, osp.join(TOOLS, 'test.py'), config, osp.join(work_dir, 'epoch_1.pth'),
-                    '--work-dir', work_dir, '--out', out_file, '--cfg-options', *options], subprocess_env)
+    out = run_tool(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'test.py'),
+            config,
+            osp.join(work_dir, 'epoch_1.pth'),
+            '--work-dir',
+            work_dir,
+            '--out',
+            out_file,
+            '--cfg-options',
+            *options,
+        ],
+        subprocess_env,
+    )
     assert re.search(r'accuracy/top1: [0-9.]+', out)
     with open(out_file, 'rb') as f:  # mmengine's DumpResults: one record per validation image
         predictions = pickle.load(f)
@@ -139,20 +191,45 @@ def test_train_and_test_follow_a_classification_config_scope(subprocess_env, tmp
 
 
 # ----------------------------------------------------------------------------------- resume
-def test_resume_continues_from_the_saved_iteration(trained_run, tiny_demo_options, subprocess_env,
-                                                   tmp_path):
+def test_resume_continues_from_the_saved_iteration(trained_run, tiny_demo_options, subprocess_env, tmp_path):
     work_dir = str(tmp_path)
     no_val = ['train_cfg.val_interval=10']
     # An explicit checkpoint from another work dir: 1 epoch = 2 iterations done, train to epoch 2.
-    out = run_tool([PYTHON, osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--work-dir', work_dir,
-                    '--resume', trained_run['checkpoint'],
-                    '--cfg-options', *tiny_demo_options, 'train_cfg.max_epochs=2', *no_val], subprocess_env)
+    out = run_tool(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'train.py'),
+            DEMO_CONFIG,
+            '--work-dir',
+            work_dir,
+            '--resume',
+            trained_run['checkpoint'],
+            '--cfg-options',
+            *tiny_demo_options,
+            'train_cfg.max_epochs=2',
+            *no_val,
+        ],
+        subprocess_env,
+    )
     assert 'resumed epoch: 1, iter: 2' in out
     assert [e['iter'] for e in scalars(work_dir)] == [3, 4]
     # Without a path: the latest checkpoint of the work dir (epoch 2), train to epoch 3.
-    out = run_tool([PYTHON, osp.join(TOOLS, 'train.py'), DEMO_CONFIG, '--work-dir', work_dir, '--resume',
-                    '--cfg-options', *tiny_demo_options, 'train_cfg.max_epochs=3', *no_val], subprocess_env)
-    assert f"Resume: the newest valid checkpoint is {osp.join(work_dir, 'epoch_2.pth')}" in out
+    out = run_tool(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'train.py'),
+            DEMO_CONFIG,
+            '--work-dir',
+            work_dir,
+            '--resume',
+            '--cfg-options',
+            *tiny_demo_options,
+            'train_cfg.max_epochs=3',
+            *no_val,
+        ],
+        subprocess_env,
+    )
+    assert f'Resume: the newest valid checkpoint is {osp.join(work_dir, "epoch_2.pth")}' in out
     assert 'resumed epoch: 2, iter: 4' in out
     allow_runner_checkpoints()
     checkpoint = torch.load(osp.join(work_dir, 'epoch_3.pth'), map_location='cpu')  # weights_only
@@ -167,8 +244,20 @@ def test_dist_train_and_test_two_cpu_processes_with_gloo(tiny_demo_options, subp
     env = dict(subprocess_env, PORT=str(free_port()))
     work_dir = str(tmp_path)
     # 8 images, 2 processes x batch 2: 2 iterations per process, then distributed CocoMetric.
-    out = run_tool(['bash', osp.join(TOOLS, 'dist_train.sh'), DEMO_CONFIG, '2', '--work-dir', work_dir,
-                    '--cfg-options', *tiny_demo_options, 'train_dataloader.batch_size=2'], env)
+    out = run_tool(
+        [
+            'bash',
+            osp.join(TOOLS, 'dist_train.sh'),
+            DEMO_CONFIG,
+            '2',
+            '--work-dir',
+            work_dir,
+            '--cfg-options',
+            *tiny_demo_options,
+            'train_dataloader.batch_size=2',
+        ],
+        env,
+    )
     assert 'Distributed training: True' in out
     assert 'Epoch(train) [1][2/2]' in out
     assert re.search(r'coco/bbox_mAP: [0-9.]+', out)
@@ -181,17 +270,31 @@ def test_dist_train_and_test_two_cpu_processes_with_gloo(tiny_demo_options, subp
     assert not any(k.startswith('module.') for k in checkpoint['state_dict'])
     # tools/dist_test.sh on the same checkpoint: the 2 ranks' predictions are gathered into one file.
     out_file = str(tmp_path / 'dist_results.pkl')
-    out = run_tool(['bash', osp.join(TOOLS, 'dist_test.sh'), DEMO_CONFIG, osp.join(work_dir, 'epoch_1.pth'), '2',
-                    '--work-dir', work_dir, '--out', out_file, '--cfg-options', *tiny_demo_options],
-                   dict(env, PORT=str(free_port())))
+    out = run_tool(
+        [
+            'bash',
+            osp.join(TOOLS, 'dist_test.sh'),
+            DEMO_CONFIG,
+            osp.join(work_dir, 'epoch_1.pth'),
+            '2',
+            '--work-dir',
+            work_dir,
+            '--out',
+            out_file,
+            '--cfg-options',
+            *tiny_demo_options,
+        ],
+        dict(env, PORT=str(free_port())),
+    )
     assert re.search(r'coco/bbox_mAP: [0-9.]+', out)
     assert sorted(r['img_id'] for r in load_results_pickle(out_file)) == [1, 2, 3, 4]
 
 
 def test_cpu_distributed_setup_uses_gloo_and_cpu_ddp(monkeypatch):
     cfg = Config(dict(model_wrapper_cfg=dict(type='MMDistributedDataParallel', find_unused_parameters=True)))
-    for name, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
-                            MASTER_PORT=str(free_port())).items():
+    for name, value in dict(
+        RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port())
+    ).items():
         monkeypatch.setenv(name, value)
     try:
         backend = setup_distributed(cfg, 'pytorch')
@@ -216,8 +319,9 @@ def test_setup_distributed_argument_checks(monkeypatch):
     if not torch.cuda.is_available():
         monkeypatch.delenv('RANK', raising=False)
         monkeypatch.delenv('WORLD_SIZE', raising=False)
-        with pytest.raises(ValueError,
-                           match=r"--launcher pytorch expects the environment variables \['RANK', 'WORLD_SIZE'\]"):
+        with pytest.raises(
+            ValueError, match=r"--launcher pytorch expects the environment variables \['RANK', 'WORLD_SIZE'\]"
+        ):
             setup_distributed(Config(dict()), 'pytorch')
 
 
@@ -225,12 +329,25 @@ def test_setup_distributed_argument_checks(monkeypatch):
 def test_mmdet_packaged_train_script_trains_our_config(tiny_demo_options, subprocess_env, tmp_path):
     """mmdet's tools/train.py (shipped in site-packages/mmdet/.mim) needs only custom_imports."""
     import mmdet
+
     script = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
     assert osp.isfile(script), f'mmdet ships no {script}'
     work_dir = str(tmp_path / 'work')
     # Run outside the repository: mmdet_rla must come from the installed package via custom_imports.
-    out = run_tool([PYTHON, script, DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options', *tiny_demo_options,
-                    'train_cfg.val_interval=10'], subprocess_env, cwd=str(tmp_path))
+    out = run_tool(
+        [
+            PYTHON,
+            script,
+            DEMO_CONFIG,
+            '--work-dir',
+            work_dir,
+            '--cfg-options',
+            *tiny_demo_options,
+            'train_cfg.val_interval=10',
+        ],
+        subprocess_env,
+        cwd=str(tmp_path),
+    )
     assert 'Epoch(train) [1][2/2]' in out
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
 
@@ -260,6 +377,7 @@ class _GetattrExploit:
 
     def __reduce__(self):
         from mmengine.logging import HistoryBuffer
+
         return getattr, (HistoryBuffer, '__init__')
 
 
@@ -279,19 +397,25 @@ def _perfect_predictions(ann_file: str) -> List[dict]:
         coco = json.load(f)
     cat_ids = sorted(c['id'] for c in coco['categories'])
     from pycocotools import mask as mask_utils
+
     records = []
     for image in coco['images']:
         anns = [a for a in coco['annotations'] if a['image_id'] == image['id']]
         boxes = [[x, y, x + w, y + h] for x, y, w, h in (a['bbox'] for a in anns)]
-        masks = [mask_utils.merge(mask_utils.frPyObjects(a['segmentation'], image['height'], image['width']))
-                 for a in anns]
-        records.append(dict(
-            img_id=image['id'],
-            pred_instances=dict(
-                bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-                scores=torch.ones(len(anns)),
-                labels=torch.tensor([cat_ids.index(a['category_id']) for a in anns], dtype=torch.int64),
-                masks=masks)))
+        masks = [
+            mask_utils.merge(mask_utils.frPyObjects(a['segmentation'], image['height'], image['width'])) for a in anns
+        ]
+        records.append(
+            dict(
+                img_id=image['id'],
+                pred_instances=dict(
+                    bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                    scores=torch.ones(len(anns)),
+                    labels=torch.tensor([cat_ids.index(a['category_id']) for a in anns], dtype=torch.int64),
+                    masks=masks,
+                ),
+            )
+        )
     return records
 
 
@@ -311,14 +435,21 @@ def test_coco_eval_scores_pickles_and_json(synthetic_coco, subprocess_env, tmp_p
     # A COCO results json (what CocoMetric(format_only=True) writes), through the CLI.
     with open(ann) as f:
         gt = json.load(f)
-    shifted = [dict(image_id=a['image_id'], category_id=a['category_id'], score=1.0,
-                    bbox=[a['bbox'][0] + 0.3 * a['bbox'][2], a['bbox'][1], a['bbox'][2], a['bbox'][3]])
-               for a in gt['annotations']]
+    shifted = [
+        dict(
+            image_id=a['image_id'],
+            category_id=a['category_id'],
+            score=1.0,
+            bbox=[a['bbox'][0] + 0.3 * a['bbox'][2], a['bbox'][1], a['bbox'][2], a['bbox'][3]],
+        )
+        for a in gt['annotations']
+    ]
     results_json = str(tmp_path / 'shifted.json')
     with open(results_json, 'w') as f:
         json.dump(shifted, f)
-    out = run_tool([PYTHON, osp.join(TOOLS, 'analysis', 'coco_eval.py'), results_json, ann, '--metric', 'bbox'],
-                   subprocess_env)
+    out = run_tool(
+        [PYTHON, osp.join(TOOLS, 'analysis', 'coco_eval.py'), results_json, ann, '--metric', 'bbox'], subprocess_env
+    )
     assert 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]' in out
     stats = re.search(r'bbox_mAP_copypaste: ([0-9.]+) ([0-9.]+) ([0-9.]+)', out)
     # IoU of a box shifted by 30% of its width is 0.54: counted at IoU 0.5, not at 0.75.
@@ -343,9 +474,22 @@ def test_demo_plot_and_draw_tools(trained_run, synthetic_coco, tmp_path):
     plot_loss = load_tool('demo/plot_loss.py')
     draw_detections = load_tool('demo/draw_detections.py')
     png = plot_loss.main([trained_run['work_dir'], '--out', str(tmp_path / 'loss.png')])
-    drawn = draw_detections.main([DEMO_CONFIG, trained_run['checkpoint'], '--ann', synthetic_coco['val_ann'],
-                                  '--img-dir', osp.join(synthetic_coco['root'], 'val'), '--img-id', '2',
-                                  '--score-thr', '0.0', '--out', str(tmp_path / 'det.png')])
+    drawn = draw_detections.main(
+        [
+            DEMO_CONFIG,
+            trained_run['checkpoint'],
+            '--ann',
+            synthetic_coco['val_ann'],
+            '--img-dir',
+            osp.join(synthetic_coco['root'], 'val'),
+            '--img-id',
+            '2',
+            '--score-thr',
+            '0.0',
+            '--out',
+            str(tmp_path / 'det.png'),
+        ]
+    )
     for path in (png, drawn):
         with open(path, 'rb') as f:
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
@@ -353,8 +497,20 @@ def test_demo_plot_and_draw_tools(trained_run, synthetic_coco, tmp_path):
 
 def test_eval_untrained_tool(tiny_demo_options, subprocess_env, tmp_path):
     out_file = str(tmp_path / 'untrained.pkl')
-    out = run_tool([PYTHON, osp.join(TOOLS, 'demo', 'eval_untrained.py'), DEMO_CONFIG, '--work-dir', str(tmp_path),
-                    '--out', out_file, '--cfg-options', *tiny_demo_options], subprocess_env)
+    out = run_tool(
+        [
+            PYTHON,
+            osp.join(TOOLS, 'demo', 'eval_untrained.py'),
+            DEMO_CONFIG,
+            '--work-dir',
+            str(tmp_path),
+            '--out',
+            out_file,
+            '--cfg-options',
+            *tiny_demo_options,
+        ],
+        subprocess_env,
+    )
     assert re.search(r'coco/bbox_mAP: [0-9.]+', out)
     results = load_results_pickle(out_file)
     assert len(results) == 4
@@ -369,8 +525,9 @@ def test_eval_untrained_tool(tiny_demo_options, subprocess_env, tmp_path):
 
 # --------------------------------------------------------------------- dataset generator
 def test_generated_dataset_is_valid_coco(synthetic_coco):
-    from pycocotools.coco import COCO
     import cv2
+    from pycocotools.coco import COCO
+
     for split, ann_key, count in (('train', 'train_ann', 8), ('val', 'val_ann', 4)):
         coco = COCO(synthetic_coco[ann_key])
         assert len(coco.getImgIds()) == count
@@ -415,6 +572,7 @@ def test_generator_is_deterministic_and_prefix_stable(tmp_path):
 
 def test_generator_max_objects(tmp_path):
     """max_objects bounds the objects per image; the default 4 keeps the images of every existing caller."""
+
     def counts(ann_file: str) -> List[int]:
         with open(ann_file) as f:
             coco = json.load(f)
@@ -447,8 +605,9 @@ def test_generator_argument_checks_and_cli(tmp_path, capsys):
     with pytest.raises(ValueError, match='split must be one of'):
         generate_split(str(tmp_path), 'test', 1)
     cli = load_tool('misc/make_coco_dataset.py')
-    written = cli.main([str(tmp_path / 'cli'), '--num-train', '2', '--num-val', '1', '--size', '48', '64',
-                        '--seed', '1'])
+    written = cli.main(
+        [str(tmp_path / 'cli'), '--num-train', '2', '--num-val', '1', '--size', '48', '64', '--seed', '1']
+    )
     out = capsys.readouterr().out
     assert 'train: 2/2 images' in out and 'val: 1/1 images' in out and 'up to 4 objects each' in out
     dense = cli.main([str(tmp_path / 'dense'), '--num-train', '3', '--num-val', '1', '--max-objects', '1'])

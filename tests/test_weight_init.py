@@ -1,5 +1,6 @@
 """Starting the families from checkpoints: ResNetWarmStart keeps an ImageNet ResNet's function exactly, whatever
 layout its file has, and Pretrained/ResNetWarmStart loads that would leave the trunk fresh stop with one line."""
+
 import copy
 import logging
 
@@ -30,7 +31,7 @@ def randomise(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
             elif tensor.is_floating_point() and tensor.dim() == 1:  # norm weights and biases
                 tensor.uniform_(0.3, 1.2, generator=generator)
             elif tensor.is_floating_point():
-                tensor.normal_(0, (2.0 / tensor[0].numel())**0.5, generator=generator)
+                tensor.normal_(0, (2.0 / tensor[0].numel()) ** 0.5, generator=generator)
     model.eval()  # (mmdet's ResNet.train returns None: no chaining)
     return model
 
@@ -52,11 +53,20 @@ def resnet50_files(resnet50, tmp_path_factory):
     layouts = {
         'torchvision': tv.state_dict(),
         'mmdet backbone': state,
-        'mmpretrain classifier': {'meta': {'epoch': 100},
-                                  'state_dict': {**{f'backbone.{k}': v for k, v in state.items()},
-                                                 **{f'head.fc.{k}': v for k, v in fc.items()}}},
-        'mmdet detector': {'meta': {}, 'state_dict': {**{f'backbone.{k}': v for k, v in state.items()},
-                                                      'neck.lateral_convs.0.conv.weight': torch.randn(256, 256, 1, 1)}},
+        'mmpretrain classifier': {
+            'meta': {'epoch': 100},
+            'state_dict': {
+                **{f'backbone.{k}': v for k, v in state.items()},
+                **{f'head.fc.{k}': v for k, v in fc.items()},
+            },
+        },
+        'mmdet detector': {
+            'meta': {},
+            'state_dict': {
+                **{f'backbone.{k}': v for k, v in state.items()},
+                'neck.lateral_convs.0.conv.weight': torch.randn(256, 256, 1, 1),
+            },
+        },
         'DDP (module.)': {'state_dict': {f'module.{k}': v for k, v in state.items()}},
     }
     files = {}
@@ -98,27 +108,33 @@ def test_warm_start_computes_the_resnets_function_exactly_in_float64(family, res
     for ours, theirs in zip(outputs(model, x), reference):
         assert torch.equal(ours, theirs)
     # The report says what came from where.
-    (report, ) = model.checkpoint_reports
+    (report,) = model.checkpoint_reports
     assert isinstance(report, LoadReport) and report.kind == 'ResNetWarmStart'
     assert len(report.loaded) == len(resnet50.state_dict())  # the whole trunk, num_batches_tracked included
     assert report.unused == []
 
 
-@pytest.mark.parametrize('layout', ['torchvision', 'mmdet backbone', 'mmpretrain classifier', 'mmdet detector',
-                                    'DDP (module.)'])
+@pytest.mark.parametrize(
+    'layout', ['torchvision', 'mmdet backbone', 'mmpretrain classifier', 'mmdet detector', 'DDP (module.)']
+)
 def test_warm_start_reads_every_layout(layout, resnet50, resnet50_files):
     model = warm_started(RLAResNet, resnet50_files[layout], depth=50)
     x = torch.rand(1, 3, 64, 64)
     for ours, theirs in zip(outputs(model, x), outputs(resnet50, x)):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
-    (report, ) = model.checkpoint_reports
+    (report,) = model.checkpoint_reports
     assert set(report.fresh) == {'conv_out', 'recurrent_conv', 'norms'}
-    expected_unused = {'torchvision': {'fc.weight', 'fc.bias'},
-                       'mmpretrain classifier': {'head.fc.weight', 'head.fc.bias'},
-                       'mmdet detector': {'neck.lateral_convs.0.conv.weight'}}.get(layout, set())
+    expected_unused = {
+        'torchvision': {'fc.weight', 'fc.bias'},
+        'mmpretrain classifier': {'head.fc.weight', 'head.fc.bias'},
+        'mmdet detector': {'neck.lateral_convs.0.conv.weight'},
+    }.get(layout, set())
     assert set(report.unused) == expected_unused
-    assert {'torchvision': 'top level', 'mmpretrain classifier': 'mmpretrain classifier',
-            'mmdet detector': 'mmdet detector'}.get(layout, 'top level') in report.layout
+    assert {
+        'torchvision': 'top level',
+        'mmpretrain classifier': 'mmpretrain classifier',
+        'mmdet detector': 'mmdet detector',
+    }.get(layout, 'top level') in report.layout
     assert 'a ResNet-50 (bottleneck blocks 3-4-6-3)' in report.layout
     # Every block's first conv: the ResNet's weight on the x-columns, zeros on the 32 h-columns.
     for name in model.res_layers:
@@ -144,7 +160,7 @@ def test_warm_start_of_resnext_families(tmp_path):
 
 def test_ror_and_attention_say_where_the_function_differs(resnet50, resnet50_files):
     ror = warm_started(RoRResNet, resnet50_files['torchvision'], depth=50)
-    (report, ) = ror.checkpoint_reports
+    (report,) = ror.checkpoint_reports
     assert report.fresh.keys() == {'refine_mask'}  # RoR adds no parameter: only the seeded masks
     assert any('Represent' in note and 'differs from the ResNet by design' in note for note in report.notes)
     x = torch.rand(1, 3, 64, 64)
@@ -175,12 +191,12 @@ def test_one_step_moves_the_state_readers_the_next_moves_the_new_parts(family, r
 
     def step():
         optimizer.zero_grad()
-        loss = sum(((o - t)**2).mean() for o, t in zip(model(x), targets))
+        loss = sum(((o - t) ** 2).mean() for o, t in zip(model(x), targets))
         loss.backward()
         optimizer.step()
 
     def state_columns(weight):
-        return weight[columns] if columns else weight[:, weight.shape[1] // 2:]
+        return weight[columns] if columns else weight[:, weight.shape[1] // 2 :]
 
     writers_before = [w.detach().clone() for w in writers]
     step()
@@ -218,10 +234,11 @@ def test_the_registered_initializer_starts_mmdets_own_resnet(resnet50, resnet50_
 
 
 def test_regnet_without_regulators_takes_a_resnet_checkpoint_strictly(resnet50, resnet50_files):
-    plain = RNNRegNet(depth=50, regulator_stages=(), init_cfg=dict(type='Pretrained',
-                                                                   checkpoint=resnet50_files['torchvision']))
+    plain = RNNRegNet(
+        depth=50, regulator_stages=(), init_cfg=dict(type='Pretrained', checkpoint=resnet50_files['torchvision'])
+    )
     plain.init_weights()
-    (report, ) = plain.checkpoint_reports
+    (report,) = plain.checkpoint_reports
     assert len(report.loaded) == len(resnet50.state_dict()) and report.unused == ['fc.weight', 'fc.bias']
 
 
@@ -244,8 +261,9 @@ def init_log(model) -> list:
 
 
 def test_a_load_reports_in_one_line(resnet50_files):
-    lines = init_log(RLAResNet(depth=50, init_cfg=dict(type='ResNetWarmStart',
-                                                        checkpoint=resnet50_files['torchvision'])))
+    lines = init_log(
+        RLAResNet(depth=50, init_cfg=dict(type='ResNetWarmStart', checkpoint=resnet50_files['torchvision']))
+    )
     assert len(lines) == 1
     assert lines[0].startswith("ResNetWarmStart: RLAResNet-50 from '") and '318 tensors from the checkpoint' in lines[0]
     assert '83 initialised fresh (conv_out, norms, recurrent_conv)' in lines[0]
@@ -270,32 +288,53 @@ def test_pretrained_that_leaves_the_trunk_fresh_stops_in_one_line(resnet50_files
     # With the prefix it loads whole, and says so.
     whole = RLAResNet(depth=50, init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
     whole.init_weights()
-    (report, ) = whole.checkpoint_reports
+    (report,) = whole.checkpoint_reports
     assert len(report.loaded) == 401 and not report.fresh and not report.unused
 
 
 def test_warm_start_refuses_what_is_not_its_resnet(resnet50_files, tmp_path):
     deeper = str(tmp_path / 'resnet101.pth')
     torch.save(ResNet(101).state_dict(), deeper)
-    with pytest.raises(ValueError, match=r'holds a ResNet-101 \(bottleneck blocks 3-4-23-3\) at the top level .*'
-                                         r'does not fit this RLAResNet-50 \(blocks 3-4-6-3\)'):
+    with pytest.raises(
+        ValueError,
+        match=r'holds a ResNet-101 \(bottleneck blocks 3-4-23-3\) at the top level .*'
+        r'does not fit this RLAResNet-50 \(blocks 3-4-6-3\)',
+    ):
         warm_started(RLAResNet, deeper, depth=50)
     family = str(tmp_path / 'rla.pth')
     torch.save(RLAResNet(depth=18).state_dict(), family)
-    with pytest.raises(ValueError, match=r"holds no ResNet stem and blocks .* one of this package's stateful "
-                                         r'families \(layer1.blocks'):
+    with pytest.raises(
+        ValueError,
+        match=r"holds no ResNet stem and blocks .* one of this package's stateful "
+        r'families \(layer1.blocks',
+    ):
         warm_started(RNNRegNet, family, depth=18)
     authors = str(tmp_path / 'authors.pth')
-    torch.save({'conv1.weight': torch.zeros(1), 'stages.0.0.conv1.weight': torch.zeros(1),
-                'conv_outs.0.weight': torch.zeros(1)}, authors)
-    with pytest.raises(ValueError, match=r"the RLA-Net authors' layout \(convert it with "
-                                         r'tools/model_converters/rlanet2mmdet.py\)'):
+    torch.save(
+        {
+            'conv1.weight': torch.zeros(1),
+            'stages.0.0.conv1.weight': torch.zeros(1),
+            'conv_outs.0.weight': torch.zeros(1),
+        },
+        authors,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"the RLA-Net authors' layout \(convert it with "
+        r'tools/model_converters/rlanet2mmdet.py\)',
+    ):
         warm_started(RLAResNet, authors, depth=50)
     narrow = str(tmp_path / 'narrow.pth')
     torch.save(ResNet(50, base_channels=32).state_dict(), narrow)
-    with pytest.raises(ValueError, match=r"conv1.weight has shape \(32, 3, 7, 7\), the model's conv1.weight "
-                                         r'\(64, 3, 7, 7\)'):
+    with pytest.raises(
+        ValueError,
+        match=r"conv1.weight has shape \(32, 3, 7, 7\), the model's conv1.weight "
+        r'\(64, 3, 7, 7\)',
+    ):
         warm_started(RLAResNet, narrow, depth=50)
-    with pytest.raises(ValueError, match=r"init_cfg 'ResNetWarmStart' takes \['checkpoint', 'prefix', "
-                                         r"'map_location'\] \(checkpoint required\), got \['chekpoint'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"init_cfg 'ResNetWarmStart' takes \['checkpoint', 'prefix', "
+        r"'map_location'\] \(checkpoint required\), got \['chekpoint'\]",
+    ):
         RoRResNet(depth=18, init_cfg=dict(type='ResNetWarmStart', chekpoint='x')).init_weights()

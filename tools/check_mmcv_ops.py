@@ -9,6 +9,7 @@ the ops are CPU-only on a machine whose GPUs torch sees (mmcv's nms on a CUDA te
 ``nms_impl: implementation for device cuda:0 not found``; ``--allow-cpu-ops`` accepts that) or where a
 device's results differ from the CPU's.
 """
+
 import argparse
 import os
 import sys
@@ -25,6 +26,7 @@ PROG = 'check_mmcv_ops.py'
 def ops_flavour() -> str:
     """``cpu`` or ``cuda <version>``: what the installed mmcv's compiled ops were built with."""
     from mmcv.ops import get_compiling_cuda_version
+
     version = get_compiling_cuda_version()
     return 'cpu' if version == 'not available' else f'cuda {version}'
 
@@ -48,6 +50,7 @@ def sample_inputs(seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor, torch.Tens
 def compare_on(device: str, tolerance: float = 1e-4) -> Tuple[bool, str]:
     """Runs mmcv's nms and RoIAlign on ``device`` and on the CPU; returns whether they agree and a line."""
     from mmcv.ops import RoIAlign, nms
+
     boxes, scores, features, rois = sample_inputs()
     _, keep_cpu = nms(boxes, scores, iou_threshold=0.5)
     _, keep_dev = nms(boxes.to(device), scores.to(device), iou_threshold=0.5)
@@ -58,19 +61,30 @@ def compare_on(device: str, tolerance: float = 1e-4) -> Tuple[bool, str]:
     diff = (pooled_cpu - pooled_dev).abs().max().item()
     ok = same_keep and diff <= tolerance
     name = f' ({torch.cuda.get_device_name(torch.device(device))})' if torch.device(device).type == 'cuda' else ''
-    nms_text = (f'nms keeps the same {len(keep_cpu)} of {len(boxes)} boxes' if same_keep else
-                f'nms keeps {len(keep_dev)} boxes against the CPU\'s {len(keep_cpu)} (or in another order)')
+    nms_text = (
+        f'nms keeps the same {len(keep_cpu)} of {len(boxes)} boxes'
+        if same_keep
+        else f"nms keeps {len(keep_dev)} boxes against the CPU's {len(keep_cpu)} (or in another order)"
+    )
     return ok, f'{device}{name}: {nms_text}, RoIAlign max |difference| {diff:.2g} (tolerance {tolerance:g})'
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
-    parser.add_argument('--device', action='append', default=None,
-                        help='a torch device to compare with the CPU (repeatable; default: every GPU torch sees)')
-    parser.add_argument('--allow-cpu-ops', action='store_true',
-                        help='accept CPU-only ops on a GPU machine (MMDET_RLA_MMCV_CUDA=0): report, compare nothing')
+    parser.add_argument(
+        '--device',
+        action='append',
+        default=None,
+        help='a torch device to compare with the CPU (repeatable; default: every GPU torch sees)',
+    )
+    parser.add_argument(
+        '--allow-cpu-ops',
+        action='store_true',
+        help='accept CPU-only ops on a GPU machine (MMDET_RLA_MMCV_CUDA=0): report, compare nothing',
+    )
     args = parser.parse_args(argv)
     import mmcv
+
     flavour = ops_flavour()
     print(f'mmcv {mmcv.__version__} ops: {flavour}')
     if args.device:
@@ -91,8 +105,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.allow_cpu_ops:
             print(f'CPU-only ops on a machine with {len(on_gpu)} GPU(s) (allowed): nms on CUDA tensors will fail')
             return 0
-        raise ValueError(f'mmcv {mmcv.__version__} has CPU-only ops, but torch sees {len(on_gpu)} GPU(s): its nms '
-                         'on CUDA tensors fails; set it up again with CUDA ops (docs/installation.md)')
+        raise ValueError(
+            f'mmcv {mmcv.__version__} has CPU-only ops, but torch sees {len(on_gpu)} GPU(s): its nms '
+            'on CUDA tensors fails; set it up again with CUDA ops (docs/installation.md)'
+        )
     failures = 0
     for device in devices:
         ok, line = compare_on(device)

@@ -16,6 +16,7 @@ environment (and torch) exist. Run as a script it
 
 Bad input ends in one ``setup_env.sh: error: ...`` line (exit status 1), as the project's tools report it.
 """
+
 import argparse
 import dataclasses
 import glob
@@ -59,12 +60,23 @@ ARCH_PATTERN = re.compile(r'^(\d+)\.(\d+)(a?)(\+PTX)?$')
 # mmcv 2.1.0.
 NVCC_PARTS = ('nvidia-cuda-nvcc', 'nvidia-nvvm', 'nvidia-cuda-crt', 'nvidia-cuda-cccl')
 KNOWN_NVCC_PINS = {
-    '13.0': ('nvidia-cuda-nvcc==13.0.88', 'nvidia-nvvm==13.0.88', 'nvidia-cuda-crt==13.0.88',
-             'nvidia-cuda-cccl==13.0.85'),
+    '13.0': (
+        'nvidia-cuda-nvcc==13.0.88',
+        'nvidia-nvvm==13.0.88',
+        'nvidia-cuda-crt==13.0.88',
+        'nvidia-cuda-cccl==13.0.85',
+    ),
 }
 # The files whose content the idempotence stamp hashes (those of them that exist).
-STAMP_FILES = ('tools/setup_env.sh', 'tools/setup_plan.py', 'tools/mmcv_build.sh', 'tools/check_mmcv_ops.py',
-               'requirements.txt', 'setup.py', 'pyproject.toml')
+STAMP_FILES = (
+    'tools/setup_env.sh',
+    'tools/setup_plan.py',
+    'tools/mmcv_build.sh',
+    'tools/check_mmcv_ops.py',
+    'requirements.txt',
+    'setup.py',
+    'pyproject.toml',
+)
 # The environment variables the ops decision reads; a change of any re-runs the setup.
 STAMP_VARIABLES = ('MMDET_RLA_MMCV_CUDA', 'TORCH_CUDA_ARCH_LIST', 'CUDA_VISIBLE_DEVICES')
 
@@ -79,6 +91,7 @@ class TorchFacts:
     unknown rather than absent. ``gpus``: the compute capabilities of the GPUs torch sees, as ``'9.0'``.
     ``toolkit``: the version of the ``cuda-toolkit`` distribution torch's wheel depends on, if installed, and
     ``toolkit_pins`` the component versions it names (``('nvidia-cuda-nvcc', '13.0.88')``, ...)."""
+
     version: Optional[str]
     cuda: Optional[str] = None
     gpus: Tuple[str, ...] = ()
@@ -95,6 +108,7 @@ class Flavour:
     """The ops an mmcv build carries: ``kind`` 'cpu', or 'cuda' with the CUDA version and the architectures
     (``arches``, as TORCH_CUDA_ARCH_LIST entries) it compiles for. ``cuda`` None with kind 'cuda': the version
     is not known yet (torch not installed). ``why``: the reason, for the plan's line."""
+
     kind: str
     cuda: Optional[str] = None
     arches: Tuple[str, ...] = ()
@@ -119,6 +133,7 @@ class Flavour:
 class NvccCandidate:
     """An nvcc found on this machine: its path, the toolkit root it belongs to, and ``nvcc --version``'s
     release (``'13.0.88'``; None when it did not run)."""
+
     path: str
     root: str
     version: Optional[str]
@@ -129,6 +144,7 @@ class NvccChoice:
     """How the CUDA ops get compiled: ``kind`` 'system' (``candidate``'s toolkit is CUDA_HOME) or 'registry'
     (``packages`` are installed into the environment and their folder is CUDA_HOME). ``notes``: the lines
     that say why a toolkit found on the machine was not used."""
+
     kind: str
     candidate: Optional[NvccCandidate] = None
     packages: Tuple[str, ...] = ()
@@ -137,8 +153,10 @@ class NvccChoice:
     def describe(self) -> str:
         if self.kind == 'system':
             assert self.candidate is not None
-            return (f'{self.candidate.path} {self.candidate.version} (system toolkit; '
-                    f'CUDA_HOME={self.candidate.root} for the build)')
+            return (
+                f'{self.candidate.path} {self.candidate.version} (system toolkit; '
+                f'CUDA_HOME={self.candidate.root} for the build)'
+            )
         return f'registry: would install {" ".join(self.packages)} into the environment (CUDA_HOME for the build)'
 
 
@@ -147,8 +165,10 @@ def parse_mode(value: Optional[str]) -> str:
     """MMDET_RLA_MMCV_CUDA's value: unset or empty is ``auto``."""
     mode = (value or 'auto').strip().lower()
     if mode not in MODES:
-        raise PlanError(f"MMDET_RLA_MMCV_CUDA must be one of {', '.join(MODES)} (auto: CUDA ops where a GPU is "
-                        f"visible; 1: CUDA ops; 0: CPU-only ops), got {value!r}")
+        raise PlanError(
+            f'MMDET_RLA_MMCV_CUDA must be one of {", ".join(MODES)} (auto: CUDA ops where a GPU is '
+            f'visible; 1: CUDA ops; 0: CPU-only ops), got {value!r}'
+        )
     return mode
 
 
@@ -157,7 +177,7 @@ def parse_nvcc_mode(value: Optional[str]) -> str:
     ``system`` or ``registry``."""
     mode = (value or 'auto').strip().lower()
     if mode not in NVCC_MODES:
-        raise PlanError(f"MMDET_RLA_NVCC must be one of {', '.join(NVCC_MODES)}, got {value!r}")
+        raise PlanError(f'MMDET_RLA_NVCC must be one of {", ".join(NVCC_MODES)}, got {value!r}')
     return mode
 
 
@@ -180,9 +200,11 @@ def parse_arch_list(text: str, cuda: Optional[str]) -> Tuple[str, ...]:
         expanded = expanded.replace(name, arches)
     entries = [entry for entry in expanded.split(';') if entry]
     oldest = MIN_ARCH.get(cuda_major(cuda)) if cuda else None
-    allowed = ('compute capabilities such as 8.0, 9.0a or 12.0+PTX' +
-               (f' from {oldest[0]}.{oldest[1]} up' if oldest else '') +
-               ", ';'- or space-separated, or the names Turing, Ampere, Ada, Hopper, Blackwell")
+    allowed = (
+        'compute capabilities such as 8.0, 9.0a or 12.0+PTX'
+        + (f' from {oldest[0]}.{oldest[1]} up' if oldest else '')
+        + ", ';'- or space-separated, or the names Turing, Ampere, Ada, Hopper, Blackwell"
+    )
     if not entries:
         raise PlanError(f'TORCH_CUDA_ARCH_LIST is empty: give {allowed}')
     for entry in entries:
@@ -191,7 +213,7 @@ def parse_arch_list(text: str, cuda: Optional[str]) -> Tuple[str, ...]:
             raise PlanError(f'TORCH_CUDA_ARCH_LIST: {entry!r} is not an architecture; give {allowed}')
         if oldest and (int(match.group(1)), int(match.group(2))) < oldest:
             raise PlanError(f'TORCH_CUDA_ARCH_LIST: CUDA {cuda} does not compile for {entry}; give {allowed}')
-    with_ptx = {entry[:-len('+PTX')] for entry in entries if entry.endswith('+PTX')}
+    with_ptx = {entry[: -len('+PTX')] for entry in entries if entry.endswith('+PTX')}
     kept = {entry for entry in entries if entry not in with_ptx}  # 9.0 next to 9.0+PTX: 9.0+PTX says both
     return tuple(sorted(kept, key=_arch_key))
 
@@ -205,11 +227,13 @@ def choose_arches(user_value: Optional[str], gpus: Sequence[str], cuda: Optional
     if gpus:
         return tuple(sorted(set(gpus), key=_arch_key)), 'the visible GPUs'
     if cuda is None:
-        return (), 'the default for torch\'s CUDA version'
+        return (), "the default for torch's CUDA version"
     default = DEFAULT_ARCHES.get(cuda_major(cuda))
     if default is None:
-        raise PlanError(f'no default architecture list is known for CUDA {cuda}: set TORCH_CUDA_ARCH_LIST '
-                        '(for example 8.0;9.0) to the compute capabilities of the GPUs the ops will run on')
+        raise PlanError(
+            f'no default architecture list is known for CUDA {cuda}: set TORCH_CUDA_ARCH_LIST '
+            '(for example 8.0;9.0) to the compute capabilities of the GPUs the ops will run on'
+        )
     return default, f'the default for CUDA {cuda_major(cuda)} (GPUs torch itself supports)'
 
 
@@ -225,8 +249,10 @@ def decide_flavour(mode: str, torch: TorchFacts, user_arches: Optional[str] = No
         return Flavour('cpu', why=why)
     if torch.installed and torch.cuda is None:
         if mode == '1':
-            raise PlanError(f'MMDET_RLA_MMCV_CUDA=1 asks for CUDA ops, but torch {torch.version} is a CPU-only '
-                            'build: install a CUDA build of torch, or use MMDET_RLA_MMCV_CUDA=auto or 0')
+            raise PlanError(
+                f'MMDET_RLA_MMCV_CUDA=1 asks for CUDA ops, but torch {torch.version} is a CPU-only '
+                'build: install a CUDA build of torch, or use MMDET_RLA_MMCV_CUDA=auto or 0'
+            )
         why = 'no GPU visible' if not torch.gpus else f'torch {torch.version} is a CPU-only build'
         return Flavour('cpu', why=why)
     if mode == 'auto' and not torch.gpus:
@@ -277,8 +303,15 @@ def covers(arches: Iterable[str], capability: str) -> bool:
     return False
 
 
-def choose_cached(prefix: str, flavour: Flavour, mode: str, gpus: Sequence[str], user_arches: Optional[str],
-                  cached: Iterable[str], legacy: Optional[str] = None) -> Optional[str]:
+def choose_cached(
+    prefix: str,
+    flavour: Flavour,
+    mode: str,
+    gpus: Sequence[str],
+    user_arches: Optional[str],
+    cached: Iterable[str],
+    legacy: Optional[str] = None,
+) -> Optional[str]:
     """The cached wheel folder to install from instead of building (``cached``: the names of the cache's
     folders that hold a wheel), or None to build one.
 
@@ -301,13 +334,18 @@ def choose_cached(prefix: str, flavour: Flavour, mode: str, gpus: Sequence[str],
     for name in names:
         if not name.startswith(prefix + '-'):
             continue
-        found = parse_tag(name[len(prefix) + 1:])
+        found = parse_tag(name[len(prefix) + 1 :])
         if found is None or found.kind != 'cuda':
             continue
         if flavour.kind == 'cpu' and mode == 'auto' and not gpus:
             candidates.append((len(found.arches), name))
-        elif (flavour.kind == 'cuda' and found.cuda == flavour.cuda and gpus and not (user_arches or '').strip()
-              and all(covers(found.arches, gpu) for gpu in gpus)):
+        elif (
+            flavour.kind == 'cuda'
+            and found.cuda == flavour.cuda
+            and gpus
+            and not (user_arches or '').strip()
+            and all(covers(found.arches, gpu) for gpu in gpus)
+        ):
             candidates.append((-len(found.arches), name))  # the fewest arches: the one built for these GPUs
     return max(candidates)[1] if candidates else None
 
@@ -316,8 +354,10 @@ def check_install(flavour: Flavour, mode: str, gpus: Sequence[str], torch_cuda: 
     """Refuses to install CPU-only ops where a GPU is visible to a CUDA build of torch (its first nms on a
     CUDA tensor would fail), unless MMDET_RLA_MMCV_CUDA=0 asked for exactly that."""
     if flavour.kind == 'cpu' and gpus and torch_cuda and parse_mode(mode) != '0':
-        raise PlanError(f'refusing to install a CPU-only mmcv on a machine with {len(gpus)} visible GPU(s): its '
-                        'ops would fail on CUDA tensors (set MMDET_RLA_MMCV_CUDA=0 if that is what you want)')
+        raise PlanError(
+            f'refusing to install a CPU-only mmcv on a machine with {len(gpus)} visible GPU(s): its '
+            'ops would fail on CUDA tensors (set MMDET_RLA_MMCV_CUDA=0 if that is what you want)'
+        )
 
 
 def parse_nvcc_version(text: str) -> Optional[str]:
@@ -341,18 +381,22 @@ def registry_packages(cuda: str, toolkit_pins: Sequence[Tuple[str, str]] = ()) -
     pins = dict(toolkit_pins)
     nvcc = pins.get('nvidia-cuda-nvcc')
     if nvcc and '.'.join(nvcc.split('.')[:2]) == cuda:
-        return tuple(f'{name}=={pins.get(name, f"{cuda}.*" if name == "nvidia-cuda-cccl" else nvcc)}'
-                     for name in NVCC_PARTS)
+        return tuple(
+            f'{name}=={pins.get(name, f"{cuda}.*" if name == "nvidia-cuda-cccl" else nvcc)}' for name in NVCC_PARTS
+        )
     if cuda in KNOWN_NVCC_PINS:
         return KNOWN_NVCC_PINS[cuda]
     if cuda_major(cuda) >= 13:
         return tuple(f'{name}=={cuda}.*' for name in NVCC_PARTS)
-    raise PlanError(f'the registry has no nvcc packages this setup knows for CUDA {cuda}: install a CUDA '
-                    f'{cuda_major(cuda)} toolkit and set CUDA_HOME to it')
+    raise PlanError(
+        f'the registry has no nvcc packages this setup knows for CUDA {cuda}: install a CUDA '
+        f'{cuda_major(cuda)} toolkit and set CUDA_HOME to it'
+    )
 
 
-def choose_nvcc(torch: TorchFacts, torch_cuda: str, candidates: Sequence[NvccCandidate],
-                nvcc_mode: str = 'auto') -> NvccChoice:
+def choose_nvcc(
+    torch: TorchFacts, torch_cuda: str, candidates: Sequence[NvccCandidate], nvcc_mode: str = 'auto'
+) -> NvccChoice:
     """The first system nvcc (``candidates``, in the order CUDA_HOME, PATH, /usr/local/cuda) whose CUDA major
     version equals torch's, as torch's extension builder requires; else the registry's nvcc of torch's CUDA
     version, installed into the environment. A toolkit of another major version is named in one note line."""
@@ -365,8 +409,10 @@ def choose_nvcc(torch: TorchFacts, torch_cuda: str, candidates: Sequence[NvccCan
                 continue
             if cuda_major(candidate.version) == cuda_major(torch_cuda):
                 return NvccChoice('system', candidate=candidate, notes=tuple(notes))
-            notes.append(f'found nvcc {candidate.version} at {candidate.path}, but torch {torch.version} needs '
-                         f'CUDA {cuda_major(torch_cuda)}.x to compile its extensions: not used')
+            notes.append(
+                f'found nvcc {candidate.version} at {candidate.path}, but torch {torch.version} needs '
+                f'CUDA {cuda_major(torch_cuda)}.x to compile its extensions: not used'
+            )
         if nvcc_mode == 'system':
             found = '; '.join(notes) if notes else 'no nvcc found (CUDA_HOME, PATH, /usr/local/cuda)'
             raise PlanError(f'MMDET_RLA_NVCC=system, but no CUDA {cuda_major(torch_cuda)} toolkit: {found}')
@@ -402,7 +448,7 @@ def stamp_key(root: str, environ: Dict[str, str], smi_gpus: Optional[Sequence[st
 
 
 # ---------------------------------------------------------------------------------------------- probes
-TORCH_PROBE = r'''
+TORCH_PROBE = r"""
 import importlib.metadata as md, json, platform, re, sys
 out = dict(python=sys.version.split()[0], pytag='cp%d%d' % sys.version_info[:2], machine=platform.machine(),
            torch=None, cuda=None, gpus=[], toolkit=None, toolkit_pins=[], mmcv=None, mmcv_ops=None)
@@ -430,7 +476,7 @@ else:
         except Exception as error:  # not installed, or installed without (loadable) ops
             out['mmcv_ops'] = 'error: %s' % (str(error).splitlines() or [type(error).__name__])[0]
 print('MMDET_RLA_PROBE ' + json.dumps(out))
-'''
+"""
 
 
 def probe_python(python: str, with_mmcv: bool = False) -> dict:
@@ -440,9 +486,11 @@ def probe_python(python: str, with_mmcv: bool = False) -> dict:
     done = subprocess.run(args, capture_output=True, text=True, cwd='/', check=False)
     for line in done.stdout.splitlines():
         if line.startswith('MMDET_RLA_PROBE '):
-            return json.loads(line[len('MMDET_RLA_PROBE '):])
-    raise PlanError(f'{python} could not be probed (exit status {done.returncode}): '
-                    f'{(done.stderr.strip().splitlines() or ["no output"])[-1]}')
+            return json.loads(line[len('MMDET_RLA_PROBE ') :])
+    raise PlanError(
+        f'{python} could not be probed (exit status {done.returncode}): '
+        f'{(done.stderr.strip().splitlines() or ["no output"])[-1]}'
+    )
 
 
 def probe_nvidia_smi() -> Optional[List[str]]:
@@ -452,8 +500,13 @@ def probe_nvidia_smi() -> Optional[List[str]]:
     if smi is None:
         return None
     try:
-        done = subprocess.run([smi, '--query-gpu=compute_cap', '--format=csv,noheader'], capture_output=True,
-                              text=True, timeout=30, check=False)
+        done = subprocess.run(
+            [smi, '--query-gpu=compute_cap', '--format=csv,noheader'],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:
@@ -484,8 +537,13 @@ def probe_nvcc_candidates(environ: Dict[str, str]) -> List[NvccCandidate]:
             done = subprocess.run([path, '--version'], capture_output=True, text=True, timeout=60, check=False)
             version = parse_nvcc_version(done.stdout) if done.returncode == 0 else None
             # The toolkit's root as nvcc itself sees it: /usr/local/bin/nvcc may be a wrapper script.
-            done = subprocess.run([path, '--dryrun', '-x', 'cu', '-c', os.devnull, '-o', os.devnull],
-                                  capture_output=True, text=True, timeout=60, check=False)
+            done = subprocess.run(
+                [path, '--dryrun', '-x', 'cu', '-c', os.devnull, '-o', os.devnull],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
             root = parse_nvcc_root(done.stdout + done.stderr) or root
         except (OSError, subprocess.TimeoutExpired):
             pass
@@ -498,14 +556,17 @@ def probe_nvcc_candidates(environ: Dict[str, str]) -> List[NvccCandidate]:
 
 def cached_wheel_dirs(cache: str, mmcv_version: str) -> List[str]:
     """The names of the cache's folders that hold an mmcv wheel of ``mmcv_version``."""
-    return sorted(os.path.basename(os.path.dirname(path))
-                  for path in glob.glob(os.path.join(glob.escape(cache), '*', f'mmcv-{mmcv_version}-*.whl')))
+    return sorted(
+        os.path.basename(os.path.dirname(path))
+        for path in glob.glob(os.path.join(glob.escape(cache), '*', f'mmcv-{mmcv_version}-*.whl'))
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the CLI
 @dataclasses.dataclass
 class Decision:
     """Everything the setup decided about mmcv, for the plan's lines and the setup's variables."""
+
     python: dict
     torch: TorchFacts
     mode: str
@@ -518,13 +579,17 @@ class Decision:
     notes: List[str] = dataclasses.field(default_factory=list)
 
 
-def visible_gpus(torch: TorchFacts, smi_gpus: Optional[Sequence[str]],
-                 environ: Dict[str, str]) -> Tuple[Tuple[str, ...], str]:
+def visible_gpus(
+    torch: TorchFacts, smi_gpus: Optional[Sequence[str]], environ: Dict[str, str]
+) -> Tuple[Tuple[str, ...], str]:
     """The GPUs the decision counts, and a line saying where they were seen. torch's view wins (it honours
     CUDA_VISIBLE_DEVICES); where torch is missing or sees none while nvidia-smi lists GPUs and
     CUDA_VISIBLE_DEVICES hides none (a driver too old for torch's CUDA, say), nvidia-smi's count."""
-    smi_text = 'nvidia-smi: not found' if smi_gpus is None else f'nvidia-smi lists {len(smi_gpus)}' + (
-        f' ({" ".join(smi_gpus)})' if smi_gpus else '')
+    smi_text = (
+        'nvidia-smi: not found'
+        if smi_gpus is None
+        else f'nvidia-smi lists {len(smi_gpus)}' + (f' ({" ".join(smi_gpus)})' if smi_gpus else '')
+    )
     if torch.gpus:
         return torch.gpus, f'torch sees {len(torch.gpus)} ({" ".join(torch.gpus)}); {smi_text}'
     torch_text = 'torch: not installed yet' if not torch.installed else 'torch sees none'
@@ -537,36 +602,52 @@ def visible_gpus(torch: TorchFacts, smi_gpus: Optional[Sequence[str]],
     return (), f'{torch_text}; {smi_text}{hidden}'
 
 
-def decide(python_facts: dict, environ: Dict[str, str], cache: str, mmcv_version: str,
-           smi_gpus: Optional[Sequence[str]], cached: Iterable[str],
-           nvcc_candidates: Optional[Sequence[NvccCandidate]]) -> Decision:
+def decide(
+    python_facts: dict,
+    environ: Dict[str, str],
+    cache: str,
+    mmcv_version: str,
+    smi_gpus: Optional[Sequence[str]],
+    cached: Iterable[str],
+    nvcc_candidates: Optional[Sequence[NvccCandidate]],
+) -> Decision:
     """All decisions from the probes' results. ``nvcc_candidates`` None: not probed (no build needed)."""
-    torch_facts = TorchFacts(version=python_facts.get('torch'), cuda=python_facts.get('cuda'),
-                             gpus=tuple(python_facts.get('gpus') or ()), toolkit=python_facts.get('toolkit'),
-                             toolkit_pins=tuple(tuple(pin) for pin in python_facts.get('toolkit_pins') or ()))
+    torch_facts = TorchFacts(
+        version=python_facts.get('torch'),
+        cuda=python_facts.get('cuda'),
+        gpus=tuple(python_facts.get('gpus') or ()),
+        toolkit=python_facts.get('toolkit'),
+        toolkit_pins=tuple(tuple(pin) for pin in python_facts.get('toolkit_pins') or ()),
+    )
     gpus, gpu_note = visible_gpus(torch_facts, smi_gpus, environ)
     counted = dataclasses.replace(torch_facts, gpus=gpus)
     mode = parse_mode(environ.get('MMDET_RLA_MMCV_CUDA'))
     user_arches = environ.get('TORCH_CUDA_ARCH_LIST')
     flavour = decide_flavour(mode, counted, user_arches)
-    decision = Decision(python=python_facts, torch=counted, mode=mode, flavour=flavour,
-                        smi_gpus=list(smi_gpus) if smi_gpus is not None else None, gpu_note=gpu_note)
+    decision = Decision(
+        python=python_facts,
+        torch=counted,
+        mode=mode,
+        flavour=flavour,
+        smi_gpus=list(smi_gpus) if smi_gpus is not None else None,
+        gpu_note=gpu_note,
+    )
     if not torch_facts.installed:
         return decision
     prefix = wheel_prefix(mmcv_version, torch_facts.version, python_facts['pytag'], python_facts['machine'])
-    legacy = wheel_prefix(mmcv_version, torch_facts.version.split('+')[0], python_facts['pytag'],
-                          python_facts['machine'])
+    legacy = wheel_prefix(
+        mmcv_version, torch_facts.version.split('+')[0], python_facts['pytag'], python_facts['machine']
+    )
     decision.wheel_dir = os.path.join(cache, f'{prefix}-{flavour.tag}')
     reuse = choose_cached(prefix, flavour, mode, gpus, user_arches, cached, legacy)
     if reuse is not None:
         decision.reuse_dir = os.path.join(cache, reuse)
-        reused = Flavour('cpu') if reuse == legacy else parse_tag(reuse[len(prefix) + 1:])
+        reused = Flavour('cpu') if reuse == legacy else parse_tag(reuse[len(prefix) + 1 :])
         check_install(reused, mode, gpus, torch_facts.cuda)
     else:
         check_install(flavour, mode, gpus, torch_facts.cuda)
         if flavour.kind == 'cuda' and nvcc_candidates is not None:
-            decision.nvcc = choose_nvcc(counted, flavour.cuda, nvcc_candidates,
-                                        environ.get('MMDET_RLA_NVCC'))
+            decision.nvcc = choose_nvcc(counted, flavour.cuda, nvcc_candidates, environ.get('MMDET_RLA_NVCC'))
             decision.notes.extend(decision.nvcc.notes)
     return decision
 
@@ -588,16 +669,20 @@ def plan_lines(decision: Decision, venv_python: str, python_exists: bool, torch_
     if python_exists:
         lines.append(f'python: {venv_python} ({py["python"]}, {py["pytag"]}, {py["machine"]})')
     else:
-        lines.append(f'python: {os.path.dirname(os.path.dirname(venv_python))} does not exist: would be created '
-                     f'with {py["executable"]} ({py["python"]}, {py["pytag"]}, {py["machine"]})')
+        lines.append(
+            f'python: {os.path.dirname(os.path.dirname(venv_python))} does not exist: would be created '
+            f'with {py["executable"]} ({py["python"]}, {py["pytag"]}, {py["machine"]})'
+        )
     torch = decision.torch
     if torch.installed:
         cuda = f'CUDA {torch.cuda}' if torch.cuda else 'CPU-only build'
         toolkit = f', cuda-toolkit {torch.toolkit}' if torch.toolkit else ''
         lines.append(f'torch: {torch.version}, {cuda}{toolkit}')
     else:
-        lines.append(f'torch: not installed: would install torch=={torch_pin} (its CUDA version is known only '
-                     'once it is installed)')
+        lines.append(
+            f'torch: not installed: would install torch=={torch_pin} (its CUDA version is known only '
+            'once it is installed)'
+        )
     lines.append(f'gpus: {decision.gpu_note}')
     flavour = decision.flavour
     source = f'; arches from {flavour.arch_source}' if flavour.kind == 'cuda' else ''
@@ -607,8 +692,7 @@ def plan_lines(decision: Decision, venv_python: str, python_exists: bool, torch_
     if flavour.kind == 'cpu':
         lines.append('nvcc: not needed (CPU-only ops)')
     elif not torch.installed:
-        lines.append('nvcc: chosen once torch is installed (a toolkit of its CUDA major version, else the '
-                     'registry\'s)')
+        lines.append("nvcc: chosen once torch is installed (a toolkit of its CUDA major version, else the registry's)")
     elif decision.reuse_dir:
         lines.append('nvcc: not needed (a cached wheel is installed)')
     elif decision.nvcc is not None:
@@ -616,17 +700,24 @@ def plan_lines(decision: Decision, venv_python: str, python_exists: bool, torch_
     for note in decision.notes:
         lines.append(f'nvcc note: {note}')
     if not torch.installed:
-        lines.append(f'wheel cache: {cache}/mmcv-<mmcv>-torch<torch version>-{py["pytag"]}-{py["machine"]}-'
-                     f'{flavour.tag if flavour.kind == "cpu" else "cu<CUDA>-arch<arches>"} (named once torch is '
-                     'installed)')
+        lines.append(
+            f'wheel cache: {cache}/mmcv-<mmcv>-torch<torch version>-{py["pytag"]}-{py["machine"]}-'
+            f'{flavour.tag if flavour.kind == "cpu" else "cu<CUDA>-arch<arches>"} (named once torch is '
+            'installed)'
+        )
     elif decision.reuse_dir:
         lines.append(f'wheel cache: {decision.reuse_dir} (cached: would install it)')
     else:
         lines.append(f'wheel cache: {decision.wheel_dir} (not cached: would build mmcv there)')
     if py.get('mmcv'):
         ops = py.get('mmcv_ops')
-        installed = ('cpu' if ops == 'not available' else f'cuda {ops}' if ops and not ops.startswith('error')
-                     else f'ops not loadable ({ops})')
+        installed = (
+            'cpu'
+            if ops == 'not available'
+            else f'cuda {ops}'
+            if ops and not ops.startswith('error')
+            else f'ops not loadable ({ops})'
+        )
         lines.append(f'mmcv installed now: {py["mmcv"]}, {installed}')
     return lines
 
@@ -659,8 +750,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('command', choices=('check', 'stamp', 'plan', 'shell'))
     parser.add_argument('--root', default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     parser.add_argument('--python', help="the environment's python (plan: may not exist yet)")
-    parser.add_argument('--fallback-python', default=sys.executable,
-                        help='plan: the python the environment would be created with')
+    parser.add_argument(
+        '--fallback-python', default=sys.executable, help='plan: the python the environment would be created with'
+    )
     parser.add_argument('--cache', help='the wheel cache folder')
     parser.add_argument('--mmcv-version', default='2.1.0')
     parser.add_argument('--torch-pin', default='', help='plan: the torch version the setup installs')
@@ -686,10 +778,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             facts.update(torch=None, cuda=None, gpus=[], toolkit=None, toolkit_pins=[], mmcv=None)
         smi = probe_nvidia_smi()
         cached = cached_wheel_dirs(args.cache, args.mmcv_version)
-        decision = decide(facts, environ, args.cache, args.mmcv_version, smi, cached,
-                          probe_nvcc_candidates(environ))
-        lines = (plan_lines(decision, args.python, exists, args.torch_pin, args.cache) if args.command == 'plan'
-                 else shell_lines(decision))
+        decision = decide(facts, environ, args.cache, args.mmcv_version, smi, cached, probe_nvcc_candidates(environ))
+        lines = (
+            plan_lines(decision, args.python, exists, args.torch_pin, args.cache)
+            if args.command == 'plan'
+            else shell_lines(decision)
+        )
         print('\n'.join(lines))
         return 0
     except PlanError as error:

@@ -16,16 +16,13 @@ custom_imports = dict(imports=['mmdet_rla'], allow_failed_imports=False)
 
 data_root = 'work_dirs/demo/data/'
 image_size = (160, 160)  # (height, width) of the generated images
-metainfo = dict(
-    classes=('circle', 'rectangle', 'triangle'),
-    palette=[(220, 20, 60), (0, 130, 230), (60, 180, 75)])
+metainfo = dict(classes=('circle', 'rectangle', 'triangle'), palette=[(220, 20, 60), (0, 130, 230), (60, 180, 75)])
 base_channels = 16
 fpn_channels = 64
 
 model = dict(
     # torchvision-style normalisation (the base config's caffe values suit caffe weights only)
-    data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+    data_preprocessor=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     backbone=dict(
         _delete_=True,
         type='RLAResNet',
@@ -36,10 +33,11 @@ model = dict(
         frozen_stages=-1,  # trained from scratch: nothing to freeze
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,  # BN statistics are learnt here, not inherited
-        init_cfg=None),
+        init_cfg=None,
+    ),
     neck=dict(
-        in_channels=[base_channels, base_channels * 2, base_channels * 4, base_channels * 8],
-        out_channels=fpn_channels),
+        in_channels=[base_channels, base_channels * 2, base_channels * 4, base_channels * 8], out_channels=fpn_channels
+    ),
     bbox_head=dict(
         num_classes=len(metainfo['classes']),
         in_channels=fpn_channels,
@@ -47,8 +45,10 @@ model = dict(
         stacked_convs=2,
         norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
         # Objects are 20-70 px: COCO's first range (up to 64) would put nearly all of them on P3.
-        regress_ranges=((-1, 48), (48, 96), (96, 192), (192, 384), (384, 1e8))),
-    test_cfg=dict(nms_pre=300, max_per_img=20))
+        regress_ranges=((-1, 48), (48, 96), (96, 192), (192, 384), (384, 1e8)),
+    ),
+    test_cfg=dict(nms_pre=300, max_per_img=20),
+)
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
@@ -61,8 +61,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='Resize', scale=image_size[::-1], keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
 train_dataloader = dict(
     # At equal compute, 600 steps of 4 images beat 300 of 8 (bbox mAP 0.26 vs 0.19, on 200 images).
@@ -74,7 +73,9 @@ train_dataloader = dict(
         metainfo=metainfo,
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
-        pipeline=train_pipeline))
+        pipeline=train_pipeline,
+    ),
+)
 val_dataloader = dict(
     batch_size=8,
     num_workers=0,
@@ -84,7 +85,9 @@ val_dataloader = dict(
         metainfo=metainfo,
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
-        pipeline=test_pipeline))
+        pipeline=test_pipeline,
+    ),
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json', metric='bbox')
 test_evaluator = val_evaluator
@@ -99,13 +102,22 @@ optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05, fused=True),
-    clip_grad=dict(max_norm=10, norm_type=2))
+    clip_grad=dict(max_norm=10, norm_type=2),
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, T_max=max_epochs,
-         eta_min_ratio=0.05, convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        T_max=max_epochs,
+        eta_min_ratio=0.05,
+        convert_to_iter_based=True,
+    ),
 ]
 default_hooks = dict(
     logger=dict(type='MainProcessLoggerHook', interval=10),
-    checkpoint=dict(type='ResumableCheckpointHook', interval=max_epochs, max_keep_ckpts=1))
+    checkpoint=dict(type='ResumableCheckpointHook', interval=max_epochs, max_keep_ckpts=1),
+)
 auto_scale_lr = dict(enable=False, base_batch_size=4)

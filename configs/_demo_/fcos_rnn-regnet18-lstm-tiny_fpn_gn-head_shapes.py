@@ -13,4 +13,6 @@ model = dict(
         frozen_stages=-1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
-        init_cfg=None))
+        init_cfg=None,
+    )
+)

@@ -5,4 +5,6 @@ model = dict(
     backbone=dict(
         channel_attention='eca',
         eca_kernel_sizes=(5, 5, 5, 7),
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rla-eca-resnet50_in1k_official.pth')))
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rla-eca-resnet50_in1k_official.pth'),
+    )
+)

@@ -11,4 +11,6 @@ model = dict(
         init_cfg=dict(type='ResNetWarmStart', checkpoint='torchvision://resnet50'),
         # Frozen stem and first stage as mmdet's R-50 configs, but not the first stage's RLA parts, which no
         # checkpoint trained.
-        freeze_added_parts=False))
+        freeze_added_parts=False,
+    )
+)

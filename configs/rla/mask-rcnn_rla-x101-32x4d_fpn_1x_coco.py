@@ -16,4 +16,6 @@ model = dict(
         init_cfg=dict(type='ResNetWarmStart', checkpoint='open-mmlab://resnext101_32x4d'),
         # Frozen stem and first stage as the R-50 config, but not the first stage's RLA parts, which no checkpoint
         # trained.
-        freeze_added_parts=False))
+        freeze_added_parts=False,
+    )
+)

@@ -1,6 +1,5 @@
 _base_ = './retinanet_rla-r50_fpn_1x_coco.py'
 
 model = dict(
-    backbone=dict(
-        depth=101,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rla-resnet101_in1k_official.pth')))
+    backbone=dict(depth=101, init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rla-resnet101_in1k_official.pth'))
+)

@@ -19,7 +19,9 @@ model = dict(
         style='pytorch',
         # Made from the authors' released ImageNet weights by
         # tools/model_converters/rlanet2mmdet.py (see docs/rla.md).
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rla-resnet50_in1k_official.pth')))
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rla-resnet50_in1k_official.pth'),
+    )
+)
 
 # The paper trains with 8 images per step at lr 0.01, the linear-scaling equivalent of mmdet's
 # 16 images at 0.02; --auto-scale-lr rescales for other batch sizes.

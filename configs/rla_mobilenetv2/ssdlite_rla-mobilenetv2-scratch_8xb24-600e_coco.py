@@ -6,14 +6,11 @@ _base_ = 'mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py'
 custom_imports = dict(imports=['mmdet_rla'], allow_failed_imports=False)
 
 model = dict(
-    backbone=dict(
-        type='RLAMobileNetV2',
-        rla_channels=32,
-        recurrent_conv='depthwise',
-        recurrent_conv_sharing='network'),
+    backbone=dict(type='RLAMobileNetV2', rla_channels=32, recurrent_conv='depthwise', recurrent_conv_sharing='network'),
     # mmdet 3.3.0's SSDHead cannot predict (AttributeError on loss_cls, mmdetection issue #11063): the same head
     # with that fixed, for validation and testing.
-    bbox_head=dict(type='FixedSSDHead'))
+    bbox_head=dict(type='FixedSSDHead'),
+)
 
 # Training that survives interruption (mmdet_rla/engine; docs/training.md, "Interruptions and resuming"): exact
 # resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files.

@@ -15,7 +15,9 @@ model = dict(
         recurrent_conv_sharing='network',
         # Made from the authors' released dsrla_mobilenetv2_k32_2762.pth.tar by
         # tools/model_converters/rlanet2mmdet.py (see docs/rla_mobilenetv2.md).
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rla-mobilenetv2_in1k_official.pth')))
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rla-mobilenetv2_in1k_official.pth'),
+    )
+)
 
 # Training that survives interruption (mmdet_rla/engine; docs/training.md, "Interruptions and resuming"): exact
 # resume, a checkpoint on SIGTERM/SIGUSR1 (exit status 75) and crash-safe checkpoint files.

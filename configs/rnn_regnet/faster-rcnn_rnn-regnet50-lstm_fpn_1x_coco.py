@@ -23,7 +23,9 @@ model = dict(
         frozen_stages=1,
         norm_eval=True,
         # ... but the regulator parts of the first stage, which no checkpoint trained, train.
-        freeze_added_parts=False))
+        freeze_added_parts=False,
+    )
+)
 
 # mmdet's 1x recipe: 16 images per step at lr 0.02; --auto-scale-lr rescales for other batch sizes.
 auto_scale_lr = dict(enable=False, base_batch_size=16)

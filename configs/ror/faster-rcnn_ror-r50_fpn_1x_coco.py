@@ -26,7 +26,9 @@ model = dict(
         # from them, come from ``seed``). The Represent channels lose their shortcut, so unlike RLA and
         # RegNet the network does not start as that ResNet: by design (docs/weights.md). To start from a
         # RoR ImageNet checkpoint use init_cfg=dict(type='Pretrained', ...) (its masks replace the seeded).
-        init_cfg=dict(type='ResNetWarmStart', checkpoint='torchvision://resnet50')))
+        init_cfg=dict(type='ResNetWarmStart', checkpoint='torchvision://resnet50'),
+    )
+)
 
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 

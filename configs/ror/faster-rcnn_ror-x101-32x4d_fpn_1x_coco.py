@@ -8,4 +8,6 @@ model = dict(
         groups=32,
         base_width=4,
         # mmdet's ImageNet ResNeXt-101 32x4d weights: same parameter names as RoRResNeXt.
-        init_cfg=dict(type='ResNetWarmStart', checkpoint='open-mmlab://resnext101_32x4d')))
+        init_cfg=dict(type='ResNetWarmStart', checkpoint='open-mmlab://resnext101_32x4d'),
+    )
+)

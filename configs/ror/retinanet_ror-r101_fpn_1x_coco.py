@@ -1,7 +1,4 @@
 # RetinaNet with a RoR-ResNet-101 backbone, FPN, 1x schedule, COCO 2017.
 _base_ = './retinanet_ror-r50_fpn_1x_coco.py'
 
-model = dict(
-    backbone=dict(
-        depth=101,
-        init_cfg=dict(type='ResNetWarmStart', checkpoint='torchvision://resnet101')))
+model = dict(backbone=dict(depth=101, init_cfg=dict(type='ResNetWarmStart', checkpoint='torchvision://resnet101')))

@@ -36,6 +36,7 @@ What the hooks rely on (keep these when changing a family):
   (``norm2`` of basic blocks, ``norm3`` of bottlenecks); the linear 1x1 conv of inverted residual
   blocks.
 """
+
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -92,8 +93,10 @@ def stage_blocks(stage: nn.Module) -> List[nn.Module]:
         return list(blocks)
     if isinstance(stage, nn.Sequential):
         return list(stage)
-    raise ValueError(f'cannot find the blocks of stage {type(stage).__name__}: expected a sequence of '
-                     'blocks (mmdet ResLayer) or a module holding them in .blocks')
+    raise ValueError(
+        f'cannot find the blocks of stage {type(stage).__name__}: expected a sequence of '
+        'blocks (mmdet ResLayer) or a module holding them in .blocks'
+    )
 
 
 def iter_blocks(model: nn.Module) -> List[Tuple[str, nn.Module, nn.Module]]:
@@ -108,9 +111,11 @@ def iter_blocks(model: nn.Module) -> List[Tuple[str, nn.Module, nn.Module]]:
     backbone = unwrap_backbone(model)
     layer_names = getattr(backbone, 'res_layers', None) or getattr(backbone, 'layers', None)
     if not layer_names:
-        raise ValueError(f'{type(backbone).__name__} is not a residual backbone: block capture needs the '
-                         'stage names in backbone.res_layers (mmdet ResNet, RLAResNet, RLAResNeXt, RNNRegNet, '
-                         'RoRResNet, RoRResNeXt, ...) or backbone.layers (MobileNetV2, RLAMobileNetV2)')
+        raise ValueError(
+            f'{type(backbone).__name__} is not a residual backbone: block capture needs the '
+            'stage names in backbone.res_layers (mmdet ResNet, RLAResNet, RLAResNeXt, RNNRegNet, '
+            'RoRResNet, RoRResNeXt, ...) or backbone.layers (MobileNetV2, RLAMobileNetV2)'
+        )
     found = []
     for layer_name in layer_names:
         stage = getattr(backbone, layer_name)
@@ -144,14 +149,18 @@ def select_blocks(names: Sequence[str], specs: Optional[Iterable[BlockSpec]]) ->
             spec = int(spec)
         if isinstance(spec, int) and not isinstance(spec, bool):
             if not -len(names) <= spec < len(names):
-                raise ValueError(f'blocks: index {spec} is out of range for {len(names)} blocks '
-                                 f'(allowed: {-len(names)}..{len(names) - 1})')
+                raise ValueError(
+                    f'blocks: index {spec} is out of range for {len(names)} blocks '
+                    f'(allowed: {-len(names)}..{len(names) - 1})'
+                )
             chosen.add(names[spec])
             continue
         matches = [n for n in names if n == spec or n.startswith(f'{spec}.')] if isinstance(spec, str) else []
         if not matches:
-            raise ValueError(f'blocks: {spec!r} names no block; allowed: a block name {list(names)}, '
-                             f'a stage name {sorted({n.split(".")[0] for n in names})} or an index')
+            raise ValueError(
+                f'blocks: {spec!r} names no block; allowed: a block name {list(names)}, '
+                f'a stage name {sorted({n.split(".")[0] for n in names})} or an index'
+            )
         chosen.update(matches)
     selected = [n for n in names if n in chosen]
     return selected
@@ -210,8 +219,14 @@ class BlockCapture:
     The hooks are removed on exit, also when the forward pass raised.
     """
 
-    def __init__(self, model: nn.Module, blocks: Optional[Iterable[BlockSpec]] = None, *, residual: bool = False,
-                 transform: Optional[Transform] = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        blocks: Optional[Iterable[BlockSpec]] = None,
+        *,
+        residual: bool = False,
+        transform: Optional[Transform] = None,
+    ) -> None:
         all_blocks = iter_blocks(model)
         self.names = select_blocks([name for name, _, _ in all_blocks], blocks)
         self._blocks = [(name, block, stage) for name, block, stage in all_blocks if name in self.names]
@@ -241,11 +256,13 @@ class BlockCapture:
             if name == self.names[0]:  # a new forward pass: drop the previous one's records
                 self.records = {}
             self._pending_residuals.pop(name, None)
+
         return hook
 
     def _on_residual(self, name: str):
         def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
             self._pending_residuals[name] = self.transform(output)
+
         return hook
 
     def _on_block_end(self, name: str, stage: nn.Module):
@@ -257,7 +274,9 @@ class BlockCapture:
                 input=self.transform(block_input),
                 output=self.transform(_first(output)),
                 states={key: self.transform(value) for key, value in states.items()},
-                residual=self._pending_residuals.pop(name, None))
+                residual=self._pending_residuals.pop(name, None),
+            )
+
         return hook
 
 
@@ -266,5 +285,14 @@ def global_average_pool(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.detach().mean(dim=(2, 3))
 
 
-__all__ = ['BlockCapture', 'BlockRecord', 'block_names', 'global_average_pool', 'iter_blocks',
-           'residual_output_module', 'select_blocks', 'stage_blocks', 'unwrap_backbone']
+__all__ = [
+    'BlockCapture',
+    'BlockRecord',
+    'block_names',
+    'global_average_pool',
+    'iter_blocks',
+    'residual_output_module',
+    'select_blocks',
+    'stage_blocks',
+    'unwrap_backbone',
+]

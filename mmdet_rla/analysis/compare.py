@@ -6,6 +6,7 @@ and number of iterations; :func:`summarise_run` reads each run's work dir (mmeng
 around ``tools/train.py``), :func:`plot_comparison` draws one figure (loss curves and the final
 metric per backbone), :func:`comparison_table` writes the markdown table.
 """
+
 import glob
 import json
 import math
@@ -58,6 +59,7 @@ def read_scalars(work_dir: str) -> List[dict]:
 def count_parameters(config: str) -> Tuple[int, int]:
     """``(backbone, whole model)`` parameter counts of ``config``'s model."""
     from .inputs import config_scope, load_config, model_config
+
     cfg = load_config(config)
     with config_scope(cfg):
         model = MODELS.build(model_config(cfg))
@@ -72,8 +74,11 @@ def summarise_run(label: str, config: str, work_dir: str) -> RunSummary:
     if not train:
         raise ValueError(f'{work_dir}: the run logged no training loss (log interval longer than the run?)')
     evaluations = [e for e in entries if 'loss' not in e and any('/' in k for k in e)]
-    metrics = {k: float(v) for k, v in (evaluations[-1] if evaluations else {}).items()
-               if '/' in k and isinstance(v, (int, float))}
+    metrics = {
+        k: float(v)
+        for k, v in (evaluations[-1] if evaluations else {}).items()
+        if '/' in k and isinstance(v, (int, float))
+    }
     times = [float(e['time']) for e in train if 'time' in e]
     backbone_params, total_params = count_parameters(config)
     info = {}
@@ -90,7 +95,8 @@ def summarise_run(label: str, config: str, work_dir: str) -> RunSummary:
         backbone_params=backbone_params,
         total_params=total_params,
         wall_seconds=info.get('train_seconds'),
-        load_average=(info.get('load_average_start'), info.get('load_average_end')))
+        load_average=(info.get('load_average_start'), info.get('load_average_end')),
+    )
 
 
 def _fmt(value: Optional[float], spec: str) -> str:
@@ -99,20 +105,24 @@ def _fmt(value: Optional[float], spec: str) -> str:
 
 def comparison_table(runs: Sequence[RunSummary], metric_prefix: str = 'coco/bbox_') -> str:
     """A markdown table: metrics, parameters, training time and load average per run."""
-    lines = ['| backbone | bbox mAP | mAP_50 | mAP_75 | backbone params | detector params | iterations | '
-             'training wall time (s) | s/iter (median) | load avg start / end |',
-             '|---|---|---|---|---|---|---|---|---|---|']
+    lines = [
+        '| backbone | bbox mAP | mAP_50 | mAP_75 | backbone params | detector params | iterations | '
+        'training wall time (s) | s/iter (median) | load avg start / end |',
+        '|---|---|---|---|---|---|---|---|---|---|',
+    ]
     for run in runs:
         maps = ' | '.join(_fmt(run.metrics.get(metric_prefix + key), '.3f') for key in ('mAP', 'mAP_50', 'mAP_75'))
         load = ' / '.join(_fmt(v, '.1f') for v in run.load_average)
         lines.append(
             f'| {run.label} | {maps} | {run.backbone_params:,} | {run.total_params:,} | {run.iterations} | '
-            f"{_fmt(run.wall_seconds, '.0f')} | {_fmt(run.seconds_per_iter, '.3f')} | {load} |")
+            f'{_fmt(run.wall_seconds, ".0f")} | {_fmt(run.seconds_per_iter, ".3f")} | {load} |'
+        )
     return '\n'.join(lines) + '\n'
 
 
-def plot_comparison(runs: Sequence[RunSummary], out_file: str, *, metric: str = 'coco/bbox_mAP',
-                    title: str = '') -> None:
+def plot_comparison(
+    runs: Sequence[RunSummary], out_file: str, *, metric: str = 'coco/bbox_mAP', title: str = ''
+) -> None:
     """One figure: the total training loss of every run (left) and its final ``metric`` (right).
 
     Raises:
@@ -120,6 +130,7 @@ def plot_comparison(runs: Sequence[RunSummary], out_file: str, *, metric: str = 
             one gets an 'n/a' bar).
     """
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
@@ -127,9 +138,8 @@ def plot_comparison(runs: Sequence[RunSummary], out_file: str, *, metric: str = 
         raise ValueError('runs must hold at least one run summary')
     evaluated = sorted({name for run in runs for name in run.metrics})
     if evaluated and metric not in evaluated:  # runs without an evaluation get an 'n/a' bar instead
-        raise ValueError(f'metric {metric!r} is in no run\'s last evaluation; they have {evaluated}')
-    fig, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100,
-                                             gridspec_kw=dict(width_ratios=(1.6, 1)))
+        raise ValueError(f"metric {metric!r} is in no run's last evaluation; they have {evaluated}")
+    fig, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100, gridspec_kw=dict(width_ratios=(1.6, 1)))
     colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
     for index, run in enumerate(runs):
         iters, losses = zip(*run.losses)
@@ -140,11 +150,19 @@ def plot_comparison(runs: Sequence[RunSummary], out_file: str, *, metric: str = 
     loss_ax.grid(alpha=0.3)
     loss_ax.legend(fontsize=8)
     values = [run.metrics.get(metric, float('nan')) for run in runs]
-    bars = metric_ax.bar(range(len(runs)), [0 if math.isnan(v) else v for v in values],
-                         color=[colours[i % len(colours)] for i in range(len(runs))])
+    bars = metric_ax.bar(
+        range(len(runs)),
+        [0 if math.isnan(v) else v for v in values],
+        color=[colours[i % len(colours)] for i in range(len(runs))],
+    )
     for bar, value in zip(bars, values):
-        metric_ax.annotate(_fmt(value, '.3f'), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                           ha='center', va='bottom', fontsize=8)
+        metric_ax.annotate(
+            _fmt(value, '.3f'),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha='center',
+            va='bottom',
+            fontsize=8,
+        )
     metric_ax.set_xticks(range(len(runs)))
     metric_ax.set_xticklabels([run.label for run in runs], rotation=20, ha='right', fontsize=8)
     metric_ax.set_ylabel(metric)
@@ -157,5 +175,12 @@ def plot_comparison(runs: Sequence[RunSummary], out_file: str, *, metric: str = 
     plt.close(fig)
 
 
-__all__ = ['RUN_INFO_FILE', 'RunSummary', 'comparison_table', 'count_parameters', 'plot_comparison', 'read_scalars',
-           'summarise_run']
+__all__ = [
+    'RUN_INFO_FILE',
+    'RunSummary',
+    'comparison_table',
+    'count_parameters',
+    'plot_comparison',
+    'read_scalars',
+    'summarise_run',
+]

@@ -8,6 +8,7 @@ reduced to one map (their mean, or the strongest channel), min-max normalised **
 same Visualizer. A block without a state (plain ResNet, RoR, unregulated RNNRegNet stages) gets an
 empty panel in the state columns.
 """
+
 import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -24,7 +25,7 @@ from .inputs import PreparedImage, crop_to_valid
 
 CHANNEL_REDUCTIONS = ('squeeze_mean', 'select_max')
 # Every block of the second stage: consecutive blocks at a resolution where shapes are still visible.
-DEFAULT_BLOCKS = ('layer2', )
+DEFAULT_BLOCKS = ('layer2',)
 COLUMN_TITLES = {
     'I': 'I: block input',
     'h': 'h: RLA state',
@@ -77,20 +78,35 @@ def tile_shape(image_shape: Tuple[int, int], tile_size: int) -> Tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def draw_panel(visualizer: Visualizer, featmap, image: np.ndarray, *, channel_reduction: str,
-               alpha: float, valid_fraction: Tuple[float, float]) -> np.ndarray:
+def draw_panel(
+    visualizer: Visualizer,
+    featmap,
+    image: np.ndarray,
+    *,
+    channel_reduction: str,
+    alpha: float,
+    valid_fraction: Tuple[float, float],
+) -> np.ndarray:
     """One ``(C, H, W)`` feature map (cropped to the image, padding dropped) over ``image`` (RGB)."""
     featmap = crop_to_valid(featmap, valid_fraction).float()
     with warnings.catch_warnings():  # draw_featmap warns whenever it resizes the map to the image
         warnings.simplefilter('ignore', UserWarning)
-        return visualizer.draw_featmap(featmap, image, channel_reduction=channel_reduction, alpha=alpha,
-                                       resize_shape=image.shape[:2])
+        return visualizer.draw_featmap(
+            featmap, image, channel_reduction=channel_reduction, alpha=alpha, resize_shape=image.shape[:2]
+        )
 
 
-def draw_block_grid(records: Sequence[BlockRecord], image: np.ndarray, *, tile_size: int = 160,
-                    channel_reduction: str = 'squeeze_mean', alpha: float = 0.5,
-                    valid_fraction: Tuple[float, float] = (1.0, 1.0), title: Optional[str] = None,
-                    visualizer: Optional[Visualizer] = None) -> np.ndarray:
+def draw_block_grid(
+    records: Sequence[BlockRecord],
+    image: np.ndarray,
+    *,
+    tile_size: int = 160,
+    channel_reduction: str = 'squeeze_mean',
+    alpha: float = 0.5,
+    valid_fraction: Tuple[float, float] = (1.0, 1.0),
+    title: Optional[str] = None,
+    visualizer: Optional[Visualizer] = None,
+) -> np.ndarray:
     """The RegNet Fig. 1(a)-style grid of ``records`` (one row each) over ``image`` (RGB uint8).
 
     Args:
@@ -108,8 +124,10 @@ def draw_block_grid(records: Sequence[BlockRecord], image: np.ndarray, *, tile_s
         The grid, RGB ``uint8``, of size :class:`GridLayout` ``.size``.
     """
     if not records:
-        raise ValueError('records must hold at least one block record (did the forward pass run inside '
-                         'the BlockCapture context, with blocks selected?)')
+        raise ValueError(
+            'records must hold at least one block record (did the forward pass run inside '
+            'the BlockCapture context, with blocks selected?)'
+        )
     check_choice('channel_reduction', channel_reduction, CHANNEL_REDUCTIONS)
     check_int_range('tile_size', tile_size, 16, 2048)
     visualizer = visualizer or Visualizer()
@@ -117,7 +135,7 @@ def draw_block_grid(records: Sequence[BlockRecord], image: np.ndarray, *, tile_s
     tile = tile_shape(image.shape[:2], tile_size)
     backdrop = mmcv.imresize(image, (tile[1], tile[0]), interpolation='bilinear')
     layout = grid_layout(len(records), len(columns), tile, title)
-    canvas = np.full(layout.size + (3, ), BACKGROUND, dtype=np.uint8)
+    canvas = np.full(layout.size + (3,), BACKGROUND, dtype=np.uint8)
     for row, record in enumerate(records):
         maps: Dict[str, object] = dict(record.states, I=record.input, O=record.output)
         for col, name in enumerate(columns):
@@ -126,13 +144,19 @@ def draw_block_grid(records: Sequence[BlockRecord], image: np.ndarray, *, tile_s
                 canvas[top:bottom, left:right] = EMPTY_PANEL_GREY
                 continue
             canvas[top:bottom, left:right] = draw_panel(
-                visualizer, maps[name][0], backdrop, channel_reduction=channel_reduction, alpha=alpha,
-                valid_fraction=valid_fraction)
+                visualizer,
+                maps[name][0],
+                backdrop,
+                channel_reduction=channel_reduction,
+                alpha=alpha,
+                valid_fraction=valid_fraction,
+            )
     return _draw_labels(visualizer, canvas, layout, columns, [r.name for r in records], title)
 
 
-def block_feature_grid(model: nn.Module, prepared: PreparedImage,
-                       blocks: Optional[Sequence[BlockSpec]] = DEFAULT_BLOCKS, **draw_kwargs) -> np.ndarray:
+def block_feature_grid(
+    model: nn.Module, prepared: PreparedImage, blocks: Optional[Sequence[BlockSpec]] = DEFAULT_BLOCKS, **draw_kwargs
+) -> np.ndarray:
     """Run ``model``'s backbone on ``prepared`` under :class:`BlockCapture` and draw the grid.
 
     ``model`` (a detector, classifier or backbone) should be in eval mode; ``draw_kwargs`` go to
@@ -141,8 +165,9 @@ def block_feature_grid(model: nn.Module, prepared: PreparedImage,
     backbone = unwrap_backbone(model)
     with torch.no_grad(), BlockCapture(backbone, blocks) as capture:
         backbone(prepared.inputs)
-    return draw_block_grid(list(capture.records.values()), prepared.image,
-                           valid_fraction=prepared.valid_fraction, **draw_kwargs)
+    return draw_block_grid(
+        list(capture.records.values()), prepared.image, valid_fraction=prepared.valid_fraction, **draw_kwargs
+    )
 
 
 def grid_layout(rows: int, cols: int, tile: Tuple[int, int], title: Optional[str] = None) -> GridLayout:
@@ -150,8 +175,14 @@ def grid_layout(rows: int, cols: int, tile: Tuple[int, int], title: Optional[str
     return GridLayout(rows=rows, cols=cols, tile=tile, title_height=22 if title else 0)
 
 
-def _draw_labels(visualizer: Visualizer, canvas: np.ndarray, layout: GridLayout, columns: Sequence[str],
-                 row_names: Sequence[str], title: Optional[str]) -> np.ndarray:
+def _draw_labels(
+    visualizer: Visualizer,
+    canvas: np.ndarray,
+    layout: GridLayout,
+    columns: Sequence[str],
+    row_names: Sequence[str],
+    title: Optional[str],
+) -> np.ndarray:
     texts, positions, sizes = [], [], []
     if title:
         texts.append(title)
@@ -175,5 +206,14 @@ def _draw_labels(visualizer: Visualizer, canvas: np.ndarray, layout: GridLayout,
     return drawn
 
 
-__all__ = ['CHANNEL_REDUCTIONS', 'DEFAULT_BLOCKS', 'GridLayout', 'block_feature_grid', 'draw_block_grid', 'draw_panel',
-           'grid_columns', 'grid_layout', 'tile_shape']
+__all__ = [
+    'CHANNEL_REDUCTIONS',
+    'DEFAULT_BLOCKS',
+    'GridLayout',
+    'block_feature_grid',
+    'draw_block_grid',
+    'draw_panel',
+    'grid_columns',
+    'grid_layout',
+    'tile_shape',
+]

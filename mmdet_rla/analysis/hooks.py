@@ -11,6 +11,7 @@ the pictures of a training run can be followed over its iterations next to its l
 :class:`TestMetricsVisHook` sends the metrics of a test run to the vis backends (mmengine's
 ``LoggerHook`` sends training losses and validation metrics, but only logs and dumps test metrics).
 """
+
 from typing import Optional, Sequence
 
 from mmengine.dist import is_main_process
@@ -41,9 +42,14 @@ class BlockFeaturesHook(Hook):
 
     priority = 'LOW'
 
-    def __init__(self, blocks: Optional[Sequence[BlockSpec]] = DEFAULT_BLOCKS, image_index: int = 0,
-                 tile_size: int = 160, channel_reduction: str = 'squeeze_mean',
-                 name: str = 'block_features') -> None:
+    def __init__(
+        self,
+        blocks: Optional[Sequence[BlockSpec]] = DEFAULT_BLOCKS,
+        image_index: int = 0,
+        tile_size: int = 160,
+        channel_reduction: str = 'squeeze_mean',
+        name: str = 'block_features',
+    ) -> None:
         check_int_range('image_index', image_index, 0, 2**31)
         check_int_range('tile_size', tile_size, 16, 2048)
         check_choice('channel_reduction', channel_reduction, CHANNEL_REDUCTIONS)
@@ -71,16 +77,22 @@ class BlockFeaturesHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         dataset = dataloader.dataset
         if self.image_index >= len(dataset):
-            raise ValueError(f'image_index must be below the evaluation set size ({len(dataset)}), '
-                             f'got {self.image_index}')
+            raise ValueError(
+                f'image_index must be below the evaluation set size ({len(dataset)}), got {self.image_index}'
+            )
         was_training = model.training
         model.eval()
         try:
             prepared = prepare_sample(model, dataset[self.image_index])
             step = self._step(runner)
-            grid = block_feature_grid(model, prepared, self.blocks, tile_size=self.tile_size,
-                                      channel_reduction=self.channel_reduction,
-                                      title=f'{type(model.backbone).__name__}, {stage}, iteration {step}')
+            grid = block_feature_grid(
+                model,
+                prepared,
+                self.blocks,
+                tile_size=self.tile_size,
+                channel_reduction=self.channel_reduction,
+                title=f'{type(model.backbone).__name__}, {stage}, iteration {step}',
+            )
         finally:
             model.train(was_training)
         runner.visualizer.add_image(self.name, grid, step=step)

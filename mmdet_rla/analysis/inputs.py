@@ -6,6 +6,7 @@ classifier (``'mmpretrain'``) is built through its scope's registry, its checkpo
 ``weights_only=True`` (:mod:`mmdet_rla.tools_support.checkpoint`), and images go through the
 config's own test pipeline and the model's data preprocessor, as at inference time.
 """
+
 import contextlib
 import copy
 import logging
@@ -31,7 +32,7 @@ from ..tools_support.checkpoint import allow_runner_checkpoints
 from ..tools_support.scope import register_scope_modules
 
 # Test-pipeline steps that need annotations: an image file alone does not have them.
-_ANNOTATION_TRANSFORMS = ('LoadAnnotations', )
+_ANNOTATION_TRANSFORMS = ('LoadAnnotations',)
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
@@ -67,8 +68,7 @@ def model_config(cfg: Config) -> dict:
     return model_cfg
 
 
-def build_model(cfg: Config, checkpoint: Optional[str] = None, *, seed: int = 0,
-                device: str = 'cpu') -> nn.Module:
+def build_model(cfg: Config, checkpoint: Optional[str] = None, *, seed: int = 0, device: str = 'cpu') -> nn.Module:
     """The config's model in eval mode: the checkpoint's weights, or initialised as training would.
 
     Without ``checkpoint`` the model is built and initialised (``init_weights``: the config's
@@ -85,8 +85,10 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, *, seed: int = 0,
                 with _init_logs_silenced():
                     model.init_weights()
             except (FileNotFoundError, OSError) as error:
-                raise ValueError(f'initialising the untrained model failed ({error}); give a checkpoint, or drop '
-                                 'Pretrained init_cfgs, e.g. --cfg-options model.backbone.init_cfg=None') from error
+                raise ValueError(
+                    f'initialising the untrained model failed ({error}); give a checkpoint, or drop '
+                    'Pretrained init_cfgs, e.g. --cfg-options model.backbone.init_cfg=None'
+                ) from error
     if checkpoint is not None:
         load_weights(model, checkpoint)
     return model.to(device).eval()
@@ -113,18 +115,22 @@ def load_weights(model: nn.Module, checkpoint: str) -> None:
         raise ValueError(f'checkpoint {checkpoint!r} holds no state dict (found a {type(loaded).__name__})')
     state_dict = {re.sub(r'^module\.', '', name): value for name, value in state_dict.items()}  # DDP prefixes
     expected = model.state_dict()
-    fitting = {name for name, value in expected.items()
-               if getattr(state_dict.get(name), 'shape', None) == value.shape}
+    fitting = {name for name, value in expected.items() if getattr(state_dict.get(name), 'shape', None) == value.shape}
     if not fitting:
-        raise ValueError(f'checkpoint {checkpoint!r} holds no weights of this {type(model).__name__}: none of its '
-                         f'{len(state_dict)} tensors fits one of the model by name and shape (it has e.g. '
-                         f'{sorted(state_dict)[:3]}, the model e.g. {sorted(expected)[:3]}); is it another '
-                         "config's checkpoint?")
+        raise ValueError(
+            f'checkpoint {checkpoint!r} holds no weights of this {type(model).__name__}: none of its '
+            f'{len(state_dict)} tensors fits one of the model by name and shape (it has e.g. '
+            f'{sorted(state_dict)[:3]}, the model e.g. {sorted(expected)[:3]}); is it another '
+            "config's checkpoint?"
+        )
     missing = sorted(set(expected) - fitting)
     if missing:
-        warnings.warn(f'checkpoint {checkpoint!r} lacks {len(missing)} of the {len(expected)} tensors of this '
-                      f'{type(model).__name__} (or holds them in other shapes), e.g. {missing[:3]}: they keep '
-                      'their initial values', stacklevel=2)
+        warnings.warn(
+            f'checkpoint {checkpoint!r} lacks {len(missing)} of the {len(expected)} tensors of this '
+            f'{type(model).__name__} (or holds them in other shapes), e.g. {missing[:3]}: they keep '
+            'their initial values',
+            stacklevel=2,
+        )
     _load_checkpoint_to_model(model, loaded, strict=False, logger='silent')
 
 
@@ -146,10 +152,14 @@ def test_pipeline_config(cfg: Config) -> List[dict]:
         dataset = cfg.get(key, {}).get('dataset', {})
         dataset = dataset.get('dataset', dataset)  # dataset wrappers (RepeatDataset, ...)
         if 'pipeline' in dataset:
-            return [copy.deepcopy(t) for t in dataset['pipeline']
-                    if not str(t.get('type', '')).endswith(_ANNOTATION_TRANSFORMS)]
-    raise ValueError('the config has no test_dataloader.dataset.pipeline (nor val_dataloader): '
-                     'cannot prepare an image for the model')
+            return [
+                copy.deepcopy(t)
+                for t in dataset['pipeline']
+                if not str(t.get('type', '')).endswith(_ANNOTATION_TRANSFORMS)
+            ]
+    raise ValueError(
+        'the config has no test_dataloader.dataset.pipeline (nor val_dataloader): cannot prepare an image for the model'
+    )
 
 
 @dataclass
@@ -197,5 +207,15 @@ def crop_to_valid(featmap: torch.Tensor, valid_fraction: Tuple[float, float]) ->
     return featmap[..., :height, :width]
 
 
-__all__ = ['PreparedImage', 'build_model', 'config_scope', 'crop_to_valid', 'load_config', 'load_weights',
-           'model_config', 'prepare_image', 'prepare_sample', 'test_pipeline_config']
+__all__ = [
+    'PreparedImage',
+    'build_model',
+    'config_scope',
+    'crop_to_valid',
+    'load_config',
+    'load_weights',
+    'model_config',
+    'prepare_image',
+    'prepare_sample',
+    'test_pipeline_config',
+]

@@ -8,6 +8,7 @@ passes, global-average pooled, and one linear classifier per block is fitted on 
 (features standardised with the training statistics; full-batch L-BFGS on cross-entropy with a small
 L2 penalty, deterministic) and scored on the test split.
 """
+
 import copy
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -74,8 +75,9 @@ def probe_dataloader(cfg: Config, split: str, batch_size: Optional[int] = None):
         return Runner.build_dataloader(loader, seed=0)
 
 
-def pooled_block_outputs(model: nn.Module, dataloader, blocks: Sequence[str],
-                         max_images: Optional[int] = None) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
+def pooled_block_outputs(
+    model: nn.Module, dataloader, blocks: Sequence[str], max_images: Optional[int] = None
+) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
     """``({block: (N, C) pooled outputs}, (N,) labels)`` over ``dataloader`` (at most ``max_images``).
 
     ``model`` is a classifier whose data samples carry ``gt_label`` (mmpretrain's ``DataSample``).
@@ -89,8 +91,10 @@ def pooled_block_outputs(model: nn.Module, dataloader, blocks: Sequence[str],
             data = model.data_preprocessor(batch, False)
             samples = data['data_samples']
             if not samples or 'gt_label' not in samples[0]:
-                raise ValueError('block probes need a classification config whose data samples carry gt_label '
-                                 '(an mmpretrain ImageClassifier config)')
+                raise ValueError(
+                    'block probes need a classification config whose data samples carry gt_label '
+                    '(an mmpretrain ImageClassifier config)'
+                )
             backbone(data['inputs'])
             for name in blocks:
                 features[name].append(capture.records[name].output.cpu())
@@ -116,12 +120,21 @@ class LinearProbe(nn.Module):
         return self.fc((features - self.mean) / self.std)
 
 
-def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: int, *,
-                     weight_decay: float = 1e-3, max_iter: int = 300, seed: int = 0) -> LinearProbe:
+def fit_linear_probe(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    *,
+    weight_decay: float = 1e-3,
+    max_iter: int = 300,
+    seed: int = 0,
+) -> LinearProbe:
     """Fit a :class:`LinearProbe` on ``(N, C)`` features by full-batch L-BFGS (deterministic)."""
     if features.ndim != 2 or len(features) != len(labels) or len(labels) == 0:
-        raise ValueError(f'features must be (N, C) with one label each, got {tuple(features.shape)} features '
-                         f'and {tuple(labels.shape)} labels')
+        raise ValueError(
+            f'features must be (N, C) with one label each, got {tuple(features.shape)} features '
+            f'and {tuple(labels.shape)} labels'
+        )
     features = features.double()
     mean = features.mean(dim=0)
     std = features.std(dim=0, unbiased=False).clamp_min(1e-6)
@@ -129,8 +142,9 @@ def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: 
     torch.manual_seed(seed)
     probe = LinearProbe(mean, std, num_classes).double()
     torch.random.set_rng_state(generator_state)
-    optimizer = torch.optim.LBFGS(probe.parameters(), lr=1, max_iter=max_iter, history_size=20,
-                                  line_search_fn='strong_wolfe')
+    optimizer = torch.optim.LBFGS(
+        probe.parameters(), lr=1, max_iter=max_iter, history_size=20, line_search_fn='strong_wolfe'
+    )
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
@@ -148,8 +162,14 @@ def accuracy(probe: LinearProbe, features: torch.Tensor, labels: torch.Tensor) -
         return 100.0 * (probe(features.double()).argmax(dim=1) == labels).double().mean().item()
 
 
-def run_block_probes(model: nn.Module, cfg: Config, num_blocks: int = 3, *, max_images: Optional[int] = None,
-                     batch_size: Optional[int] = None) -> ProbeResult:
+def run_block_probes(
+    model: nn.Module,
+    cfg: Config,
+    num_blocks: int = 3,
+    *,
+    max_images: Optional[int] = None,
+    batch_size: Optional[int] = None,
+) -> ProbeResult:
     """Probe the last ``num_blocks`` blocks of the frozen classifier ``model`` built from ``cfg``."""
     blocks = last_blocks(model, num_blocks)
     train_x, train_y = pooled_block_outputs(model, probe_dataloader(cfg, 'train', batch_size), blocks, max_images)
@@ -167,6 +187,7 @@ def run_block_probes(model: nn.Module, cfg: Config, num_blocks: int = 3, *, max_
 def plot_probes(results: Dict[str, ProbeResult], out_file: str, title: str = '') -> None:
     """Grouped bars: test accuracy of each block's probe (x: the last blocks), one bar per model."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
@@ -183,11 +204,20 @@ def plot_probes(results: Dict[str, ProbeResult], out_file: str, title: str = '')
         xs = [offset + i + (index - (len(results) - 1) / 2) * width for i in range(len(result.blocks))]
         bars = ax.bar(xs, result.test_accuracy, width=width, label=label)
         for bar, value in zip(bars, result.test_accuracy):
-            ax.annotate(f'{value:.0f}', (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha='center',
-                        va='bottom', fontsize=7)
+            ax.annotate(
+                f'{value:.0f}',
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha='center',
+                va='bottom',
+                fontsize=7,
+            )
     ax.set_xticks(positions)
-    ax.set_xticklabels(first.blocks if same_names else [f'last-{num_blocks - 1 - i}' if i < num_blocks - 1
-                                                        else 'last' for i in positions], fontsize=8)
+    ax.set_xticklabels(
+        first.blocks
+        if same_names
+        else [f'last-{num_blocks - 1 - i}' if i < num_blocks - 1 else 'last' for i in positions],
+        fontsize=8,
+    )
     ax.set_xlabel('block (probe on its pooled output O)')
     ax.set_ylabel('test accuracy of the linear probe (%)')
     ax.set_ylim(0, 115)  # room for the legend above the bars
@@ -200,5 +230,14 @@ def plot_probes(results: Dict[str, ProbeResult], out_file: str, title: str = '')
     plt.close(fig)
 
 
-__all__ = ['LinearProbe', 'ProbeResult', 'accuracy', 'fit_linear_probe', 'last_blocks', 'plot_probes',
-           'pooled_block_outputs', 'probe_dataloader', 'run_block_probes']
+__all__ = [
+    'LinearProbe',
+    'ProbeResult',
+    'accuracy',
+    'fit_linear_probe',
+    'last_blocks',
+    'plot_probes',
+    'pooled_block_outputs',
+    'probe_dataloader',
+    'run_block_probes',
+]

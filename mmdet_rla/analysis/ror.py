@@ -8,6 +8,7 @@ over some images, with :class:`~mmdet_rla.analysis.capture.BlockCapture`: a Refi
 correction to a feature it inherits, a Represent channel has to produce its feature alone.
 :func:`plot_ror_channels` draws both.
 """
+
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Sequence, Tuple
 
@@ -48,11 +49,16 @@ def channel_configuration(model: nn.Module) -> List[BlockChannels]:
     Raises:
         ValueError: The backbone has no RoR blocks (no ``refine_mask`` buffers).
     """
-    blocks = [BlockChannels(name, getattr(block, MASK_BUFFER).flatten().detach().cpu() > 0)
-              for name, block, _ in iter_blocks(model) if hasattr(block, MASK_BUFFER)]
+    blocks = [
+        BlockChannels(name, getattr(block, MASK_BUFFER).flatten().detach().cpu() > 0)
+        for name, block, _ in iter_blocks(model)
+        if hasattr(block, MASK_BUFFER)
+    ]
     if not blocks:
-        raise ValueError(f'{type(unwrap_backbone(model)).__name__} has no Refine-or-Represent blocks: the RoR '
-                         'channel picture needs a RoRResNet or RoRResNeXt backbone')
+        raise ValueError(
+            f'{type(unwrap_backbone(model)).__name__} has no Refine-or-Represent blocks: the RoR '
+            'channel picture needs a RoRResNet or RoRResNeXt backbone'
+        )
     return blocks
 
 
@@ -90,31 +96,46 @@ def configuration_matrix(blocks: Sequence[BlockChannels]) -> np.ndarray:
     width = max(len(b.refine) for b in blocks)
     matrix = np.full((len(blocks), width), np.nan)
     for row, block in enumerate(blocks):
-        matrix[row, :len(block.refine)] = block.refine.numpy().astype(float)
+        matrix[row, : len(block.refine)] = block.refine.numpy().astype(float)
     return matrix
 
 
 def plot_ror_channels(blocks: Sequence[BlockChannels], out_file: str, title: str = '') -> Tuple[int, int]:
     """The configuration (top) and, when measured, the residual RMS per group (bottom). Returns the PNG size."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
     measured = any(b.refine_rms is not None or b.represent_rms is not None for b in blocks)
     rows = 2 if measured else 1
-    fig, axes = plt.subplots(rows, 1, figsize=(8, 2.2 + 0.16 * len(blocks) + (3.0 if measured else 0)), dpi=100,
-                             squeeze=False, gridspec_kw=dict(height_ratios=(1.2, 1) if measured else (1, )))
+    fig, axes = plt.subplots(
+        rows,
+        1,
+        figsize=(8, 2.2 + 0.16 * len(blocks) + (3.0 if measured else 0)),
+        dpi=100,
+        squeeze=False,
+        gridspec_kw=dict(height_ratios=(1.2, 1) if measured else (1,)),
+    )
     ax = axes[0, 0]
     # Represent orange, Refine blue (the paper's colour), white beyond a block's width.
     cmap = ListedColormap(['#e8743b', '#3b75af']).with_extremes(bad='white')
-    ax.imshow(np.ma.masked_invalid(configuration_matrix(blocks)), aspect='auto', cmap=cmap, vmin=0, vmax=1,
-              interpolation='nearest')
+    ax.imshow(
+        np.ma.masked_invalid(configuration_matrix(blocks)),
+        aspect='auto',
+        cmap=cmap,
+        vmin=0,
+        vmax=1,
+        interpolation='nearest',
+    )
     ax.set_yticks(range(len(blocks)))
     ax.set_yticklabels([f'{b.name} ({(~b.refine).sum().item()}/{len(b.refine)})' for b in blocks], fontsize=7)
     ax.set_xlabel('output channel')
-    ax.set_title('channel configuration: Refine (blue, y = F(x) + x) and Represent (orange, y = F(x)); '
-                 'label: Represent/all', fontsize=9)
+    ax.set_title(
+        'channel configuration: Refine (blue, y = F(x) + x) and Represent (orange, y = F(x)); label: Represent/all',
+        fontsize=9,
+    )
     if measured:
         ax = axes[1, 0]
         x = np.arange(len(blocks))
@@ -140,5 +161,10 @@ def plot_ror_channels(blocks: Sequence[BlockChannels], out_file: str, title: str
     return size
 
 
-__all__ = ['BlockChannels', 'channel_configuration', 'configuration_matrix', 'plot_ror_channels',
-           'residual_channel_norms']
+__all__ = [
+    'BlockChannels',
+    'channel_configuration',
+    'configuration_matrix',
+    'plot_ror_channels',
+    'residual_channel_norms',
+]

@@ -10,6 +10,7 @@ Adding a tool: write ``mmdet_rla/cli/<name>.py`` with ``main(argv=None)`` ending
 ``if __name__ == '__main__': run_tool(main)``, and add ``'<name with dashes>': '<one-line summary>'`` to
 :data:`TOOLS`.
 """
+
 import importlib
 import os
 import sys
@@ -29,7 +30,7 @@ TOOLS: Dict[str, str] = {
     'export-onnx': 'export a detector or its backbone to ONNX (tools/deployment/export_onnx.py)',
     'test-onnx': 'test an exported detector with onnxruntime (tools/deployment/test_onnx.py)',
     'benchmark-backbone': 'parameters, FLOPs, time and memory against a plain ResNet '
-                          '(tools/analysis/benchmark_backbone.py)',
+    '(tools/analysis/benchmark_backbone.py)',
     'benchmark-deploy': 'onnxruntime and torch.compile timings (tools/analysis/benchmark_deploy.py)',
     'coco-eval': 'COCO evaluation of saved detections (tools/analysis/coco_eval.py)',
     'compare-runs': 'compare training runs: loss curves, mAP, size, time (tools/analysis/compare_runs.py)',
@@ -53,11 +54,17 @@ def module_name(tool: str) -> str:
 
 def usage() -> str:
     width = max(map(len, TOOLS)) + 2
-    lines = [f'usage: {PROG} TOOL [ARGS...]   ({PROG} TOOL --help: the arguments of TOOL)', '',
-             'Tools of mmdet_rla (each also runs as python -m mmdet_rla.cli.TOOL, with _ for -):']
+    lines = [
+        f'usage: {PROG} TOOL [ARGS...]   ({PROG} TOOL --help: the arguments of TOOL)',
+        '',
+        'Tools of mmdet_rla (each also runs as python -m mmdet_rla.cli.TOOL, with _ for -):',
+    ]
     lines += [f'  {name:<{width}}{summary}' for name, summary in TOOLS.items()]
-    lines += ['', 'Config arguments take file paths or mmdet_rla::<path under configs/>,',
-              '  e.g. mmdet_rla::_demo_/fcos_rla-r18-tiny_fpn_gn-head_shapes.py']
+    lines += [
+        '',
+        'Config arguments take file paths or mmdet_rla::<path under configs/>,',
+        '  e.g. mmdet_rla::_demo_/fcos_rla-r18-tiny_fpn_gn-head_shapes.py',
+    ]
     return '\n'.join(lines)
 
 
@@ -69,6 +76,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         return
     if argv[0] == '--version':
         from ..version import __version__
+
         print(f'{PROG} {__version__}')
         return
     tool, args = argv[0], argv[1:]
@@ -77,6 +85,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     # The tool's messages (argparse's usage and errors, exit_on_user_error's line) name it as 'mmdet-rla TOOL'.
     sys.argv = [f'{PROG} {tool}', *args]
     from ..tools_support.arguments import run_tool
+
     run_tool(importlib.import_module(module_name(tool)).main, args)
 
 

@@ -38,10 +38,11 @@ inputs are not counted), in the same process; on the CPU it is the rise of the p
 size during the step, measured in a fresh process per model (not for compiled variants on the CPU,
 where compilation itself sets the peak).
 """
+
 import argparse
 import ast
-import copy
 import contextlib
+import copy
 import itertools
 import json
 import os
@@ -54,9 +55,15 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Union
 
 import torch
 
-from mmdet_rla.tools_support.arguments import exit_on_user_error  # noqa: F401  (build_checked's callers use it)
-from mmdet_rla.tools_support.arguments import (check_device, compile_backend, non_negative_int,  # noqa: F401
-                                               positive_int, run_tool, user_error_message)
+from mmdet_rla.tools_support.arguments import (
+    check_device,
+    compile_backend,
+    exit_on_user_error,  # noqa: F401  (build_checked's callers use it)
+    non_negative_int,  # noqa: F401
+    positive_int,
+    run_tool,
+    user_error_message,
+)
 
 PRESETS: Dict[str, dict] = {
     'rla-r50': dict(type='RLAResNet', depth=50),
@@ -75,6 +82,7 @@ MODES = {'eval': 'forward', 'train': 'forward+backward'}
 
 class Variant(NamedTuple):
     """How both models run: compiled or eager, memory format, autocast dtype."""
+
     compiled: bool = False
     channels_last: bool = False
     amp: Optional[str] = None
@@ -90,18 +98,23 @@ class Variant(NamedTuple):
 
     def flags(self) -> List[str]:
         """The command-line flags that select exactly this variant."""
-        return (['--compile'] * self.compiled + ['--channels-last'] * self.channels_last
-                + (['--amp', self.amp] if self.amp else []))
+        return (
+            ['--compile'] * self.compiled
+            + ['--channels-last'] * self.channels_last
+            + (['--amp', self.amp] if self.amp else [])
+        )
 
     @classmethod
     def parse(cls, name: str) -> 'Variant':
         """The variant called ``name`` (``eager`` or ``compiled``, then ``+channels-last``, ``+amp-<dtype>``)."""
         parts = name.split('+')
-        amp = [p[len('amp-'):] for p in parts[1:] if p.startswith('amp-')]
+        amp = [p[len('amp-') :] for p in parts[1:] if p.startswith('amp-')]
         variant = cls(parts[0] == 'compiled', 'channels-last' in parts[1:], amp[0] if amp else None)
         if variant.name != name or (variant.amp is not None and variant.amp not in AMP_DTYPES):
-            raise ValueError(f"a variant is 'eager' or 'compiled', then '+channels-last', then '+amp-fp16' or "
-                             f"'+amp-bf16', in that order, such as 'compiled+channels-last+amp-bf16'; got {name!r}")
+            raise ValueError(
+                f"a variant is 'eager' or 'compiled', then '+channels-last', then '+amp-fp16' or "
+                f"'+amp-bf16', in that order, such as 'compiled+channels-last+amp-bf16'; got {name!r}"
+            )
         return variant
 
 
@@ -109,10 +122,14 @@ def variants_of(args: argparse.Namespace) -> List[Variant]:
     """The variants named by ``--variants``, or every combination of the requested settings, eager fp32 first."""
     if getattr(args, 'variants', None):
         return list(args.variants)
-    return [Variant(*combo) for combo in itertools.product(
-        [False, True] if args.compile else [False],
-        [False, True] if args.channels_last else [False],
-        [None, args.amp] if args.amp else [None])]
+    return [
+        Variant(*combo)
+        for combo in itertools.product(
+            [False, True] if args.compile else [False],
+            [False, True] if args.channels_last else [False],
+            [None, args.amp] if args.amp else [None],
+        )
+    ]
 
 
 # --------------------------------------------------------------------------------- models
@@ -129,13 +146,14 @@ def reference_of(cfg: dict, reference: Union[str, dict] = 'mmdet') -> ModelSpec:
     if reference not in REFERENCES:
         raise ValueError(f'--reference must be one of {list(REFERENCES)} or a backbone dict, got {reference!r}')
     if cfg.get('stem_type', 'imagenet') != 'imagenet':
-        raise ValueError('the benchmark compares ImageNet-stem backbones with a plain ResNet; '
-                         f"got stem_type={cfg['stem_type']!r}")
+        raise ValueError(
+            f'the benchmark compares ImageNet-stem backbones with a plain ResNet; got stem_type={cfg["stem_type"]!r}'
+        )
     if 'depth' not in cfg:
         raise ValueError(f'the backbone needs a depth to pick its reference; give --reference as a dict. Got {cfg}')
     if reference == 'torchvision':
         groups, width = cfg.get('groups', 1), cfg.get('base_width', 64)
-        return f"torchvision:depth={cfg['depth']},groups={groups},width={width}"
+        return f'torchvision:depth={cfg["depth"]},groups={groups},width={width}'
     ref = dict(type='ResNeXt' if 'groups' in cfg else 'ResNet', depth=cfg['depth'])
     for key in ('groups', 'base_width'):
         if key in cfg:
@@ -149,9 +167,14 @@ class _StageOutputs(torch.nn.Module):
     def __init__(self, depth: int, groups: int, width: int) -> None:
         super().__init__()
         from torchvision.models import resnet
-        layout = {18: (resnet.BasicBlock, [2, 2, 2, 2]), 34: (resnet.BasicBlock, [3, 4, 6, 3]),
-                  50: (resnet.Bottleneck, [3, 4, 6, 3]), 101: (resnet.Bottleneck, [3, 4, 23, 3]),
-                  152: (resnet.Bottleneck, [3, 8, 36, 3])}
+
+        layout = {
+            18: (resnet.BasicBlock, [2, 2, 2, 2]),
+            34: (resnet.BasicBlock, [3, 4, 6, 3]),
+            50: (resnet.Bottleneck, [3, 4, 6, 3]),
+            101: (resnet.Bottleneck, [3, 4, 23, 3]),
+            152: (resnet.Bottleneck, [3, 8, 36, 3]),
+        }
         if depth not in layout:
             raise ValueError(f'torchvision reference: depth must be one of {sorted(layout)}, got {depth}')
         block, layers = layout[depth]
@@ -179,11 +202,12 @@ def is_rla_resnet50(cfg: ModelSpec) -> bool:
 def build(spec: ModelSpec, reference_code: Optional[str] = None) -> torch.nn.Module:
     if spec == AUTHORS_SPEC:
         from mmdet_rla.tools_support.rlanet_code import authors_model
+
         if reference_code is None:
             raise ValueError(f'{AUTHORS_SPEC} needs --reference-code')
         return authors_model(reference_code, 'rla_resnet50')
     if isinstance(spec, str) and spec.startswith('torchvision:'):
-        kwargs = dict(item.split('=') for item in spec[len('torchvision:'):].split(','))
+        kwargs = dict(item.split('=') for item in spec[len('torchvision:') :].split(','))
         return _StageOutputs(**{k: int(v) for k, v in kwargs.items()})
     import logging
 
@@ -191,6 +215,7 @@ def build(spec: ModelSpec, reference_code: Optional[str] = None) -> torch.nn.Mod
 
     import mmdet_rla  # noqa: F401  (registers the backbones)
     from mmdet_rla.registry import build_model
+
     model = build_model(dict(spec))
     MMLogger.get_current_instance().setLevel(logging.WARNING)  # no per-parameter init records
     model.init_weights()
@@ -211,6 +236,7 @@ def build_checked(spec: ModelSpec, reference_code: Optional[str] = None) -> torc
 
 def count_flops(model: torch.nn.Module, size: int) -> int:
     from mmengine.analysis import FlopAnalyzer
+
     model.eval()
     with torch.no_grad():
         analyzer = FlopAnalyzer(model, torch.rand(1, 3, size, size, device=_device_of(model)))
@@ -238,19 +264,21 @@ def prepare(model: torch.nn.Module, variant: Variant, backend: str = 'inductor')
 
 
 def _outputs(outs) -> tuple:
-    return (outs, ) if isinstance(outs, torch.Tensor) else tuple(outs)
+    return (outs,) if isinstance(outs, torch.Tensor) else tuple(outs)
 
 
 def _norms_eval(model: torch.nn.Module) -> None:
     """Norm layers in eval mode, as mmdet's ``norm_eval=True`` keeps them while training."""
     from torch.nn.modules.batchnorm import _BatchNorm
+
     for module in model.modules():
         if isinstance(module, _BatchNorm):
             module.eval()
 
 
-def step_fn(model: torch.nn.Module, inputs: torch.Tensor, mode: str,
-            variant: Variant = Variant(), norm_eval: bool = False) -> Callable[[], None]:
+def step_fn(
+    model: torch.nn.Module, inputs: torch.Tensor, mode: str, variant: Variant = Variant(), norm_eval: bool = False
+) -> Callable[[], None]:
     """One forward (``eval``) or forward + backward (``train``) pass under ``variant``; ``norm_eval``
     keeps the norms of a model that knows no ``norm_eval`` (the authors') in eval mode while training."""
     if variant.channels_last:
@@ -277,6 +305,7 @@ def step_fn(model: torch.nn.Module, inputs: torch.Tensor, mode: str,
                 outs = model(inputs)
             sum(o.float().mean() for o in _outputs(outs)).backward()
             model.zero_grad(set_to_none=True)
+
     return run
 
 
@@ -297,8 +326,9 @@ def time_call(run: Callable[[], None], device: torch.device) -> float:
     return time.perf_counter() - start_s
 
 
-def time_interleaved(runs: Dict[str, Callable[[], None]], iters: int, warmup: int,
-                     device: torch.device) -> Dict[str, List[float]]:
+def time_interleaved(
+    runs: Dict[str, Callable[[], None]], iters: int, warmup: int, device: torch.device
+) -> Dict[str, List[float]]:
     """Seconds of every call of each run, the runs alternating so drift hits them equally."""
     device = torch.device(device)
     for _ in range(warmup):
@@ -325,26 +355,52 @@ def timing_summary(model_s: List[float], reference_s: List[float]) -> dict:
     """Medians and the ratio of the medians, with the range of the per-iteration ratios."""
     pair_ratios = [m / r for m, r in zip(model_s, reference_s)]
     model_median, reference_median = statistics.median(model_s), statistics.median(reference_s)
-    return dict(model_s=model_median, reference_s=reference_median, ratio=model_median / reference_median,
-                ratio_min=min(pair_ratios), ratio_max=max(pair_ratios), iters=len(pair_ratios))
+    return dict(
+        model_s=model_median,
+        reference_s=reference_median,
+        ratio=model_median / reference_median,
+        ratio_min=min(pair_ratios),
+        ratio_max=max(pair_ratios),
+        iters=len(pair_ratios),
+    )
 
 
 def authors_summary(samples: Dict[str, List[float]]) -> dict:
     """The authors' model against the reference (``authors_*``) and ours against theirs (``ours_vs_authors_*``)."""
     theirs = timing_summary(samples['authors'], samples['reference'])
     ours = timing_summary(samples['model'], samples['authors'])
-    return dict(authors_s=theirs['model_s'], authors_ratio=theirs['ratio'], authors_ratio_min=theirs['ratio_min'],
-                authors_ratio_max=theirs['ratio_max'], ours_vs_authors=ours['ratio'],
-                ours_vs_authors_min=ours['ratio_min'], ours_vs_authors_max=ours['ratio_max'])
+    return dict(
+        authors_s=theirs['model_s'],
+        authors_ratio=theirs['ratio'],
+        authors_ratio_min=theirs['ratio_min'],
+        authors_ratio_max=theirs['ratio_max'],
+        ours_vs_authors=ours['ratio'],
+        ours_vs_authors_min=ours['ratio_min'],
+        ours_vs_authors_max=ours['ratio_max'],
+    )
 
 
 # --------------------------------------------------------------------------------- memory
 def peak_memory_mb(spec: ModelSpec, mode: str, variant: Variant, args: argparse.Namespace) -> float:
     """Peak memory of one step, in MiB, measured in a fresh process."""
     text = spec if spec == AUTHORS_SPEC else repr(spec)
-    cmd = [sys.executable, '-m', 'mmdet_rla.cli.benchmark_backbone', '--measure-memory', text, '--mode', mode,
-           '--batch', str(args.batch), '--size', str(args.size), '--device', args.device,
-           '--compile-backend', args.compile_backend] + variant.flags()
+    cmd = [
+        sys.executable,
+        '-m',
+        'mmdet_rla.cli.benchmark_backbone',
+        '--measure-memory',
+        text,
+        '--mode',
+        mode,
+        '--batch',
+        str(args.batch),
+        '--size',
+        str(args.size),
+        '--device',
+        args.device,
+        '--compile-backend',
+        args.compile_backend,
+    ] + variant.flags()
     if spec == AUTHORS_SPEC:
         cmd += ['--reference-code', args.reference_code] + ['--norm-eval'] * args.norm_eval
     # The child imports the same mmdet_rla as this process (a checkout's, without installing, too).
@@ -374,11 +430,13 @@ def _measure_memory_here(spec: ModelSpec, mode: str, variant: Variant, args: arg
     """The CPU's memory figure (a GPU's is measured in the benchmark's own process, :func:`cuda_peak_mb`)."""
     device = torch.device(args.device)
     model = prepare(build(spec, args.reference_code).to(device), variant, args.compile_backend)
-    run = step_fn(model, torch.rand(args.batch, 3, args.size, args.size, device=device), mode, variant,
-                  norm_eval=args.norm_eval)
+    run = step_fn(
+        model, torch.rand(args.batch, 3, args.size, args.size, device=device), mode, variant, norm_eval=args.norm_eval
+    )
     if device.type == 'cpu':
         # No warm-up here: the peak resident size only grows, so it must first be reached by the step.
         import psutil
+
         before = psutil.Process().memory_info().rss
         run()
         peak = _peak_rss_bytes() - before
@@ -394,8 +452,14 @@ def environment(device: torch.device) -> dict:
     from mmdet_rla.gpu_check.numerics import tf32_state
 
     if device.type == 'cuda':
-        return dict(device_name=torch.cuda.get_device_name(device), timing='CUDA events', tf32=tf32_state(),
-                    cudnn_benchmark=torch.backends.cudnn.benchmark, torch=torch.__version__, cuda=torch.version.cuda)
+        return dict(
+            device_name=torch.cuda.get_device_name(device),
+            timing='CUDA events',
+            tf32=tf32_state(),
+            cudnn_benchmark=torch.backends.cudnn.benchmark,
+            torch=torch.__version__,
+            cuda=torch.version.cuda,
+        )
     return dict(device_name='cpu', timing='time.perf_counter', torch=torch.__version__)
 
 
@@ -410,12 +474,22 @@ def benchmark(cfg: dict, args: argparse.Namespace) -> dict:
     models = {name: build_checked(spec, args.reference_code).to(device) for name, spec in specs.items()}
     # mmdet's ResNet default: norms in eval mode while training; the authors' model follows the config.
     norm_eval = bool(cfg.get('norm_eval', True))
-    report: dict = dict(model=cfg, reference=ref_spec, batch=args.batch, size=args.size, device=args.device,
-                        threads=torch.get_num_threads(), compile_backend=args.compile_backend,
-                        **environment(device), timings=[])
+    report: dict = dict(
+        model=cfg,
+        reference=ref_spec,
+        batch=args.batch,
+        size=args.size,
+        device=args.device,
+        threads=torch.get_num_threads(),
+        compile_backend=args.compile_backend,
+        **environment(device),
+        timings=[],
+    )
     if 'authors' in specs:
-        report.update(authors=f'rla_resnet50 from {args.reference_code} (their classifier, fc included)',
-                      authors_norm_eval=norm_eval)
+        report.update(
+            authors=f'rla_resnet50 from {args.reference_code} (their classifier, fc included)',
+            authors_norm_eval=norm_eval,
+        )
     for name, model in models.items():
         report[f'{name}_params'] = sum(p.numel() for p in model.parameters())
         report[f'{name}_gflops'] = count_flops(model, args.flops_size) / 1e9
@@ -423,10 +497,15 @@ def benchmark(cfg: dict, args: argparse.Namespace) -> dict:
     for variant in variants_of(args):
         prepared = {name: prepare(model, variant, args.compile_backend) for name, model in models.items()}
         for mode in args.modes:
-            print(f'timing {variant.name} {mode} ({args.iters} interleaved iterations after '
-                  f'{args.warmup} warm-up) ...', file=sys.stderr, flush=True)
-            runs = {name: step_fn(model, inputs, mode, variant, norm_eval=name == 'authors' and norm_eval)
-                    for name, model in prepared.items()}
+            print(
+                f'timing {variant.name} {mode} ({args.iters} interleaved iterations after {args.warmup} warm-up) ...',
+                file=sys.stderr,
+                flush=True,
+            )
+            runs = {
+                name: step_fn(model, inputs, mode, variant, norm_eval=name == 'authors' and norm_eval)
+                for name, model in prepared.items()
+            }
             samples = time_interleaved(runs, args.iters, args.warmup, device)
             row = dict(variant=variant.name, mode=mode, **timing_summary(samples['model'], samples['reference']))
             if 'authors' in samples:
@@ -448,49 +527,69 @@ def format_report(report: dict) -> str:
         a, b = report[f'model_{key}'], report[f'reference_{key}']
         return f'| {label} | {fmt.format(a)} | {fmt.format(b)} | {a / b:.3f} |'
 
-    settings = f"device {report['device']} ({report.get('device_name', report['device'])}), "
+    settings = f'device {report["device"]} ({report.get("device_name", report["device"])}), '
     if report.get('timing') == 'CUDA events':
-        settings += (f"CUDA events, TF32 {report['tf32']}, cudnn.benchmark {report['cudnn_benchmark']}, "
-                     f"torch {report['torch']} (CUDA {report['cuda']})")
+        settings += (
+            f'CUDA events, TF32 {report["tf32"]}, cudnn.benchmark {report["cudnn_benchmark"]}, '
+            f'torch {report["torch"]} (CUDA {report["cuda"]})'
+        )
     else:
-        settings += f"{report['threads']} threads"
-    lines = [f"### {report['model']} vs {report['reference']}",
-             f"batch {report['batch']}, {report['size']}x{report['size']}, {settings}",
-             '', '| count | model | reference | ratio |', '|---|---|---|---|',
-             ratio_row('parameters', 'params', '{:,}'), ratio_row('GFLOPs (MACs)', 'gflops', '{:.4f}'), '',
-             '| variant | pass | model (s) | reference (s) | time ratio | ratio range (per iteration) '
-             '| peak memory model / reference (MiB) | memory ratio |',
-             '|---|---|---|---|---|---|---|---|']
+        settings += f'{report["threads"]} threads'
+    lines = [
+        f'### {report["model"]} vs {report["reference"]}',
+        f'batch {report["batch"]}, {report["size"]}x{report["size"]}, {settings}',
+        '',
+        '| count | model | reference | ratio |',
+        '|---|---|---|---|',
+        ratio_row('parameters', 'params', '{:,}'),
+        ratio_row('GFLOPs (MACs)', 'gflops', '{:.4f}'),
+        '',
+        '| variant | pass | model (s) | reference (s) | time ratio | ratio range (per iteration) '
+        '| peak memory model / reference (MiB) | memory ratio |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
     for row in report['timings']:
         memory, memory_ratio = '—', '—'
         if 'model_peak_mb' in row:
-            memory = f"{row['model_peak_mb']:.0f} / {row['reference_peak_mb']:.0f}"
-            memory_ratio = f"{row['model_peak_mb'] / max(row['reference_peak_mb'], 1e-9):.2f}"
-        lines.append(f"| {row['variant']} | {MODES[row['mode']]} | {row['model_s']:.4f} | {row['reference_s']:.4f} "
-                     f"| **{row['ratio']:.3f}** | {row['ratio_min']:.3f}–{row['ratio_max']:.3f} "
-                     f"({row['iters']}) | {memory} | {memory_ratio} |")
+            memory = f'{row["model_peak_mb"]:.0f} / {row["reference_peak_mb"]:.0f}'
+            memory_ratio = f'{row["model_peak_mb"] / max(row["reference_peak_mb"], 1e-9):.2f}'
+        lines.append(
+            f'| {row["variant"]} | {MODES[row["mode"]]} | {row["model_s"]:.4f} | {row["reference_s"]:.4f} '
+            f'| **{row["ratio"]:.3f}** | {row["ratio_min"]:.3f}–{row["ratio_max"]:.3f} '
+            f'({row["iters"]}) | {memory} | {memory_ratio} |'
+        )
     if 'authors' in report:
-        lines += ['', f"The authors' {report['authors']}, timed in the same interleaved run "
-                  f"(norms in eval mode while training: {report['authors_norm_eval']}; parameters "
-                  f"{report['authors_params']:,}, GFLOPs {report['authors_gflops']:.4f}):", '',
-                  "| variant | pass | authors' (s) | authors' / reference | ours / authors' (per-iteration range) |",
-                  '|---|---|---|---|---|']
+        lines += [
+            '',
+            f"The authors' {report['authors']}, timed in the same interleaved run "
+            f'(norms in eval mode while training: {report["authors_norm_eval"]}; parameters '
+            f'{report["authors_params"]:,}, GFLOPs {report["authors_gflops"]:.4f}):',
+            '',
+            "| variant | pass | authors' (s) | authors' / reference | ours / authors' (per-iteration range) |",
+            '|---|---|---|---|---|',
+        ]
         for row in report['timings']:
-            lines.append(f"| {row['variant']} | {MODES[row['mode']]} | {row['authors_s']:.4f} "
-                         f"| {row['authors_ratio']:.3f} ({row['authors_ratio_min']:.3f}–"
-                         f"{row['authors_ratio_max']:.3f}) | **{row['ours_vs_authors']:.3f}** "
-                         f"({row['ours_vs_authors_min']:.3f}–{row['ours_vs_authors_max']:.3f}) |")
+            lines.append(
+                f'| {row["variant"]} | {MODES[row["mode"]]} | {row["authors_s"]:.4f} '
+                f'| {row["authors_ratio"]:.3f} ({row["authors_ratio_min"]:.3f}–'
+                f'{row["authors_ratio_max"]:.3f}) | **{row["ours_vs_authors"]:.3f}** '
+                f'({row["ours_vs_authors_min"]:.3f}–{row["ours_vs_authors_max"]:.3f}) |'
+            )
     return '\n'.join(lines)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('presets', nargs='*', help=f'one or more of {sorted(PRESETS)}')
-    parser.add_argument('--backbone', action='append', default=[],
-                        help='a backbone config as a Python dict literal (repeatable)')
-    parser.add_argument('--reference', default='mmdet',
-                        help=f'{" or ".join(REFERENCES)} (the plain ResNet/ResNeXt of the same depth in that '
-                        'code base), or a backbone config as a dict literal')
+    parser.add_argument(
+        '--backbone', action='append', default=[], help='a backbone config as a Python dict literal (repeatable)'
+    )
+    parser.add_argument(
+        '--reference',
+        default='mmdet',
+        help=f'{" or ".join(REFERENCES)} (the plain ResNet/ResNeXt of the same depth in that '
+        'code base), or a backbone config as a dict literal',
+    )
     parser.add_argument('--batch', type=positive_int, default=8)
     parser.add_argument('--size', type=positive_int, default=224)
     parser.add_argument('--flops-size', type=positive_int, default=224)
@@ -498,19 +597,33 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=non_negative_int, default=2)
     parser.add_argument('--modes', nargs='+', default=['train', 'eval'], choices=list(MODES))
     parser.add_argument('--compile', action='store_true', help='also time torch.compile-d models')
-    parser.add_argument('--compile-backend', type=compile_backend, default='inductor',
-                        help='the torch.compile backend of the compiled variants (default: inductor)')
+    parser.add_argument(
+        '--compile-backend',
+        type=compile_backend,
+        default='inductor',
+        help='the torch.compile backend of the compiled variants (default: inductor)',
+    )
     parser.add_argument('--channels-last', action='store_true', help='also time channels-last models and inputs')
     parser.add_argument('--amp', choices=sorted(AMP_DTYPES), help='also time under torch.autocast with this dtype')
-    parser.add_argument('--variants', nargs='+', metavar='VARIANT',
-                        help="time exactly these variants instead of the combinations of --compile, --channels-last "
-                        "and --amp, e.g. 'eager+channels-last+amp-bf16 compiled+channels-last+amp-bf16'")
-    parser.add_argument('--reference-code', metavar='DIR',
-                        help="a checkout or git mirror of the RLA-Net authors' code (github joyfang1106/RLANet): "
-                        "also time their rla_resnet50 with every RLA-ResNet-50 config")
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        metavar='VARIANT',
+        help='time exactly these variants instead of the combinations of --compile, --channels-last '
+        "and --amp, e.g. 'eager+channels-last+amp-bf16 compiled+channels-last+amp-bf16'",
+    )
+    parser.add_argument(
+        '--reference-code',
+        metavar='DIR',
+        help="a checkout or git mirror of the RLA-Net authors' code (github joyfang1106/RLANet): "
+        'also time their rla_resnet50 with every RLA-ResNet-50 config',
+    )
     parser.add_argument('--no-memory', dest='memory', action='store_false', help='skip peak memory')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-                        help="'cpu' or 'cuda[:index]' (default: cuda where available)")
+    parser.add_argument(
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
+        help="'cpu' or 'cuda[:index]' (default: cuda where available)",
+    )
     parser.add_argument('--json', help='also write the reports to this JSON file')
     parser.add_argument('--measure-memory', help=argparse.SUPPRESS)
     parser.add_argument('--mode', help=argparse.SUPPRESS)
@@ -525,6 +638,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             parser.error(f'--variants: {error}')
     if args.reference_code and not args.measure_memory:
         from mmdet_rla.tools_support.rlanet_code import SourceTree
+
         try:
             SourceTree(args.reference_code)
         except (ValueError, FileNotFoundError) as error:
@@ -550,16 +664,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         try:
             args.configs.append(_literal_dict(text))
         except (ValueError, SyntaxError):
-            parser.error(f"--backbone must be a dict literal such as \"dict(type='RLAResNet', depth=101)\", "
-                         f'got {text!r}')
+            parser.error(
+                f'--backbone must be a dict literal such as "dict(type=\'RLAResNet\', depth=101)", got {text!r}'
+            )
     for cfg in args.configs:
         try:
             reference_of(cfg, args.reference)
         except ValueError as error:
             parser.error(f'{cfg}: {error}')
     if args.reference_code and not any(is_rla_resnet50(cfg) for cfg in args.configs):
-        parser.error("--reference-code: the authors' rla_resnet50 is timed with an RLA-ResNet-50 config; name rla-r50 "
-                     "or --backbone \"dict(type='RLAResNet', depth=50, ...)\"")
+        parser.error(
+            "--reference-code: the authors' rla_resnet50 is timed with an RLA-ResNet-50 config; name rla-r50 "
+            'or --backbone "dict(type=\'RLAResNet\', depth=50, ...)"'
+        )
     return args
 
 

@@ -17,6 +17,7 @@ does. Compile time (the first two calls, in a fresh Inductor cache unless ``--wa
 from the steady-state step time. Timed runs alternate between the variants (medians), so load on the machine hits
 both alike; still, run it on an idle machine, and read the ratios more than the absolute numbers.
 """
+
 import argparse
 import copy
 import json
@@ -53,8 +54,9 @@ def detector_inputs(model: torch.nn.Module, shape, batch: int = 1) -> dict:
     from mmdet.testing import demo_mm_inputs
 
     num_classes = getattr(getattr(model, 'bbox_head', None), 'num_classes', 80)
-    data = demo_mm_inputs(batch_size=batch, image_shapes=[(3, *shape)] * batch, num_items=[1] * batch,
-                          num_classes=num_classes)
+    data = demo_mm_inputs(
+        batch_size=batch, image_shapes=[(3, *shape)] * batch, num_items=[1] * batch, num_classes=num_classes
+    )
     for sample in data['data_samples']:
         sample.set_metainfo(dict(scale_factor=tuple(float(v) for v in sample.metainfo['scale_factor'])))
     return data
@@ -131,11 +133,24 @@ def bench_compile(args: argparse.Namespace) -> List[dict]:
     runs = {kind: (lambda kind=kind: steps[kind](data, wrappers[kind])) for kind in steps}
     times = median_times(runs, args)
     case = 'demo FCOS RLA-R18 train step, batch 4, 160x160'
-    reports.append(dict(benchmark='compile', case=f'{case}: whole step compiled (train.py --compile)',
-                        eager_s=times['eager'], compiled_s=times['compiled'], first_calls_s=first_calls['compiled']))
-    reports.append(dict(benchmark='compile', case=f'{case}: backbone compiled (the fallback)',
-                        eager_s=times['eager'], compiled_s=times['backbone_compiled'],
-                        first_calls_s=first_calls['backbone_compiled']))
+    reports.append(
+        dict(
+            benchmark='compile',
+            case=f'{case}: whole step compiled (train.py --compile)',
+            eager_s=times['eager'],
+            compiled_s=times['compiled'],
+            first_calls_s=first_calls['compiled'],
+        )
+    )
+    reports.append(
+        dict(
+            benchmark='compile',
+            case=f'{case}: backbone compiled (the fallback)',
+            eager_s=times['eager'],
+            compiled_s=times['backbone_compiled'],
+            first_calls_s=first_calls['backbone_compiled'],
+        )
+    )
     # Test step: backbone and neck compiled in place, as tools/test.py --compile does.
     models = {kind: build_detector(cfg, seed=0) for kind in ('eager', 'compiled')}
     compile_for_inference(models['compiled'], **compile_options(args.backend))
@@ -153,47 +168,75 @@ def bench_compile(args: argparse.Namespace) -> List[dict]:
     runs = {kind: (lambda kind=kind: test_step(kind)) for kind in models}
     times = median_times(runs, args)
     case = 'demo FCOS RLA-R18 test step, batch 8, 160x160: backbone and neck compiled (test.py --compile)'
-    reports.append(dict(benchmark='compile', case=case,
-                        eager_s=times['eager'], compiled_s=times['compiled'], first_calls_s=compile_seconds))
+    reports.append(
+        dict(
+            benchmark='compile',
+            case=case,
+            eager_s=times['eager'],
+            compiled_s=times['compiled'],
+            first_calls_s=compile_seconds,
+        )
+    )
     return reports
 
 
 def format_reports(reports: List[dict], args: argparse.Namespace) -> str:
-    lines = [f'CPU, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f} at the end, '
-             f'median of {args.iters}']
+    lines = [
+        f'CPU, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f} at the end, '
+        f'median of {args.iters}'
+    ]
     onnx = [r for r in reports if r['benchmark'] == 'onnx']
     if onnx:
-        lines += ['', '| detector | input | PyTorch network (s) | onnxruntime network (s) | ratio | '
-                  'PyTorch end to end (s) | onnxruntime end to end (s) | ratio |', '|---|---|---|---|---|---|---|---|']
+        lines += [
+            '',
+            '| detector | input | PyTorch network (s) | onnxruntime network (s) | ratio | '
+            'PyTorch end to end (s) | onnxruntime end to end (s) | ratio |',
+            '|---|---|---|---|---|---|---|---|',
+        ]
         for r in onnx:
             lines.append(
-                f"| {r['case']} | {r['shape'][0]}x{r['shape'][1]} | {r['pytorch_network']:.4f} | "
-                f"{r['onnxruntime_network']:.4f} | {r['onnxruntime_network'] / r['pytorch_network']:.2f} | "
-                f"{r['pytorch_end_to_end']:.4f} | {r['onnxruntime_end_to_end']:.4f} | "
-                f"{r['onnxruntime_end_to_end'] / r['pytorch_end_to_end']:.2f} |")
+                f'| {r["case"]} | {r["shape"][0]}x{r["shape"][1]} | {r["pytorch_network"]:.4f} | '
+                f'{r["onnxruntime_network"]:.4f} | {r["onnxruntime_network"] / r["pytorch_network"]:.2f} | '
+                f'{r["pytorch_end_to_end"]:.4f} | {r["onnxruntime_end_to_end"]:.4f} | '
+                f'{r["onnxruntime_end_to_end"] / r["pytorch_end_to_end"]:.2f} |'
+            )
     compiled = [r for r in reports if r['benchmark'] == 'compile']
     if compiled:
-        lines += ['', f'| step | eager (s) | compiled, {args.backend} (s) | ratio | first two compiled calls (s) |',
-                  '|---|---|---|---|---|']
+        lines += [
+            '',
+            f'| step | eager (s) | compiled, {args.backend} (s) | ratio | first two compiled calls (s) |',
+            '|---|---|---|---|---|',
+        ]
         for r in compiled:
-            lines.append(f"| {r['case']} | {r['eager_s']:.4f} | {r['compiled_s']:.4f} | "
-                         f"{r['compiled_s'] / r['eager_s']:.2f} | {r['first_calls_s']:.0f} |")
+            lines.append(
+                f'| {r["case"]} | {r["eager_s"]:.4f} | {r["compiled_s"]:.4f} | '
+                f'{r["compiled_s"] / r["eager_s"]:.2f} | {r["first_calls_s"]:.0f} |'
+            )
     return '\n'.join(lines)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('benchmarks', nargs='*', default=list(BENCHMARKS), choices=BENCHMARKS,
-                        help='what to measure (default: both)')
+    parser.add_argument(
+        'benchmarks', nargs='*', default=list(BENCHMARKS), choices=BENCHMARKS, help='what to measure (default: both)'
+    )
     parser.add_argument('--iters', type=positive_int, default=10, help='timed iterations per variant')
     parser.add_argument('--warmup', type=non_negative_int, default=2, help='untimed iterations per variant first')
-    parser.add_argument('--threads', type=positive_int, default=None,
-                        help='threads of PyTorch and onnxruntime (default: their defaults)')
-    parser.add_argument('--backend', type=compile_backend, default='inductor',
-                        help='torch.compile backend of the compile benchmark')
-    parser.add_argument('--warm-cache', action='store_true',
-                        help="use Inductor's on-disk cache as it is (default: a fresh one, so that the compile "
-                        'times are those of a first compile)')
+    parser.add_argument(
+        '--threads',
+        type=positive_int,
+        default=None,
+        help='threads of PyTorch and onnxruntime (default: their defaults)',
+    )
+    parser.add_argument(
+        '--backend', type=compile_backend, default='inductor', help='torch.compile backend of the compile benchmark'
+    )
+    parser.add_argument(
+        '--warm-cache',
+        action='store_true',
+        help="use Inductor's on-disk cache as it is (default: a fresh one, so that the compile "
+        'times are those of a first compile)',
+    )
     parser.add_argument('--json', help='also write the measurements to this JSON file')
     return parser.parse_args(argv)
 

@@ -9,6 +9,7 @@ test pipeline: no augmentation) and test split, and one linear classifier per bl
 training features and scored on the test features. Prints a table and draws the test accuracies of
 all models in one chart. ``--cfg-options`` apply to every config (e.g. the data root).
 """
+
 import argparse
 import json
 import os
@@ -22,14 +23,18 @@ from mmdet_rla.tools_support.arguments import CfgOptions, run_tool
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Linear probes on the last blocks of trained classifiers')
-    parser.add_argument('pairs', nargs='+', metavar='CLS_CONFIG CHECKPOINT',
-                        help='classification config and its checkpoint (repeat the pair to compare models)')
+    parser.add_argument(
+        'pairs',
+        nargs='+',
+        metavar='CLS_CONFIG CHECKPOINT',
+        help='classification config and its checkpoint (repeat the pair to compare models)',
+    )
     parser.add_argument('--labels', nargs='+', help='one name per model (default: the config file names)')
     parser.add_argument('--num-blocks', type=int, default=3, help='probe the last N blocks (paper: 3)')
     parser.add_argument('--out', default='block_probe.png', help='output PNG')
     parser.add_argument('--json', help='also write the results to this JSON file')
     parser.add_argument('--max-images', type=int, help='use at most this many images per split')
-    parser.add_argument('--batch-size', type=int, help='batch size of the feature pass (default: the config\'s)')
+    parser.add_argument('--batch-size', type=int, help="batch size of the feature pass (default: the config's)")
     parser.add_argument('--title', default='', help='chart title')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='override settings of every config')
     args = parser.parse_args(argv)
@@ -49,13 +54,16 @@ def main(argv=None) -> dict:
     for label, (config, checkpoint) in zip(args.labels, args.pairs):
         cfg = load_config(config, args.cfg_options)
         model = build_model(cfg, checkpoint)
-        results[label] = run_block_probes(model, cfg, args.num_blocks, max_images=args.max_images,
-                                          batch_size=args.batch_size)
+        results[label] = run_block_probes(
+            model, cfg, args.num_blocks, max_images=args.max_images, batch_size=args.batch_size
+        )
     first = next(iter(results.values()))
-    print(f'linear probes on pooled block outputs: fitted on {first.num_train} training images, '
-          f'top-1 accuracy (%) on {first.num_test} test images')
+    print(
+        f'linear probes on pooled block outputs: fitted on {first.num_train} training images, '
+        f'top-1 accuracy (%) on {first.num_test} test images'
+    )
     width = max(len(label) for label in results) + 2
-    print(f"{'model':<{width}}" + ' '.join(f'{name:>10}' for name in first.blocks))
+    print(f'{"model":<{width}}' + ' '.join(f'{name:>10}' for name in first.blocks))
     for label, result in results.items():
         print(f'{label:<{width}}' + ' '.join(f'{acc:>10.1f}' for acc in result.test_accuracy))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

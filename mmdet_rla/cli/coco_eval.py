@@ -3,6 +3,7 @@
 RESULTS is a COCO results json (a list of detections) or the pickle ``tools/test.py --out`` writes;
 ANN is the COCO annotation json of the same images. Prints pycocotools' AP/AR table per metric.
 """
+
 import argparse
 
 from mmdet_rla.tools_support.arguments import run_tool
@@ -14,9 +15,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('results', help='COCO results .json, or the .pkl of tools/test.py --out')
     parser.add_argument('ann', help='COCO annotation .json of the evaluated images')
     parser.add_argument('--metric', nargs='+', default=['bbox'], choices=METRICS, help='what to evaluate')
-    parser.add_argument('--classes', nargs='+',
-                        help='class names in the order of the model labels (a .pkl only; default: the '
-                        "annotation file's categories in id order)")
+    parser.add_argument(
+        '--classes',
+        nargs='+',
+        help='class names in the order of the model labels (a .pkl only; default: the '
+        "annotation file's categories in id order)",
+    )
     parser.add_argument('--classwise', action='store_true', help='also print AP per category')
     return parser.parse_args(argv)
 

@@ -6,6 +6,7 @@ Each ``--run`` names a run of ``tools/train.py CONFIG --work-dir WORK_DIR`` (end
 the table adds parameters (counted on the built model), the median time per iteration, and the wall time
 and load average that ``tools/run_compare_demo.sh`` records in ``WORK_DIR/run_info.json``.
 """
+
 import argparse
 
 from mmdet_rla.analysis.compare import comparison_table, plot_comparison, summarise_run
@@ -14,8 +15,14 @@ from mmdet_rla.tools_support.arguments import run_tool
 
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description='Compare training runs: loss curves, bbox mAP, size, time')
-    parser.add_argument('--run', nargs=3, action='append', required=True, metavar=('LABEL', 'CONFIG', 'WORK_DIR'),
-                        help='a run to compare (repeat for each)')
+    parser.add_argument(
+        '--run',
+        nargs=3,
+        action='append',
+        required=True,
+        metavar=('LABEL', 'CONFIG', 'WORK_DIR'),
+        help='a run to compare (repeat for each)',
+    )
     parser.add_argument('--out', required=True, help='output PNG')
     parser.add_argument('--table', help='also write the markdown table to this file')
     parser.add_argument('--metric', default='coco/bbox_mAP', help='the metric of the bar chart')

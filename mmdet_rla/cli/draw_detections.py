@@ -7,6 +7,7 @@ One row per image: the ground truth (with --ann) on the left, the predictions on
 
 The checkpoint loads with ``weights_only=True`` (mmdet_rla.tools_support.checkpoint).
 """
+
 import argparse
 import json
 import os.path as osp
@@ -33,8 +34,7 @@ def _ground_truth(ann_file: str, img_id: int):
         coco = json.load(f)
     images = {img['id']: img for img in coco['images']}
     if img_id not in images:
-        raise ValueError(f'--img-id must be an image id of {ann_file} '
-                         f'({min(images)}..{max(images)}), got {img_id}')
+        raise ValueError(f'--img-id must be an image id of {ann_file} ({min(images)}..{max(images)}), got {img_id}')
     names = {c['id']: c['name'] for c in coco['categories']}
     boxes = [(a['bbox'], names[a['category_id']]) for a in coco['annotations'] if a['image_id'] == img_id]
     return images[img_id]['file_name'], boxes
@@ -51,9 +51,11 @@ def detector_config(config: str) -> Config:
     with DefaultScope.overwrite_default_scope('mmdet'):
         model_class = MODELS.get(model_type) if isinstance(model_type, str) else model_type
     if not (isinstance(model_class, type) and issubclass(model_class, BaseDetector)):
-        raise ValueError(f'{config!r} is not a detector config: its model type is {model_type!r}, not an mmdet '
-                         'detector (draw_detections draws the boxes of detector configs such as '
-                         'configs/rla/*.py)')
+        raise ValueError(
+            f'{config!r} is not a detector config: its model type is {model_type!r}, not an mmdet '
+            'detector (draw_detections draws the boxes of detector configs such as '
+            'configs/rla/*.py)'
+        )
     return cfg
 
 
@@ -63,8 +65,15 @@ def _draw(ax, image, boxes: List[tuple], colours: dict, title: str) -> None:
         colour = colours.get(name, (1.0, 1.0, 1.0))
         ax.add_patch(patches.Rectangle((x, y), w, h, fill=False, edgecolor=colour, linewidth=1.8))
         label = name if score is None else f'{name} {score:.2f}'
-        ax.text(x, y - 1, label, fontsize=7, color='black', va='bottom',
-                bbox=dict(facecolor=colour, alpha=0.8, pad=0.5, edgecolor='none'))
+        ax.text(
+            x,
+            y - 1,
+            label,
+            fontsize=7,
+            color='black',
+            va='bottom',
+            bbox=dict(facecolor=colour, alpha=0.8, pad=0.5, edgecolor='none'),
+        )
     ax.set_title(title, fontsize=9)
     ax.axis('off')
 
@@ -82,6 +91,7 @@ def main(argv=None) -> str:
     args = parser.parse_args(argv)
 
     from mmdet.apis import inference_detector, init_detector
+
     allow_runner_checkpoints()
     if args.image:
         images = [(args.image, None)]
@@ -101,22 +111,27 @@ def main(argv=None) -> str:
     palette = model.dataset_meta.get('palette') or [(255, 255, 255)] * len(classes)
     colours = {name: tuple(c / 255 for c in palette[i % len(palette)]) for i, name in enumerate(classes)}
     columns = 1 if args.image else 2
-    fig, axes = plt.subplots(len(images), columns, figsize=(3.6 * columns, 3.8 * len(images)), dpi=110,
-                             squeeze=False)
+    fig, axes = plt.subplots(len(images), columns, figsize=(3.6 * columns, 3.8 * len(images)), dpi=110, squeeze=False)
     total = 0
     for row, (image_path, gt_boxes) in enumerate(images):
         pred = inference_detector(model, image_path).pred_instances
         keep = pred.scores >= args.score_thr
-        predictions = [((x1, y1, x2 - x1, y2 - y1), classes[int(label)], float(score))
-                       for (x1, y1, x2, y2), label, score in zip(pred.bboxes[keep].tolist(), pred.labels[keep],
-                                                                 pred.scores[keep])]
+        predictions = [
+            ((x1, y1, x2 - x1, y2 - y1), classes[int(label)], float(score))
+            for (x1, y1, x2, y2), label, score in zip(pred.bboxes[keep].tolist(), pred.labels[keep], pred.scores[keep])
+        ]
         total += len(predictions)
         image = mmcv.imread(image_path, channel_order='rgb')
         name = osp.basename(image_path)
         if gt_boxes is not None:
             _draw(axes[row, 0], image, gt_boxes, colours, f'{name}: ground truth ({len(gt_boxes)})')
-        _draw(axes[row, -1], image, predictions, colours,
-              f'{name}: predictions, score >= {args.score_thr:g} ({len(predictions)})')
+        _draw(
+            axes[row, -1],
+            image,
+            predictions,
+            colours,
+            f'{name}: predictions, score >= {args.score_thr:g} ({len(predictions)})',
+        )
     fig.tight_layout()
     fig.savefig(args.out)
     plt.close(fig)

@@ -11,6 +11,7 @@ those, it predicts nothing and COCO evaluation reports no metrics. Every ``score
 ``test_cfg`` (``rcnn.score_thr`` of two-stage detectors too) is therefore set to ``--score-thr``
 (default 0: the best ``max_per_img`` boxes of each image count).
 """
+
 import argparse
 
 from mmdet_rla.tools_support.arguments import CfgOptions, run_tool, unit_interval
@@ -38,9 +39,12 @@ def main(argv=None) -> dict:
     parser.add_argument('config')
     parser.add_argument('--work-dir', help='where the logs go')
     parser.add_argument('--out', help='pickle the predictions to this .pkl file')
-    parser.add_argument('--score-thr', type=unit_interval, default=0.0,
-                        help="every score_thr of the model's test_cfg (default 0: untrained scores lie below the "
-                        "configs' 0.05)")
+    parser.add_argument(
+        '--score-thr',
+        type=unit_interval,
+        default=0.0,
+        help="every score_thr of the model's test_cfg (default 0: untrained scores lie below the configs' 0.05)",
+    )
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='override config settings')
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, 'none')

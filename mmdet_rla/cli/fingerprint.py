@@ -7,6 +7,7 @@ Identical fingerprints: bit-identical runs. On other CPUs the same seed gives ot
 floating-point results differ in the last bits (vector instructions, thread counts, library builds),
 and training amplifies the differences.
 """
+
 import argparse
 import glob
 import hashlib
@@ -36,13 +37,15 @@ def logged_loss(work_dir: str, iteration: int) -> float:
             for entry in map(json.loads, file):
                 if entry.get('iter') == iteration and 'loss' in entry:
                     return float(entry['loss'])
-    raise ValueError(f'no loss logged at iteration {iteration} under {work_dir} (the LoggerHook logs every '
-                     "default_hooks.logger.interval iterations)")
+    raise ValueError(
+        f'no loss logged at iteration {iteration} under {work_dir} (the LoggerHook logs every '
+        'default_hooks.logger.interval iterations)'
+    )
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Print a training run's fingerprint")
-    parser.add_argument('work_dir', help='the run\'s work dir (with <timestamp>/vis_data/scalars.json)')
+    parser.add_argument('work_dir', help="the run's work dir (with <timestamp>/vis_data/scalars.json)")
     parser.add_argument('checkpoint', help='its final checkpoint')
     parser.add_argument('--iteration', type=int, default=10, help='iteration whose logged loss to print')
     args = parser.parse_args(argv)

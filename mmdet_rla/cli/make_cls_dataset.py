@@ -4,6 +4,7 @@
 
 See :mod:`mmdet_rla.datasets.synthetic_cls` for what the images show.
 """
+
 import argparse
 import sys
 
@@ -25,13 +26,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        summary = generate_cls_dataset(args.out_dir, args.train_per_class, args.val_per_class,
-                                       args.image_size, args.seed, args.classes)
+        summary = generate_cls_dataset(
+            args.out_dir, args.train_per_class, args.val_per_class, args.image_size, args.seed, args.classes
+        )
     except ValueError as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
-    print(f"wrote {summary['num_train']} training and {summary['num_val']} validation images of "
-          f"{summary['classes']} ({summary['image_size']}x{summary['image_size']}) to {summary['out_dir']}")
+    print(
+        f'wrote {summary["num_train"]} training and {summary["num_val"]} validation images of '
+        f'{summary["classes"]} ({summary["image_size"]}x{summary["image_size"]}) to {summary["out_dir"]}'
+    )
     return 0
 
 

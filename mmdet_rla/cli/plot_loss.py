@@ -4,6 +4,7 @@ Reads the ``vis_data/scalars.json`` that mmengine's LocalVisBackend writes under
 ``WORK_DIR/<timestamp>/`` (the newest run that has one) and plots every ``loss*`` scalar
 against the iteration.
 """
+
 import argparse
 import glob
 import json
@@ -63,13 +64,16 @@ def main(argv=None) -> str:
     parser.add_argument('--title', default='', help='figure title')
     args = parser.parse_args(argv)
     scalars = args.work_dir if args.work_dir.endswith('.json') else find_scalars(args.work_dir)
-    out_file = args.out or osp.join(osp.dirname(scalars) if args.work_dir.endswith('.json')
-                                    else args.work_dir, 'loss_curve.png')
+    out_file = args.out or osp.join(
+        osp.dirname(scalars) if args.work_dir.endswith('.json') else args.work_dir, 'loss_curve.png'
+    )
     losses = read_losses(scalars)
     plot_losses(losses, out_file, args.title)
     first, last = losses['loss'][0], losses['loss'][-1]
-    print(f'loss curve ({len(losses["loss"])} points, loss {first[1]:.3f} at iter {first[0]} -> '
-          f'{last[1]:.3f} at iter {last[0]}) saved to {out_file}')
+    print(
+        f'loss curve ({len(losses["loss"])} points, loss {first[1]:.3f} at iter {first[0]} -> '
+        f'{last[1]:.3f} at iter {last[0]}) saved to {out_file}'
+    )
     return out_file
 
 

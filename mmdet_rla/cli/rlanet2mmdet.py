@@ -13,6 +13,7 @@ share the key layout of ``rla_resnet50``, which is taken unless ``--arch`` says 
 mapping lives in :mod:`mmdet_rla.converters`. The file is read with
 ``torch.load(weights_only=True)``; a file that would need arbitrary unpickling is refused.
 """
+
 import argparse
 import json
 import sys
@@ -23,15 +24,25 @@ from mmdet_rla.tools_support.arguments import run_tool
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('src', help="the authors' checkpoint (.pth.tar with a 'state_dict'; a 'module.' prefix is "
-                        'removed), or one of their mmdet 2.x detector checkpoints')
+    parser.add_argument(
+        'src',
+        help="the authors' checkpoint (.pth.tar with a 'state_dict'; a 'module.' prefix is "
+        'removed), or one of their mmdet 2.x detector checkpoints',
+    )
     parser.add_argument('dst', help='output checkpoint path')
-    parser.add_argument('--cls', action='store_true',
-                        help='write a full mmpretrain ImageClassifier checkpoint (backbone.*, head.fc.*) '
-                        'instead of a detection backbone checkpoint')
-    parser.add_argument('--arch', metavar='NAME', default=None,
-                        help="the authors' factory the checkpoint was trained with, when the keys cannot tell "
-                        f"(one of: {', '.join(factory_names())})")
+    parser.add_argument(
+        '--cls',
+        action='store_true',
+        help='write a full mmpretrain ImageClassifier checkpoint (backbone.*, head.fc.*) '
+        'instead of a detection backbone checkpoint',
+    )
+    parser.add_argument(
+        '--arch',
+        metavar='NAME',
+        default=None,
+        help="the authors' factory the checkpoint was trained with, when the keys cannot tell "
+        f'(one of: {", ".join(factory_names())})',
+    )
     return parser.parse_args(argv)
 
 
@@ -46,8 +57,10 @@ def main(argv=None) -> int:
     if meta['dropped_keys']:
         print(f'dropped {len(meta["dropped_keys"])} keys nothing in this layout reads: {sorted(meta["dropped_keys"])}')
     if meta.get('same_layout_as'):
-        print(f'the same key layout fits {meta["same_layout_as"]}: pass --arch NAME if the checkpoint comes '
-              'from one of those')
+        print(
+            f'the same key layout fits {meta["same_layout_as"]}: pass --arch NAME if the checkpoint comes '
+            'from one of those'
+        )
     if meta.get('note'):
         print(meta['note'])
     if 'config' in meta:

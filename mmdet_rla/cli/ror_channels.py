@@ -7,6 +7,7 @@ Top: which output channels of which block are Represent (no shortcut) and which 
 Represent channels over the given images (through the config's test pipeline). Without CHECKPOINT
 the untrained model (seeded with ``--seed``) is measured: its masks are the config's seeded ones.
 """
+
 import argparse
 import json
 import os
@@ -37,14 +38,28 @@ def main(argv=None) -> list:
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     plot_ror_channels(blocks, args.out, args.title)
     fmt = lambda v: '-' if v is None else f'{v:.4f}'  # noqa: E731
-    print(f"{'block':<10} {'represent/all':>14} {'refine RMS':>11} {'represent RMS':>14}")
+    print(f'{"block":<10} {"represent/all":>14} {"refine RMS":>11} {"represent RMS":>14}')
     for b in blocks:
-        print(f'{b.name:<10} {f"{len(b.represent_channels)}/{len(b.refine)}":>14} {fmt(b.refine_rms):>11} '
-              f'{fmt(b.represent_rms):>14}')
+        print(
+            f'{b.name:<10} {f"{len(b.represent_channels)}/{len(b.refine)}":>14} {fmt(b.refine_rms):>11} '
+            f'{fmt(b.represent_rms):>14}'
+        )
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump([dict(name=b.name, channels=len(b.refine), represent_channels=b.represent_channels,
-                            refine_rms=b.refine_rms, represent_rms=b.represent_rms) for b in blocks], f, indent=1)
+            json.dump(
+                [
+                    dict(
+                        name=b.name,
+                        channels=len(b.refine),
+                        represent_channels=b.represent_channels,
+                        refine_rms=b.refine_rms,
+                        represent_rms=b.represent_rms,
+                    )
+                    for b in blocks
+                ],
+                f,
+                indent=1,
+            )
     print(f'saved to {args.out}')
     return blocks
 

@@ -3,6 +3,7 @@
 Runs the package's copy of ``tools/slurm_train.sh`` (its comments say what the environment variables
 and the exit status mean); the workers run ``python -m mmdet_rla.cli.train``.
 """
+
 from typing import List, Optional
 
 from mmdet_rla.cli import run_launcher

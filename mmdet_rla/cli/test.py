@@ -5,12 +5,20 @@ mmdet 3.x conventions, for any config scope (``default_scope`` ``mmdet`` or ``mm
 evaluation, e.g. with ``tools/analysis/coco_eval.py``. Checkpoints load with
 ``weights_only=True`` (see ``mmdet_rla/tools_support/checkpoint.py``).
 """
+
 import argparse
 
 from mmdet_rla.deploy.compile import compile_for_inference
 from mmdet_rla.tools_support.arguments import run_tool
-from mmdet_rla.tools_support.cli import (add_common_args, add_compile_args, build_runner, enable_visualization,
-                                         finish_args, load_config, results_dumper)
+from mmdet_rla.tools_support.cli import (
+    add_common_args,
+    add_compile_args,
+    build_runner,
+    enable_visualization,
+    finish_args,
+    load_config,
+    results_dumper,
+)
 from mmdet_rla.tools_support.launch import exit_after_distributed_run, teardown_distributed
 from mmdet_rla.tools_support.visualization import add_visualization_args, apply_visualization_args
 
@@ -21,8 +29,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='pickle the predictions to this .pkl file for offline evaluation')
     parser.add_argument('--show', action='store_true', help='show the predictions in a window')
-    parser.add_argument('--show-dir', help='save images with the predictions drawn to this directory '
-                        '(mmdet: relative to work_dir/<timestamp>)')
+    parser.add_argument(
+        '--show-dir',
+        help='save images with the predictions drawn to this directory (mmdet: relative to work_dir/<timestamp>)',
+    )
     parser.add_argument('--wait-time', type=float, default=2, help='seconds each image is shown')
     add_compile_args(parser, 'the backbone and neck, for inference with dynamic shapes')
     add_common_args(parser)

@@ -6,6 +6,7 @@ the config's evaluator (e.g. COCO mAP) reports as ``tools/test.py`` does. ``--ou
 detections in ``tools/test.py --out``'s format; ``--compare-to`` compares them, image by image, with
 such a pickle from ``tools/test.py`` (labels, boxes and scores).
 """
+
 import argparse
 import os.path as osp
 

@@ -6,6 +6,7 @@ classification configs with ``default_scope='mmpretrain'``). Distributed runs:
 ``tools/slurm_train.sh``. With our configs, SIGTERM or SIGUSR1 stops training after the current
 iteration with a checkpoint and exit status 75; ``--resume`` continues exactly (``mmdet_rla/engine``).
 """
+
 import argparse
 import os
 
@@ -23,12 +24,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model (detector or classifier)')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision training')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help="scale the learning rate by the total batch size (config's auto_scale_lr)")
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--auto-scale-lr',
+        action='store_true',
+        help="scale the learning rate by the total batch size (config's auto_scale_lr)",
+    )
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from this checkpoint; without a path, from the newest valid one in the work dir '
-        '(with our configs: exactly where it stopped)')
+        '(with our configs: exactly where it stopped)',
+    )
     add_compile_args(parser, "the train step (mmengine's compile; falls back to the backbone)")
     add_common_args(parser)
     add_visualization_args(parser)
@@ -43,16 +51,18 @@ def main(argv=None) -> None:
     if args.amp:
         if get_device() == 'cpu':
             # mmengine's AmpOptimWrapper asserts a GPU (or NPU/MLU/MUSA) deep inside the Runner.
-            raise ValueError('--amp needs a GPU, NPU, MLU or MUSA device; this machine has none '
-                             '(train without --amp on CPU)')
+            raise ValueError(
+                '--amp needs a GPU, NPU, MLU or MUSA device; this machine has none (train without --amp on CPU)'
+            )
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
 
     if args.auto_scale_lr:
         auto_scale_lr = cfg.get('auto_scale_lr', None)
         if not auto_scale_lr or 'enable' not in auto_scale_lr or 'base_batch_size' not in auto_scale_lr:
-            raise ValueError('--auto-scale-lr needs auto_scale_lr = dict(enable=..., base_batch_size=...) '
-                             'in the config')
+            raise ValueError(
+                '--auto-scale-lr needs auto_scale_lr = dict(enable=..., base_batch_size=...) in the config'
+            )
         cfg.auto_scale_lr.enable = True
 
     # An explicit checkpoint wins over auto-resume from the work dir (mmdet's convention).

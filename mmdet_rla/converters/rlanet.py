@@ -26,6 +26,7 @@ Loading uses ``torch.load(weights_only=True)``: a checkpoint that needs arbitrar
 (custom classes, ``__reduce__`` calls) is refused with :class:`UnsafeCheckpointError` and never
 executed.
 """
+
 import os
 import os.path as osp
 import pickle
@@ -38,9 +39,17 @@ import torch
 from . import rlanet_mobilenetv2, rlanet_resnet
 
 __all__ = [
-    'FAMILY_MODULES', 'UnsafeCheckpointError', 'load_weights_only', 'extract_state_dict', 'factory_names',
-    'candidate_archs', 'resolve_arch', 'convert_state_dict', 'official_to_mmdet', 'mmdet_to_official',
-    'convert_rlanet_checkpoint'
+    'FAMILY_MODULES',
+    'UnsafeCheckpointError',
+    'load_weights_only',
+    'extract_state_dict',
+    'factory_names',
+    'candidate_archs',
+    'resolve_arch',
+    'convert_state_dict',
+    'official_to_mmdet',
+    'mmdet_to_official',
+    'convert_rlanet_checkpoint',
 ]
 
 # One module per architecture family of the authors' release (see the module docstring).
@@ -49,9 +58,11 @@ FAMILY_MODULES: Tuple[ModuleType, ...] = (
     rlanet_mobilenetv2,
 )
 
-RLA_INPUT_ADVICE = ("The authors' code feeds the block output ReLU(y + identity) to the RLA path "
-                    "(an in-place alias of y), so use these weights with rla_input='output' "
-                    "(as meta['model'] does).")
+RLA_INPUT_ADVICE = (
+    "The authors' code feeds the block output ReLU(y + identity) to the RLA path "
+    "(an in-place alias of y), so use these weights with rla_input='output' "
+    "(as meta['model'] does)."
+)
 
 
 class UnsafeCheckpointError(ValueError):
@@ -76,11 +87,12 @@ def load_weights_only(path: str) -> Any:
         raise UnsafeCheckpointError(
             f'Refusing to load {path!r}: it cannot be read with torch.load(weights_only=True), '
             'because it pickles objects other than tensors and plain containers (a custom class '
-            'or a function call), and unpickling those can run arbitrary code. The authors\' '
-            "RLA-Net checkpoints hold only tensors and plain dicts, so this file is not one of "
+            "or a function call), and unpickling those can run arbitrary code. The authors' "
+            'RLA-Net checkpoints hold only tensors and plain dicts, so this file is not one of '
             'them or was re-saved with extra objects. If you trust its origin, load it yourself '
             'and re-save only its state_dict (torch.save({"state_dict": sd}, path)). '
-            f'torch said: {str(error).splitlines()[0]}') from None
+            f'torch said: {str(error).splitlines()[0]}'
+        ) from None
 
 
 def extract_state_dict(checkpoint: Any) -> 'OrderedDict[str, torch.Tensor]':
@@ -98,11 +110,13 @@ def extract_state_dict(checkpoint: Any) -> 'OrderedDict[str, torch.Tensor]':
             break
     not_tensors = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
     if not state_dict or not_tensors:
-        raise ValueError('checkpoint has no state dict of tensors (expected a "state_dict" entry '
-                         f'or a dict of tensors); non-tensor entries: {not_tensors[:5]}')
+        raise ValueError(
+            'checkpoint has no state dict of tensors (expected a "state_dict" entry '
+            f'or a dict of tensors); non-tensor entries: {not_tensors[:5]}'
+        )
     prefix = 'module.'
     if all(k.startswith(prefix) for k in state_dict):
-        return OrderedDict((k[len(prefix):], v) for k, v in state_dict.items())
+        return OrderedDict((k[len(prefix) :], v) for k, v in state_dict.items())
     return OrderedDict(state_dict)
 
 
@@ -141,24 +155,29 @@ def resolve_arch(state_dict: Mapping[str, torch.Tensor], arch: Optional[str] = N
             raise ValueError(f'--arch {arch} does not fit the keys and shapes of this state dict ({fitting})')
         return arch, [c for c in candidates if c != canonical]
     if not candidates:
-        reasons = [r for r in (getattr(m, 'describe_mismatch', lambda sd: None)(state_dict)
-                               for m in FAMILY_MODULES) if r]
-        raise ValueError('this state dict fits no factory of the RLA-Net authors\' code ('
-                         + ('; '.join(reasons) if reasons else f'looked for {factory_names()}; is it one of '
-                            'their checkpoints?') + ')')
+        reasons = [
+            r for r in (getattr(m, 'describe_mismatch', lambda sd: None)(state_dict) for m in FAMILY_MODULES) if r
+        ]
+        raise ValueError(
+            "this state dict fits no factory of the RLA-Net authors' code ("
+            + ('; '.join(reasons) if reasons else f'looked for {factory_names()}; is it one of their checkpoints?')
+            + ')'
+        )
     if len(candidates) == 1:
         return candidates[0], []
     preferred = [c for c in candidates if family_of(c).FACTORIES[c].get('preferred')]
     if len(preferred) == 1:
         return preferred[0], [c for c in candidates if c != preferred[0]]
-    raise ValueError(f'this key layout fits several of the authors\' factories: {candidates}. They share '
-                     'one key layout (e.g. the Table 6 ablations v2-v6), so the keys cannot tell them '
-                     'apart: pass --arch NAME with the factory the checkpoint was trained with.')
+    raise ValueError(
+        f"this key layout fits several of the authors' factories: {candidates}. They share "
+        'one key layout (e.g. the Table 6 ablations v2-v6), so the keys cannot tell them '
+        'apart: pass --arch NAME with the factory the checkpoint was trained with.'
+    )
 
 
-def convert_state_dict(state_dict: Mapping[str, torch.Tensor], *, classifier: bool = False,
-                       arch: Optional[str] = None) -> Tuple['OrderedDict[str, torch.Tensor]', List[str], str,
-                                                            Dict[str, Any], List[str]]:
+def convert_state_dict(
+    state_dict: Mapping[str, torch.Tensor], *, classifier: bool = False, arch: Optional[str] = None
+) -> Tuple['OrderedDict[str, torch.Tensor]', List[str], str, Dict[str, Any], List[str]]:
     """Convert an official classifier / backbone state dict (no ``module.`` prefix).
 
     Returns:
@@ -176,15 +195,17 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor], *, classifier: bo
 
 
 # The functions of the first converter (RLA-ResNet only), kept for scripts that use them.
-def official_to_mmdet(state_dict: Mapping[str, torch.Tensor], *, classifier: bool = False,
-                      arch: Optional[str] = None) -> Tuple['OrderedDict[str, torch.Tensor]', List[str], str]:
+def official_to_mmdet(
+    state_dict: Mapping[str, torch.Tensor], *, classifier: bool = False, arch: Optional[str] = None
+) -> Tuple['OrderedDict[str, torch.Tensor]', List[str], str]:
     """Rename an official state dict (no ``module.`` prefix) to ours: ``(converted, dropped, arch)``."""
     converted, dropped, arch, _, _ = convert_state_dict(state_dict, classifier=classifier, arch=arch)
     return converted, dropped, arch
 
 
-def mmdet_to_official(state_dict: Mapping[str, torch.Tensor], *, module_prefix: bool = False,
-                      arch: str = 'rla_resnet50') -> 'OrderedDict[str, torch.Tensor]':
+def mmdet_to_official(
+    state_dict: Mapping[str, torch.Tensor], *, module_prefix: bool = False, arch: str = 'rla_resnet50'
+) -> 'OrderedDict[str, torch.Tensor]':
     """Our backbone or classifier state dict -> the authors' layout of ``arch``.
 
     The renaming depends only on the RLA design of ``arch`` (not its depth): the default fits
@@ -197,8 +218,9 @@ def mmdet_to_official(state_dict: Mapping[str, torch.Tensor], *, module_prefix: 
 
 
 # ------------------------------------------------------------------------------ the tool
-def convert_rlanet_checkpoint(src: str, dst: str, *, classifier: bool = False,
-                              arch: Optional[str] = None) -> Dict[str, Any]:
+def convert_rlanet_checkpoint(
+    src: str, dst: str, *, classifier: bool = False, arch: Optional[str] = None
+) -> Dict[str, Any]:
     """Convert the authors' checkpoint ``src`` and save the result to ``dst``.
 
     ``dst`` (its folder is created if needed) holds ``{'state_dict': ..., 'meta': ...}``, loadable
@@ -218,8 +240,9 @@ def convert_rlanet_checkpoint(src: str, dst: str, *, classifier: bool = False,
     state_dict = extract_state_dict(checkpoint)
     if rlanet_detector.is_detector(state_dict):
         if classifier:
-            raise ValueError('--cls converts ImageNet classifiers; this is a detector checkpoint '
-                             '(it has backbone.* and head keys)')
+            raise ValueError(
+                '--cls converts ImageNet classifiers; this is a detector checkpoint (it has backbone.* and head keys)'
+            )
         converted, meta = rlanet_detector.convert_detector(state_dict, checkpoint.get('meta'), arch=arch)
     else:
         converted, dropped, arch, model, others = convert_state_dict(state_dict, classifier=classifier, arch=arch)
@@ -228,7 +251,8 @@ def convert_rlanet_checkpoint(src: str, dst: str, *, classifier: bool = False,
             layout='mmpretrain ImageClassifier' if classifier else 'backbone (detection)',
             model=model,
             dropped_keys=dropped,
-            same_layout_as=others)
+            same_layout_as=others,
+        )
         if not classifier:
             meta['backbone'] = model
         if model.get('backbone', model).get('rla_input') == 'output':

@@ -13,6 +13,7 @@ saves ``stage_bns.3.{last}``, the norm of an update nothing reads, which is drop
 key is kept, and the result is checked, key by key and shape by shape, against the detector of
 the matching config built on the ``meta`` device: it loads strictly.
 """
+
 import os.path as osp
 from collections import OrderedDict
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -27,15 +28,19 @@ CONFIG_DIR = osp.join('configs', 'rla')
 
 # detector -> (a key only it has, the prefixes of its non-backbone parts). Mask R-CNN first: it
 # also has Faster R-CNN's keys.
-DETECTORS = OrderedDict([
-    ('mask-rcnn', ('roi_head.mask_head.conv_logits.weight', ('neck.', 'rpn_head.', 'roi_head.'))),
-    ('faster-rcnn', ('roi_head.bbox_head.fc_cls.weight', ('neck.', 'rpn_head.', 'roi_head.'))),
-    ('retinanet', ('bbox_head.retina_cls.weight', ('neck.', 'bbox_head.'))),
-])
+DETECTORS = OrderedDict(
+    [
+        ('mask-rcnn', ('roi_head.mask_head.conv_logits.weight', ('neck.', 'rpn_head.', 'roi_head.'))),
+        ('faster-rcnn', ('roi_head.bbox_head.fc_cls.weight', ('neck.', 'rpn_head.', 'roi_head.'))),
+        ('retinanet', ('bbox_head.retina_cls.weight', ('neck.', 'bbox_head.'))),
+    ]
+)
 # The authors' factory of a detector's backbone -> the backbone part of our config names.
 BACKBONE_NAMES = {
-    'rla_resnet50': 'rla-r50', 'rla_resnet50_eca': 'rla-eca-r50',
-    'rla_resnet101': 'rla-r101', 'rla_resnet101_eca': 'rla-eca-r101',
+    'rla_resnet50': 'rla-r50',
+    'rla_resnet50_eca': 'rla-eca-r50',
+    'rla_resnet101': 'rla-r101',
+    'rla_resnet101_eca': 'rla-eca-r101',
     'rla_resnext101_32x4d': 'rla-x101-32x4d',
 }
 # The twelve released checkpoints (authors' README, "COCO 2017"): file name -> our config and the
@@ -59,8 +64,7 @@ _HEAD_PREFIXES = ('rpn_head.', 'roi_head.', 'bbox_head.')
 
 def is_detector(state_dict: Mapping[str, torch.Tensor]) -> bool:
     """Whether ``state_dict`` is a whole detector (``backbone.*`` plus detection-head keys)."""
-    return (any(k.startswith('backbone.') for k in state_dict)
-            and any(k.startswith(_HEAD_PREFIXES) for k in state_dict))
+    return any(k.startswith('backbone.') for k in state_dict) and any(k.startswith(_HEAD_PREFIXES) for k in state_dict)
 
 
 def detector_kind(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -68,15 +72,19 @@ def detector_kind(state_dict: Mapping[str, torch.Tensor]) -> str:
     for kind, (marker, _) in DETECTORS.items():
         if marker in state_dict:
             return kind
-    raise ValueError('a detector checkpoint, but not one of Faster R-CNN, RetinaNet or Mask R-CNN: none of '
-                     f'{[marker for marker, _ in DETECTORS.values()]} is in it')
+    raise ValueError(
+        'a detector checkpoint, but not one of Faster R-CNN, RetinaNet or Mask R-CNN: none of '
+        f'{[marker for marker, _ in DETECTORS.values()]} is in it'
+    )
 
 
 def config_path(kind: str, arch: str) -> str:
     """Our config (relative to the source tree's top) for detector ``kind`` with backbone ``arch``."""
     if arch not in BACKBONE_NAMES:
-        raise ValueError(f'configs/rla has no detector with the backbone {arch!r}; the backbone must be one of '
-                         f'{sorted(BACKBONE_NAMES)}')
+        raise ValueError(
+            f'configs/rla has no detector with the backbone {arch!r}; the backbone must be one of '
+            f'{sorted(BACKBONE_NAMES)}'
+        )
     return osp.join(CONFIG_DIR, f'{kind}_{BACKBONE_NAMES[arch]}_fpn_1x_coco.py')
 
 
@@ -85,6 +93,7 @@ def detector_config(path: str) -> Dict[str, Any]:
     backbone's ImageNet ``init_cfg`` (the converted checkpoint holds every weight). A plain dict, so
     that the checkpoint loads with ``weights_only=True``; build it as ``MODELS.build(ConfigDict(...))``."""
     from mmengine.config import Config
+
     cfg = Config.fromfile(osp.join(MIM_DIR, path))
     cfg.model.backbone.init_cfg = None
     return cfg.model.to_dict()
@@ -97,21 +106,28 @@ def check_loads_strictly(model_cfg: Dict[str, Any], state_dict: Mapping[str, tor
     from mmengine.config import ConfigDict
 
     import mmdet_rla  # noqa: F401  (registers the backbones)
+
     register_all_modules(init_default_scope=False)
     with torch.device('meta'):
         # mmdet's detectors read their train/test settings as attributes: a ConfigDict, not a plain dict.
         expected = {k: v.shape for k, v in MODELS.build(ConfigDict(model_cfg)).state_dict().items()}
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
-    wrong = [f'{k}: {tuple(v.shape)} vs {tuple(expected[k])}' for k, v in state_dict.items()
-             if k in expected and v.shape != expected[k]]
+    wrong = [
+        f'{k}: {tuple(v.shape)} vs {tuple(expected[k])}'
+        for k, v in state_dict.items()
+        if k in expected and v.shape != expected[k]
+    ]
     if missing or unexpected or wrong:
-        raise ValueError(f'the converted detector does not load strictly into {path}: missing {missing[:8]}, '
-                         f'unexpected {unexpected[:8]}, shapes {wrong[:8]}')
+        raise ValueError(
+            f'the converted detector does not load strictly into {path}: missing {missing[:8]}, '
+            f'unexpected {unexpected[:8]}, shapes {wrong[:8]}'
+        )
 
 
-def convert_detector(state_dict: Mapping[str, torch.Tensor], source_meta: Optional[Mapping[str, Any]] = None,
-                     arch: Optional[str] = None) -> Tuple['OrderedDict[str, torch.Tensor]', Dict[str, Any]]:
+def convert_detector(
+    state_dict: Mapping[str, torch.Tensor], source_meta: Optional[Mapping[str, Any]] = None, arch: Optional[str] = None
+) -> Tuple['OrderedDict[str, torch.Tensor]', Dict[str, Any]]:
     """Convert an mmdet 2.x detector state dict of the authors; returns ``(state_dict, meta)``.
 
     ``meta`` names the detector, the backbone's factory (``arch``), our config (``config``) and its
@@ -126,20 +142,27 @@ def convert_detector(state_dict: Mapping[str, torch.Tensor], source_meta: Option
 
     kind = detector_kind(state_dict)
     head_prefixes = DETECTORS[kind][1]
-    backbone = OrderedDict((k[len('backbone.'):], v) for k, v in state_dict.items() if k.startswith('backbone.'))
+    backbone = OrderedDict((k[len('backbone.') :], v) for k, v in state_dict.items() if k.startswith('backbone.'))
     others = [k for k in state_dict if not k.startswith('backbone.')]
     strangers = [k for k in others if not k.startswith(head_prefixes)]
     if strangers:
-        raise ValueError(f'{len(strangers)} keys of this {kind} checkpoint belong to no part of an mmdet '
-                         f'{kind} (backbone, {", ".join(head_prefixes)}), e.g. {strangers[:8]}')
+        raise ValueError(
+            f'{len(strangers)} keys of this {kind} checkpoint belong to no part of an mmdet '
+            f'{kind} (backbone, {", ".join(head_prefixes)}), e.g. {strangers[:8]}'
+        )
     converted_backbone, dropped, arch, _, _ = convert_state_dict(backbone, arch=arch)
     converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict(
-        ('backbone.' + k, v) for k, v in converted_backbone.items())
+        ('backbone.' + k, v) for k, v in converted_backbone.items()
+    )
     converted.update((k, state_dict[k]) for k in others)
     path = config_path(kind, arch)
     meta: Dict[str, Any] = dict(
-        arch=arch, detector=kind, config=path, layout=f'mmdet 3.x {kind} ({path})',
-        dropped_keys=['backbone.' + k for k in dropped])
+        arch=arch,
+        detector=kind,
+        config=path,
+        layout=f'mmdet 3.x {kind} ({path})',
+        dropped_keys=['backbone.' + k for k in dropped],
+    )
     if osp.isfile(osp.join(MIM_DIR, path)):  # the package's configs (an install without them: no check)
         meta['model'] = detector_config(path)
         check_loads_strictly(meta['model'], converted, path)
@@ -149,4 +172,3 @@ def convert_detector(state_dict: Mapping[str, torch.Tensor], source_meta: Option
     if source_meta.get('mmdet_version'):
         meta['source_mmdet_version'] = str(source_meta['mmdet_version'])
     return converted, meta
-

@@ -24,6 +24,7 @@ differ, naming the keys. ``dsrla_mobilenetv2`` / ``rla_mobilenetv2`` build exact
 networks: ``candidate_archs`` names the ``_k32`` factory (so a released file needs no ``--arch``),
 and the aliases are accepted wherever an arch name is.
 """
+
 import re
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -42,10 +43,12 @@ def _factories() -> Dict[str, Dict[str, Any]]:
             suffix = '_eca' if eca else ''
             for k in (6, 12, 24, 32):
                 table[f'{prefix}_mobilenetv2_k{k}{suffix}'] = dict(
-                    rla_channels=k, recurrent_conv=recurrent_conv, eca=eca)
+                    rla_channels=k, recurrent_conv=recurrent_conv, eca=eca
+                )
             # `dsrla_mobilenetv2(rla_channel=32)`: the k32 network under a second name.
             table[f'{prefix}_mobilenetv2{suffix}'] = dict(
-                table[f'{prefix}_mobilenetv2_k32{suffix}'], alias_of=f'{prefix}_mobilenetv2_k32{suffix}')
+                table[f'{prefix}_mobilenetv2_k32{suffix}'], alias_of=f'{prefix}_mobilenetv2_k32{suffix}'
+            )
     return table
 
 
@@ -55,13 +58,21 @@ FACTORIES: Dict[str, Dict[str, Any]] = _factories()
 NUM_LAYERS = 7  # rows of the MobileNetV2 table
 # Block parts: official sub-module -> ours.
 _BLOCK_PARTS = {
-    'conv1x1.0': 'expand_conv.conv', 'conv1x1.1': 'expand_conv.bn',
-    'conv.0.0': 'depthwise_conv.conv', 'conv.0.1': 'depthwise_conv.bn',
-    'conv.1': 'linear_conv.conv', 'conv.2': 'linear_conv.bn',
+    'conv1x1.0': 'expand_conv.conv',
+    'conv1x1.1': 'expand_conv.bn',
+    'conv.0.0': 'depthwise_conv.conv',
+    'conv.0.1': 'depthwise_conv.bn',
+    'conv.1': 'linear_conv.conv',
+    'conv.2': 'linear_conv.bn',
     'conv.3.conv': 'attention.conv',
 }
-_TOP_PARTS = {'conv1.0': 'conv1.conv', 'conv1.1': 'conv1.bn', 'conv2.0': 'conv2.conv', 'conv2.1': 'conv2.bn',
-              'bn2': 'output_norm'}
+_TOP_PARTS = {
+    'conv1.0': 'conv1.conv',
+    'conv1.1': 'conv1.bn',
+    'conv2.0': 'conv2.conv',
+    'conv2.1': 'conv2.bn',
+    'bn2': 'output_norm',
+}
 _OURS_BLOCK_PARTS = {ours: official for official, ours in _BLOCK_PARTS.items()}
 _OURS_TOP_PARTS = {ours: official for official, ours in _TOP_PARTS.items()}
 _CLASSIFIER = 'classifier.1'
@@ -97,18 +108,27 @@ def model_config(arch: str, *, classifier: bool, num_classes: Optional[int] = No
     """
     facts = _facts(arch)
     backbone: Dict[str, Any] = dict(
-        type='RLAMobileNetV2', rla_channels=facts['rla_channels'], recurrent_conv=facts['recurrent_conv'],
-        recurrent_conv_sharing='network')
+        type='RLAMobileNetV2',
+        rla_channels=facts['rla_channels'],
+        recurrent_conv=facts['recurrent_conv'],
+        recurrent_conv_sharing='network',
+    )
     if facts['eca']:
         backbone.update(channel_attention='eca', eca_kernel_sizes=(1, 1, 1, 1, 3, 3, 3))
     if not classifier:
         return dict(backbone, out_indices=(1, 2, 4, 7))
     return dict(
         type='ImageClassifier',
-        backbone=dict(backbone, out_indices=(7, )),
+        backbone=dict(backbone, out_indices=(7,)),
         neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=1000 if num_classes is None else num_classes,
-                  in_channels=1280, loss=dict(type='CrossEntropyLoss', loss_weight=1.0), topk=(1, 5)))
+        head=dict(
+            type='LinearClsHead',
+            num_classes=1000 if num_classes is None else num_classes,
+            in_channels=1280,
+            loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+            topk=(1, 5),
+        ),
+    )
 
 
 _SHAPES: Dict[str, Dict[str, Tuple[int, ...]]] = {}  # canonical factory -> its official key -> shape
@@ -121,6 +141,7 @@ def _official_shapes(arch: str) -> Dict[str, Tuple[int, ...]]:
         from mmpretrain.registry import MODELS
 
         import mmdet_rla.models  # noqa: F401  (registers RLAMobileNetV2)
+
         with torch.device('meta'):  # shapes only: no memory, no initialisation cost
             model = MODELS.build(model_config(canonical, classifier=True))
         official = _rename_to_official(model.state_dict(), canonical)
@@ -145,12 +166,16 @@ def _misfit(state_dict: Mapping[str, torch.Tensor], arch: str) -> List[str]:
         problems.append(f'{len(unknown)} unknown keys, e.g. {unknown[:5]}')
     if partial_classifier:
         problems.append(f'only part of {_CLASSIFIER}.*')
-    wrong = [f'{k}: {tuple(state_dict[k].shape)} instead of {expected[k]}' for k in expected
-             if k in state_dict and k not in classifier_keys and tuple(state_dict[k].shape) != expected[k]]
+    wrong = [
+        f'{k}: {tuple(state_dict[k].shape)} instead of {expected[k]}'
+        for k in expected
+        if k in state_dict and k not in classifier_keys and tuple(state_dict[k].shape) != expected[k]
+    ]
     fc = state_dict.get(_CLASSIFIER + '.weight')
     if fc is not None and (fc.dim() != 2 or fc.shape[1] != expected[_CLASSIFIER + '.weight'][1]):
-        wrong.append(f'{_CLASSIFIER}.weight: {tuple(fc.shape)} instead of (num_classes, '
-                     f'{expected[_CLASSIFIER + ".weight"][1]})')
+        wrong.append(
+            f'{_CLASSIFIER}.weight: {tuple(fc.shape)} instead of (num_classes, {expected[_CLASSIFIER + ".weight"][1]})'
+        )
     if wrong:
         problems.append(f'{len(wrong)} shapes differ, e.g. {wrong[:3]}')
     return problems
@@ -167,25 +192,27 @@ def candidate_archs(state_dict: Mapping[str, torch.Tensor]) -> List[str]:
 # ---------------------------------------------------------------------------- the key mapping
 def _strip_module_prefix(state_dict: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
     if state_dict and all(k.startswith('module.') for k in state_dict):
-        return OrderedDict((k[len('module.'):], v) for k, v in state_dict.items())
+        return OrderedDict((k[len('module.') :], v) for k, v in state_dict.items())
     return state_dict
 
 
 def check_shared_copies(state_dict: Mapping[str, torch.Tensor], name: str) -> None:
     """Raise ``ValueError`` unless every ``{name}.{g}.weight`` equals ``{name}.0.weight``."""
-    keys = sorted((k for k in state_dict if re.match(rf'^{name}\.\d+\.weight$', k)),
-                  key=lambda k: int(k.split('.')[-2]))
+    keys = sorted(
+        (k for k in state_dict if re.match(rf'^{name}\.\d+\.weight$', k)), key=lambda k: int(k.split('.')[-2])
+    )
     if not keys:
         return
     first = state_dict[keys[0]]
     differing = [k for k in keys[1:] if state_dict[k].shape != first.shape or not torch.equal(state_dict[k], first)]
     if differing:
         raise ValueError(
-            f'{differing} differ from {keys[0]}: the authors\' RLA-MobileNetV2 uses ONE recurrent conv for '
+            f"{differing} differ from {keys[0]}: the authors' RLA-MobileNetV2 uses ONE recurrent conv for "
             f'the whole network (their ModuleList lists the same module {len(keys)} times), so their '
             'checkpoints hold equal copies. This file was edited or made by other code; RLAMobileNetV2 '
             "with recurrent_conv_sharing='stage' has independent per-stage convs, but the authors' "
-            'network (and this converter) cannot represent them.')
+            'network (and this converter) cannot represent them.'
+        )
 
 
 def _split(key: str) -> Tuple[str, str]:
@@ -215,8 +242,9 @@ def _official_to_ours_key(key: str) -> Optional[str]:
     return None
 
 
-def to_ours(state_dict: Mapping[str, torch.Tensor], arch: str, *, classifier: bool
-            ) -> Tuple['OrderedDict[str, torch.Tensor]', List[str]]:
+def to_ours(
+    state_dict: Mapping[str, torch.Tensor], arch: str, *, classifier: bool
+) -> Tuple['OrderedDict[str, torch.Tensor]', List[str]]:
     """Rename the authors' ``arch`` state dict to ours.
 
     Args:
@@ -235,8 +263,10 @@ def to_ours(state_dict: Mapping[str, torch.Tensor], arch: str, *, classifier: bo
     state_dict = _strip_module_prefix(state_dict)
     problems = _misfit(state_dict, arch)
     if problems:
-        raise ValueError(f'this state dict is not an authors\' {arch} checkpoint: {"; ".join(problems)}. '
-                         f'Factories whose layout fits: {candidate_archs(state_dict) or "none"}')
+        raise ValueError(
+            f"this state dict is not an authors' {arch} checkpoint: {'; '.join(problems)}. "
+            f'Factories whose layout fits: {candidate_archs(state_dict) or "none"}'
+        )
     check_shared_copies(state_dict, _recurrent_name(arch))
     if classifier and _CLASSIFIER + '.weight' not in state_dict:
         raise ValueError(f'classifier=True (--cls) needs the fc layer "{_CLASSIFIER}", which this state dict lacks')
@@ -273,7 +303,7 @@ def _our_to_official_key(key: str, recurrent_name: str) -> str:
     match = _OURS_RECURRENT_KEY.match(module)
     if match:
         return f'{recurrent_name}.{match.group(1)}.{param}'
-    raise ValueError(f'key {key!r} is not part of an RLAMobileNetV2 the authors\' code can build')
+    raise ValueError(f"key {key!r} is not part of an RLAMobileNetV2 the authors' code can build")
 
 
 def to_official(state_dict: Mapping[str, torch.Tensor], arch: str) -> 'OrderedDict[str, torch.Tensor]':
@@ -299,7 +329,7 @@ def _rename_to_official(state_dict: Mapping[str, torch.Tensor], arch: str) -> 'O
     for key, value in state_dict.items():
         if has_prefix:
             if key.startswith('backbone.'):
-                key = key[len('backbone.'):]
+                key = key[len('backbone.') :]
             elif not key.startswith('head.fc.'):
                 continue
         converted[_our_to_official_key(key, recurrent_name)] = value

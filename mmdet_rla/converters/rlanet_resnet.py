@@ -33,6 +33,7 @@ Every layout and shape is derived from our own model (built on the ``meta`` devi
 and the renaming below, so the checks of :func:`candidate_archs` and :func:`to_ours` cannot drift
 from the model.
 """
+
 import functools
 import re
 from collections import OrderedDict
@@ -48,8 +49,16 @@ _BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 _AUTHORS = dict(rla_input='output')
 
 
-def _factory(depth: int, file: str, *, resnext: bool = False, attention: Optional[str] = None,
-             preferred: bool = False, row: Optional[str] = None, **design: Any) -> Dict[str, Any]:
+def _factory(
+    depth: int,
+    file: str,
+    *,
+    resnext: bool = False,
+    attention: Optional[str] = None,
+    preferred: bool = False,
+    row: Optional[str] = None,
+    **design: Any,
+) -> Dict[str, Any]:
     # Without the RLA -> main CNN exchange only a classifier reads h: there is no detection backbone.
     classifier_only = design.get('rla_exchange', True) is False
     backbone: Dict[str, Any] = dict(type='RLAResNeXt' if resnext else 'RLAResNet', depth=depth)
@@ -66,33 +75,45 @@ def _factory(depth: int, file: str, *, resnext: bool = False, attention: Optiona
 FACTORIES: Dict[str, Dict[str, Any]] = {
     # models/resnet_rla.py: the proposed module. Weights released for R-50/101 and their ECA nets;
     # ``preferred``: chosen when an ablation below shares the key layout (v1-v6 and v1post do).
-    **{f'rla_resnet{d}{s}': _factory(d, 'models/resnet_rla.py', attention=a, preferred=True)
-       for d in (50, 101, 152) for s, a in (('', None), ('_eca', 'eca'))},
-    **{f'rla_resnext{d}_32x4d{s}': _factory(d, 'models/resnet_rla.py', resnext=True, attention=a)
-       for d in (50, 101) for s, a in (('', None), ('_se', 'se'), ('_eca', 'eca'))},
+    **{
+        f'rla_resnet{d}{s}': _factory(d, 'models/resnet_rla.py', attention=a, preferred=True)
+        for d in (50, 101, 152)
+        for s, a in (('', None), ('_eca', 'eca'))
+    },
+    **{
+        f'rla_resnext{d}_32x4d{s}': _factory(d, 'models/resnet_rla.py', resnext=True, attention=a)
+        for d in (50, 101)
+        for s, a in (('', None), ('_se', 'se'), ('_eca', 'eca'))
+    },
     # models/resnet_rla_v1.py: tanh instead of ReLU on the classifier's BN(h).
     'rlav1_resnet50': _factory(50, 'models/resnet_rla_v1.py', rla_output='bn_tanh'),
     'rlav1_resnet50_eca': _factory(50, 'models/resnet_rla_v1.py', attention='eca', rla_output='bn_tanh'),
     # Table 6 (b): unshared RLA parts; this file has no in-place ops, so y is the true residual.
-    **{f'rlaus_resnet{d}': _factory(d, 'models/resnet_rla_us.py', row='b', share_rla=False, rla_input='residual')
-       for d in (50, 101)},
+    **{
+        f'rlaus_resnet{d}': _factory(d, 'models/resnet_rla_us.py', row='b', share_rla=False, rla_input='residual')
+        for d in (50, 101)
+    },
     # (c): no RLA -> main CNN exchange.
     'rlarh_resnet50': _factory(50, 'models/resnet_rla_rh.py', row='c', rla_exchange=False),
     # (d): ConvLSTM / ConvGRU cells.
     'rlalstm_resnet50': _factory(50, 'models/resnet_rla_lstm.py', row='d', rla_cell='lstm'),
-    **{f'rlagru_resnet{d}{s}': _factory(d, 'models/resnet_rla_gru.py', attention=a, row='d (ConvGRU)',
-                                         rla_cell='gru')
-       for d in (50, 101) for s, a in (('', None), ('_eca', 'eca'))},
+    **{
+        f'rlagru_resnet{d}{s}': _factory(d, 'models/resnet_rla_gru.py', attention=a, row='d (ConvGRU)', rla_cell='gru')
+        for d in (50, 101)
+        for s, a in (('', None), ('_eca', 'eca'))
+    },
     # (e): post-activated recurrent unit.
     'rlav1p_resnet50': _factory(50, 'models/resnet_rla_v1post.py', row='e', rla_activation='post'),
     # (f-j): v2-v6, what is added to h and whether before or after the recurrent unit.
     'rlav2_resnet50': _factory(50, 'models/resnet_rla_v2.py', row='f', rla_integration='after_recurrence'),
     'rlav3_resnet50': _factory(50, 'models/resnet_rla_v3.py', row='g', rla_input='output'),
-    'rlav4_resnet50': _factory(50, 'models/resnet_rla_v4.py', row='h', rla_input='output',
-                               rla_integration='after_recurrence'),
+    'rlav4_resnet50': _factory(
+        50, 'models/resnet_rla_v4.py', row='h', rla_input='output', rla_integration='after_recurrence'
+    ),
     'rlav5_resnet50': _factory(50, 'models/resnet_rla_v5.py', row='i', rla_input='identity'),
-    'rlav6_resnet50': _factory(50, 'models/resnet_rla_v6.py', row='j', rla_input='identity',
-                               rla_integration='after_recurrence'),
+    'rlav6_resnet50': _factory(
+        50, 'models/resnet_rla_v6.py', row='j', rla_input='identity', rla_integration='after_recurrence'
+    ),
 }
 # The classifier's fc reads concat(x, h): 2048 + k channels for every net here (k = 32).
 _FEAT_DIM = 2048 + 32
@@ -109,13 +130,15 @@ def model_config(arch: str, *, classifier: bool, num_classes: Optional[int] = No
     if not classifier:
         _check_has_backbone(arch)
         return backbone
-    backbone.update(with_rla_output=True, out_indices=(3, ))
+    backbone.update(with_rla_output=True, out_indices=(3,))
     return dict(
         type='ImageClassifier',
         backbone=backbone,
         neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=1000 if num_classes is None else num_classes,
-                  in_channels=_FEAT_DIM))
+        head=dict(
+            type='LinearClsHead', num_classes=1000 if num_classes is None else num_classes, in_channels=_FEAT_DIM
+        ),
+    )
 
 
 def _check_arch(arch: str) -> None:
@@ -125,17 +148,29 @@ def _check_arch(arch: str) -> None:
 
 def _check_has_backbone(arch: str) -> None:
     if FACTORIES[arch]['classifier_only']:
-        raise ValueError(f'{arch} has no RLA -> main CNN exchange: only its classifier reads h, so it has no '
-                         'detection backbone; convert it as a classifier (--cls)')
+        raise ValueError(
+            f'{arch} has no RLA -> main CNN exchange: only its classifier reads h, so it has no '
+            'detection backbone; convert it as a classifier (--cls)'
+        )
 
 
 # ------------------------------------------------------------------------- the renaming
 # A rule turns the official tensors ``sources`` into one of ours, and back.
 Rule = Tuple[Tuple[str, ...], Callable[[Sequence[Tensor]], Tensor], Callable[[Tensor], Tuple[Tensor, ...]]]
 
-_BLOCK_PARTS = {'conv1': 'conv1', 'bn1': 'bn1', 'conv2': 'conv2', 'bn2': 'bn2', 'conv3': 'conv3', 'bn3': 'bn3',
-                'downsample.0': 'downsample.0', 'downsample.1': 'downsample.1',
-                'attention.conv': 'eca.conv', 'attention.fc.0': 'se.fc.0', 'attention.fc.2': 'se.fc.2'}
+_BLOCK_PARTS = {
+    'conv1': 'conv1',
+    'bn1': 'bn1',
+    'conv2': 'conv2',
+    'bn2': 'bn2',
+    'conv3': 'conv3',
+    'bn3': 'bn3',
+    'downsample.0': 'downsample.0',
+    'downsample.1': 'downsample.1',
+    'attention.conv': 'eca.conv',
+    'attention.fc.0': 'se.fc.0',
+    'attention.fc.2': 'se.fc.2',
+}
 _GRU_NORMS = ('reset_gate_norm', 'update_gate_norm', 'output_norm')
 _BLOCK_KEY = re.compile(r'^layer(\d+)\.blocks\.(\d+)\.(.+)\.([a-z_]+)$')
 _STAGE_KEY = re.compile(r'^layer(\d+)\.(conv_out|recurrent_conv|output_norm)\.([a-z_]+)$')
@@ -144,7 +179,7 @@ _CELL_KEY = re.compile(r'^layer(\d+)\.recurrent_cell\.(.+)\.([a-z_]+)$')
 
 
 def _rename(official: str) -> Rule:
-    return (official, ), lambda tensors: tensors[0], lambda tensor: (tensor, )
+    return (official,), lambda tensors: tensors[0], lambda tensor: (tensor,)
 
 
 def _lstm_gates(tensor: Tensor) -> Tensor:
@@ -157,18 +192,21 @@ def _cell_rule(cell: str, stage: int, part: str, param: str) -> Rule:
     """Rules for the ConvLSTM / ConvGRU cell ``recurrent_cell`` of stage ``stage`` (0-based)."""
     prefix = f'recurrent_convs.{stage}.'
     if cell == 'lstm' and part == 'conv.conv':
-        return (prefix + f'conv.{param}', ), lambda t: _lstm_gates(t[0]), lambda t: (_lstm_gates(t), )
+        return (prefix + f'conv.{param}',), lambda t: _lstm_gates(t[0]), lambda t: (_lstm_gates(t),)
     if cell == 'gru' and part == 'conv.conv':  # [reset, update | candidate]: gate_conv then output_conv
-        return ((prefix + f'gate_conv.{param}', prefix + f'output_conv.{param}'), lambda t: torch.cat(t, dim=0),
-                lambda t: tuple(t.split([2 * t.shape[0] // 3, t.shape[0] // 3], dim=0)))
+        return (
+            (prefix + f'gate_conv.{param}', prefix + f'output_conv.{param}'),
+            lambda t: torch.cat(t, dim=0),
+            lambda t: tuple(t.split([2 * t.shape[0] // 3, t.shape[0] // 3], dim=0)),
+        )
     match = re.fullmatch(r'gate_norms\.(\d)', part)
     if cell == 'gru' and match:
         gate = int(match.group(1))
         official = prefix + f'{_GRU_NORMS[gate]}.{param}'
         if gate == 1:  # their update gate keeps the old state, ours takes the new one (see the docstring)
-            return (official, ), lambda t: -t[0], lambda t: (-t, )
+            return (official,), lambda t: -t[0], lambda t: (-t,)
         return _rename(official)
-    raise ValueError(f'recurrent_cell part {part!r} is not part of the authors\' {cell} cell')
+    raise ValueError(f"recurrent_cell part {part!r} is not part of the authors' {cell} cell")
 
 
 def _rule(key: str, cell: str) -> Rule:
@@ -214,9 +252,9 @@ def _rules(our_keys: Sequence[str], arch: str) -> 'OrderedDict[str, Rule]':
     rules: 'OrderedDict[str, Rule]' = OrderedDict()
     for key in our_keys:
         if key.startswith('head.fc.'):
-            rules[key] = _rename('fc.' + key[len('head.fc.'):])
+            rules[key] = _rename('fc.' + key[len('head.fc.') :])
             continue
-        bare = key[len('backbone.'):] if key.startswith('backbone.') else key
+        bare = key[len('backbone.') :] if key.startswith('backbone.') else key
         rules[key] = (None if shared else _unshared_norm_rule(bare)) or _rule(bare, cell)
     return rules
 
@@ -226,6 +264,7 @@ def _rules(our_keys: Sequence[str], arch: str) -> 'OrderedDict[str, Rule]':
 def _our_shapes(arch: str, classifier: bool) -> 'OrderedDict[str, torch.Size]':
     """Our state dict's keys and shapes for ``arch``, from a model built on the meta device."""
     from ..registry import MMDET_MODELS, MMPRETRAIN_MODELS
+
     registry = MMPRETRAIN_MODELS if classifier else MMDET_MODELS
     if registry is None:
         raise ImportError('converting a classifier (--cls) needs mmpretrain, which is not installed')
@@ -283,8 +322,11 @@ def candidate_archs(state_dict: Mapping[str, Tensor]) -> List[str]:
     if 'conv_outs.0.weight' not in state_dict and 'stages.0.0.conv_out.weight' not in state_dict:
         return []
     blocks = _stage_blocks(state_dict)
-    return [arch for arch, facts in FACTORIES.items()
-            if _BLOCKS[facts['backbone']['depth']] == blocks and _fits(state_dict, arch)]
+    return [
+        arch
+        for arch, facts in FACTORIES.items()
+        if _BLOCKS[facts['backbone']['depth']] == blocks and _fits(state_dict, arch)
+    ]
 
 
 def describe_mismatch(state_dict: Mapping[str, Tensor]) -> Optional[str]:
@@ -295,21 +337,27 @@ def describe_mismatch(state_dict: Mapping[str, Tensor]) -> Optional[str]:
         full, required = _official_shapes(arch, True), _official_shapes(arch, False)
         unexpected = [k for k in state_dict if k not in full]
         missing = [k for k in required if k not in state_dict]
-        shapes = [f'{k} {tuple(v.shape)} (needs {tuple(full[k])})' for k, v in state_dict.items()
-                  if k in full and not k.startswith('fc.') and v.shape != full[k]]
+        shapes = [
+            f'{k} {tuple(v.shape)} (needs {tuple(full[k])})'
+            for k, v in state_dict.items()
+            if k in full and not k.startswith('fc.') and v.shape != full[k]
+        ]
         score = len(unexpected) + len(missing) + len(shapes)
         if best is None or score < best[0]:
             best = (score, arch, unexpected, missing, shapes)
     if best is None or best[0] > len(state_dict) // 2:
         return None
     _, arch, unexpected, missing, shapes = best
-    return (f'the closest factory, {arch}, differs by {len(unexpected)} unexpected keys {unexpected[:5]}, '
-            f'{len(missing)} missing keys {missing[:5]} and {len(shapes)} shapes {shapes[:3]}')
+    return (
+        f'the closest factory, {arch}, differs by {len(unexpected)} unexpected keys {unexpected[:5]}, '
+        f'{len(missing)} missing keys {missing[:5]} and {len(shapes)} shapes {shapes[:3]}'
+    )
 
 
 # -------------------------------------------------------------------------- conversions
-def to_ours(state_dict: Mapping[str, Tensor], arch: str, *, classifier: bool
-            ) -> Tuple['OrderedDict[str, Tensor]', List[str]]:
+def to_ours(
+    state_dict: Mapping[str, Tensor], arch: str, *, classifier: bool
+) -> Tuple['OrderedDict[str, Tensor]', List[str]]:
     """The authors' ``arch`` state dict -> ours: a detection backbone's bare keys, or with
     ``classifier=True`` an mmpretrain ImageClassifier's (``backbone.*``, ``head.fc.*``).
 
@@ -335,15 +383,20 @@ def to_ours(state_dict: Mapping[str, Tensor], arch: str, *, classifier: bool
         raise ValueError(f'{len(unknown)} keys match no part of {model_type} ({arch}), e.g. {unknown[:8]}')
     missing = sorted(used - set(state_dict))
     if missing:
-        what = ('--cls needs the classifier parts "fc" and "bn2", which this state dict lacks; '
-                if classifier and any(k.startswith(_CLASSIFIER_PREFIXES) for k in missing) else '')
+        what = (
+            '--cls needs the classifier parts "fc" and "bn2", which this state dict lacks; '
+            if classifier and any(k.startswith(_CLASSIFIER_PREFIXES) for k in missing)
+            else ''
+        )
         raise ValueError(f'{what}{len(missing)} keys of {arch} are missing, e.g. {missing[:8]}')
     converted: 'OrderedDict[str, Tensor]' = OrderedDict()
     for key, (sources, forward, _) in rules.items():
         value = forward([state_dict[s] for s in sources])
         if value.shape != ours[key]:
-            raise ValueError(f'{sources[0]} has shape {tuple(state_dict[sources[0]].shape)}, which does not fit '
-                             f'{arch} ({key} needs {tuple(ours[key])})')
+            raise ValueError(
+                f'{sources[0]} has shape {tuple(state_dict[sources[0]].shape)}, which does not fit '
+                f'{arch} ({key} needs {tuple(ours[key])})'
+            )
         converted[key] = value
     dropped = [k for k in state_dict if k not in used]
     return converted, dropped
@@ -352,7 +405,7 @@ def to_ours(state_dict: Mapping[str, Tensor], arch: str, *, classifier: bool
 def _our_shapes_with_classes(arch: str, num_classes: int) -> 'OrderedDict[str, torch.Size]':
     shapes = OrderedDict(_our_shapes(arch, True))
     shapes['head.fc.weight'] = torch.Size((num_classes, _FEAT_DIM))
-    shapes['head.fc.bias'] = torch.Size((num_classes, ))
+    shapes['head.fc.bias'] = torch.Size((num_classes,))
     return shapes
 
 

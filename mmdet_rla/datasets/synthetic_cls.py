@@ -14,6 +14,7 @@ Used by ``configs/classification/_demo_`` and its test, and for quick CPU sanity
 >>> from mmdet_rla.datasets.synthetic_cls import generate_cls_dataset
 >>> summary = generate_cls_dataset('data/synthetic_cls', train_per_class=60, val_per_class=20)
 """
+
 import os
 import os.path as osp
 from typing import Dict, Sequence
@@ -62,18 +63,20 @@ def make_pattern_image(pattern: str, rng: np.random.Generator, image_size: int =
     else:  # circle
         radius = rng.uniform(0.19, 0.32) * image_size
         center = rng.uniform(radius, image_size - radius, size=2)
-        mask = (cols - center[0])**2 + (rows - center[1])**2 < radius**2
+        mask = (cols - center[0]) ** 2 + (rows - center[1]) ** 2 < radius**2
     image = np.where(mask[..., None], foreground, background).astype(np.float64)
     image += rng.normal(0, 12, size=image.shape)
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def generate_cls_dataset(out_dir: str,
-                         train_per_class: int = 60,
-                         val_per_class: int = 20,
-                         image_size: int = 32,
-                         seed: int = 0,
-                         classes: Sequence[str] = CLASSES) -> Dict[str, object]:
+def generate_cls_dataset(
+    out_dir: str,
+    train_per_class: int = 60,
+    val_per_class: int = 20,
+    image_size: int = 32,
+    seed: int = 0,
+    classes: Sequence[str] = CLASSES,
+) -> Dict[str, object]:
     """Write the dataset to ``out_dir`` (created if missing) and return a summary.
 
     The same arguments always produce the same files. Existing files of the same names are
@@ -96,8 +99,9 @@ def generate_cls_dataset(out_dir: str,
     check_int_range('seed', seed, 0, 2**63 - 1)  # numpy's generators take non-negative seeds
     classes = tuple(sorted(classes))
     if not classes or len(set(classes)) != len(classes):
-        raise ValueError(f'classes must be a non-empty list of distinct names from {list(CLASSES)}, '
-                         f'got {list(classes)!r}')
+        raise ValueError(
+            f'classes must be a non-empty list of distinct names from {list(CLASSES)}, got {list(classes)!r}'
+        )
     for name in classes:
         check_choice('classes', name, CLASSES)
     rng = np.random.default_rng(seed)
@@ -112,5 +116,10 @@ def generate_cls_dataset(out_dir: str,
                     raise OSError(f'could not write an image into {folder}')
     with open(osp.join(out_dir, 'classes.txt'), 'w') as file:
         file.write('\n'.join(classes) + '\n')
-    return dict(classes=list(classes), num_train=train_per_class * len(classes),
-                num_val=val_per_class * len(classes), image_size=image_size, out_dir=out_dir)
+    return dict(
+        classes=list(classes),
+        num_train=train_per_class * len(classes),
+        num_val=val_per_class * len(classes),
+        image_size=image_size,
+        out_dir=out_dir,
+    )

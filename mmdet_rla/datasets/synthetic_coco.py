@@ -14,6 +14,7 @@ Generation is deterministic: image ``i`` of a split draws from a generator seede
 Objects never overlap (their boxes, padded by a margin, are disjoint), so each polygon is exactly
 the visible region of its object.
 """
+
 import json
 import math
 import os
@@ -41,8 +42,7 @@ def _polygon_area(points: np.ndarray) -> float:
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
 
-def _shape_polygon(rng: np.random.Generator, label: int, cx: float, cy: float,
-                   radius: float) -> np.ndarray:
+def _shape_polygon(rng: np.random.Generator, label: int, cx: float, cy: float, radius: float) -> np.ndarray:
     """Polygon (N, 2) of a shape of class ``label`` inscribed in the circle (cx, cy, radius)."""
     name = CLASSES[label]
     if name == 'circle':
@@ -51,8 +51,9 @@ def _shape_polygon(rng: np.random.Generator, label: int, cx: float, cy: float,
         # Aspect ratio 1:1 (a square) up to about 1:2.5, at any rotation.
         half_diag_angle = rng.uniform(np.pi / 9, np.pi / 4)
         theta = rng.uniform(0, np.pi)
-        angles = theta + np.array([half_diag_angle, np.pi - half_diag_angle,
-                                   np.pi + half_diag_angle, 2 * np.pi - half_diag_angle])
+        angles = theta + np.array(
+            [half_diag_angle, np.pi - half_diag_angle, np.pi + half_diag_angle, 2 * np.pi - half_diag_angle]
+        )
     elif name == 'triangle':
         # Vertices on the circle, at least 70 degrees apart: no slivers that look like lines.
         while True:
@@ -79,7 +80,7 @@ def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray
     start, end = rng.uniform(40, 215, size=(2, 3))
     direction = rng.uniform(0, 2 * np.pi)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    t = (xs * np.cos(direction) + ys * np.sin(direction))
+    t = xs * np.cos(direction) + ys * np.sin(direction)
     t = (t - t.min()) / max(float(t.max() - t.min()), 1.0)
     image = start + (end - start) * t[..., None]
     return image.astype(np.float32)
@@ -91,18 +92,27 @@ def _draw_clutter(rng: np.random.Generator, image: np.ndarray) -> None:
     for _ in range(rng.integers(2, 6)):  # lines crossing a good part of the image
         p1 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
         p2 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        cv2.line(image, p1, p2, rng.uniform(0, 255, size=3).tolist(), int(rng.integers(1, 3)),
-                 lineType=cv2.LINE_AA)
+        cv2.line(image, p1, p2, rng.uniform(0, 255, size=3).tolist(), int(rng.integers(1, 3)), lineType=cv2.LINE_AA)
     max_blob = max(2, min(height, width) // 40)
     for _ in range(rng.integers(3, 10)):  # blobs too small to be mistaken for an object
         centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
         axes = (int(rng.integers(1, max_blob + 1)), int(rng.integers(1, max_blob + 1)))
-        cv2.ellipse(image, centre, axes, float(rng.uniform(0, 180)), 0, 360,
-                    rng.uniform(0, 255, size=3).tolist(), -1, lineType=cv2.LINE_AA)
+        cv2.ellipse(
+            image,
+            centre,
+            axes,
+            float(rng.uniform(0, 180)),
+            0,
+            360,
+            rng.uniform(0, 255, size=3).tolist(),
+            -1,
+            lineType=cv2.LINE_AA,
+        )
 
 
-def make_image(rng: np.random.Generator, height: int, width: int,
-               max_objects: int = 4) -> Tuple[np.ndarray, List[dict]]:
+def make_image(
+    rng: np.random.Generator, height: int, width: int, max_objects: int = 4
+) -> Tuple[np.ndarray, List[dict]]:
     """Draw one image and return it (uint8, H x W x 3, BGR) with its object annotations.
 
     The image holds 1 to ``max_objects`` objects (fewer when no free spot is left for one).
@@ -127,14 +137,13 @@ def make_image(rng: np.random.Generator, height: int, width: int,
             x1, y1 = polygon.min(axis=0)
             x2, y2 = polygon.max(axis=0)
             padded = np.array([x1 - margin, y1 - margin, x2 + margin, y2 + margin])
-            if all(padded[0] >= b[2] or padded[2] <= b[0] or padded[1] >= b[3] or padded[3] <= b[1]
-                   for b in placed):
+            if all(padded[0] >= b[2] or padded[2] <= b[0] or padded[1] >= b[3] or padded[3] <= b[1] for b in placed):
                 break
         else:
             continue  # no free spot left: fewer objects in this image
         placed.append(padded)
         x0, y0 = int(max(0, x1)), int(max(0, y1))
-        local_mean = image[y0:int(math.ceil(y2)) + 1, x0:int(math.ceil(x2)) + 1].reshape(-1, 3).mean(0)
+        local_mean = image[y0 : int(math.ceil(y2)) + 1, x0 : int(math.ceil(x2)) + 1].reshape(-1, 3).mean(0)
         colour = _random_colour(rng, local_mean)
         points = np.round(polygon * (1 << _SUBPIXEL_BITS)).astype(np.int32)
         cv2.fillPoly(image, [points], colour.tolist(), lineType=cv2.LINE_AA, shift=_SUBPIXEL_BITS)
@@ -142,18 +151,26 @@ def make_image(rng: np.random.Generator, height: int, width: int,
         x1, y1 = polygon.min(axis=0)
         x2, y2 = polygon.max(axis=0)
         annotations.append(
-            dict(category_id=label + 1,
-                 bbox=[round(float(x1), 2), round(float(y1), 2),
-                       round(float(x2 - x1), 2), round(float(y2 - y1), 2)],
-                 segmentation=[[round(float(v), 2) for v in polygon.reshape(-1)]],
-                 area=round(_polygon_area(polygon), 2)))
+            dict(
+                category_id=label + 1,
+                bbox=[round(float(x1), 2), round(float(y1), 2), round(float(x2 - x1), 2), round(float(y2 - y1), 2)],
+                segmentation=[[round(float(v), 2) for v in polygon.reshape(-1)]],
+                area=round(_polygon_area(polygon), 2),
+            )
+        )
     image += rng.normal(0, 8, size=image.shape)  # sensor-like noise over everything
     return np.clip(image, 0, 255).astype(np.uint8), annotations
 
 
-def generate_split(out_dir: str, split: str, num_images: int, image_size: Sequence[int] = (160, 160),
-                   seed: int = 0, progress: Optional[Callable[[str], None]] = None,
-                   max_objects: int = 4) -> str:
+def generate_split(
+    out_dir: str,
+    split: str,
+    num_images: int,
+    image_size: Sequence[int] = (160, 160),
+    seed: int = 0,
+    progress: Optional[Callable[[str], None]] = None,
+    max_objects: int = 4,
+) -> str:
     """Write ``num_images`` images of ``split`` and their COCO json; return the json path."""
     if split not in _SPLIT_IDS:
         raise ValueError(f'split must be one of {list(_SPLIT_IDS)}, got {split!r}')
@@ -182,17 +199,23 @@ def generate_split(out_dir: str, split: str, num_images: int, image_size: Sequen
         licenses=[],
         images=images,
         annotations=annotations,
-        categories=[dict(id=i + 1, name=name, supercategory='shape') for i, name in enumerate(CLASSES)])
+        categories=[dict(id=i + 1, name=name, supercategory='shape') for i, name in enumerate(CLASSES)],
+    )
     ann_file = osp.join(ann_dir, f'instances_{split}.json')
     with open(ann_file, 'w', encoding='utf-8') as f:
         json.dump(coco, f)
     return ann_file
 
 
-def generate_coco_dataset(out_dir: str, num_train: int = 200, num_val: int = 50,
-                          image_size: Sequence[int] = (160, 160), seed: int = 0,
-                          progress: Optional[Callable[[str], None]] = None,
-                          max_objects: int = 4) -> Dict[str, str]:
+def generate_coco_dataset(
+    out_dir: str,
+    num_train: int = 200,
+    num_val: int = 50,
+    image_size: Sequence[int] = (160, 160),
+    seed: int = 0,
+    progress: Optional[Callable[[str], None]] = None,
+    max_objects: int = 4,
+) -> Dict[str, str]:
     """Generate the train and val splits under ``out_dir``; return ``{split: annotation json}``.
 
     Args:

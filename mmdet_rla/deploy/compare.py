@@ -1,4 +1,5 @@
 """Compare two sets of detections image by image (e.g. onnxruntime against PyTorch)."""
+
 from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
@@ -41,8 +42,14 @@ def compare_detections(actual: Sequence, expected: Sequence) -> dict:
     if len(set(ids)) < len(ids) or len(set(expected_ids)) < len(expected_ids):
         ids = expected_ids = list(range(len(actual)))
     by_id = dict(zip(expected_ids, expected))
-    report = dict(images=len(actual), same_counts=True, same_labels=True, max_box_difference=0.0,
-                  max_score_difference=0.0, detections=0)
+    report = dict(
+        images=len(actual),
+        same_counts=True,
+        same_labels=True,
+        max_box_difference=0.0,
+        max_score_difference=0.0,
+        detections=0,
+    )
     for record, image_id in zip(actual, ids):
         if image_id not in by_id:
             raise ValueError(f'image {image_id!r} has no expected results')
@@ -57,18 +64,22 @@ def compare_detections(actual: Sequence, expected: Sequence) -> dict:
             continue
         labels_a, labels_e = a['labels'][order_a[:n]], e['labels'][order_e[:n]]
         report['same_labels'] &= bool(np.array_equal(labels_a, labels_e))
-        report['max_box_difference'] = max(report['max_box_difference'], float(np.abs(
-            a['bboxes'][order_a[:n]] - e['bboxes'][order_e[:n]]).max()))
-        report['max_score_difference'] = max(report['max_score_difference'], float(np.abs(
-            a['scores'][order_a[:n]] - e['scores'][order_e[:n]]).max()))
+        report['max_box_difference'] = max(
+            report['max_box_difference'], float(np.abs(a['bboxes'][order_a[:n]] - e['bboxes'][order_e[:n]]).max())
+        )
+        report['max_score_difference'] = max(
+            report['max_score_difference'], float(np.abs(a['scores'][order_a[:n]] - e['scores'][order_e[:n]]).max())
+        )
     return report
 
 
 def format_comparison(report: dict) -> str:
     """One line summarising :func:`compare_detections`."""
-    return (f"{report['images']} images, {report['detections']} detections: same counts {report['same_counts']}, "
-            f"same labels {report['same_labels']}, largest box difference {report['max_box_difference']:.3g} px, "
-            f"largest score difference {report['max_score_difference']:.3g}")
+    return (
+        f'{report["images"]} images, {report["detections"]} detections: same counts {report["same_counts"]}, '
+        f'same labels {report["same_labels"]}, largest box difference {report["max_box_difference"]:.3g} px, '
+        f'largest score difference {report["max_score_difference"]:.3g}'
+    )
 
 
 def flatten(batches: Iterable[Sequence]) -> List:

@@ -9,6 +9,7 @@
   checkpoints are unchanged) with dynamic shapes, since test images come in many sizes; a part that
   fails to compile logs why and runs eagerly (the backbone on its own stays compiled).
 """
+
 import logging
 from typing import Any, Optional, Sequence
 
@@ -19,7 +20,7 @@ from mmengine.registry import HOOKS
 from torch import nn
 
 # TorchDynamo and backend failures (unsupported code, backend compiler errors) derive from this.
-COMPILE_ERRORS = (torch._dynamo.exc.TorchDynamoException, )
+COMPILE_ERRORS = (torch._dynamo.exc.TorchDynamoException,)
 INFERENCE_PARTS = ('backbone', 'neck')
 
 
@@ -47,8 +48,12 @@ def compile_module(module: nn.Module, name: str, **options) -> None:
         try:
             return compiled(*args, **kwargs)
         except COMPILE_ERRORS as error:
-            print_log(f'torch.compile cannot compile the {name} ({type(error).__name__}: '
-                      f'{_first_line(error)}); it runs eagerly', logger='current', level=logging.WARNING)
+            print_log(
+                f'torch.compile cannot compile the {name} ({type(error).__name__}: '
+                f'{_first_line(error)}); it runs eagerly',
+                logger='current',
+                level=logging.WARNING,
+            )
             module._compiled_call_impl = None
             return module._call_impl(*args, **kwargs)
 
@@ -72,8 +77,11 @@ def compile_for_inference(model: nn.Module, parts: Sequence[str] = INFERENCE_PAR
     if not compiled:
         compile_module(detector, type(detector).__name__, **options)
         compiled.append(type(detector).__name__)
-    print_log(f"torch.compile ({options['backend']}, dynamic={options['dynamic']}): {', '.join(compiled)} "
-              'compile at the first batch', logger='current')
+    print_log(
+        f'torch.compile ({options["backend"]}, dynamic={options["dynamic"]}): {", ".join(compiled)} '
+        'compile at the first batch',
+        logger='current',
+    )
     return compiled
 
 
@@ -112,7 +120,8 @@ class CompileFallbackHook(Hook):
             except COMPILE_ERRORS as error:
                 runner.logger.warning(
                     f'torch.compile cannot compile the train step of {type(_unwrap(model)).__name__} '
-                    f'({type(error).__name__}: {_first_line(error)}); falling back to compiling the backbone')
+                    f'({type(error).__name__}: {_first_line(error)}); falling back to compiling the backbone'
+                )
                 hook.fell_back = True
                 model.train_step = eager
                 compile_module(_unwrap(model).backbone, 'backbone', **hook.options)
@@ -142,5 +151,11 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else ''
 
 
-__all__ = ['COMPILE_ERRORS', 'CompileFallbackHook', 'compile_for_inference', 'compile_module', 'compile_options',
-           'enable_train_compile']
+__all__ = [
+    'COMPILE_ERRORS',
+    'CompileFallbackHook',
+    'compile_for_inference',
+    'compile_module',
+    'compile_options',
+    'enable_train_compile',
+]

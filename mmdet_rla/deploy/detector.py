@@ -12,6 +12,7 @@ detector's own ``predict_by_feat``, so the detections come from mmdet's code eit
   (the feature maps the RoI head reads) + ``rpn_head`` up to its raw outputs; the RoI stage (RoIAlign,
   box and mask heads, their post-processing) runs in mmdet from the checkpoint's weights.
 """
+
 import inspect
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -66,10 +67,13 @@ def load_state_dict_checked(model: nn.Module, checkpoint: str, config_name: str 
     state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f'checkpoint {checkpoint!r} holds no state_dict of tensors')
-    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    state = {k[len('module.') :] if k.startswith('module.') else k: v for k, v in state.items()}
     own = model.state_dict()
-    mismatched = [f'{k}: checkpoint {tuple(v.shape)}, model {tuple(own[k].shape)}'
-                  for k, v in state.items() if k in own and v.shape != own[k].shape]
+    mismatched = [
+        f'{k}: checkpoint {tuple(v.shape)}, model {tuple(own[k].shape)}'
+        for k, v in state.items()
+        if k in own and v.shape != own[k].shape
+    ]
     problems = []
     if mismatched:
         problems.append(f'{len(mismatched)} tensors of another shape ({"; ".join(mismatched[:3])})')
@@ -134,9 +138,11 @@ def detector_part(detector: nn.Module) -> str:
         return 'single_stage'
     if isinstance(detector, TwoStageDetector) and detector.with_rpn:
         return 'two_stage'
-    raise ValueError('ONNX export supports single-stage detectors with a dense head (FCOS, RetinaNet, SSD, '
-                     'YOLOv3, ...) and two-stage detectors with an RPN (Faster / Mask R-CNN, ...); got '
-                     f'{type(detector).__name__}')
+    raise ValueError(
+        'ONNX export supports single-stage detectors with a dense head (FCOS, RetinaNet, SSD, '
+        'YOLOv3, ...) and two-stage detectors with an RPN (Faster / Mask R-CNN, ...); got '
+        f'{type(detector).__name__}'
+    )
 
 
 def dense_head(detector: nn.Module) -> nn.Module:
@@ -174,7 +180,8 @@ class DetectorNetwork(nn.Module):
             detector=type(self.detector).__name__,
             num_features=len(feats) if self.part == 'two_stage' else 0,
             head_groups=[len(group) for group in head_outputs],
-            group_names=head_output_names(dense_head(self.detector), len(head_outputs)))
+            group_names=head_output_names(dense_head(self.detector), len(head_outputs)),
+        )
 
     def output_names(self, layout: dict) -> List[str]:
         """Graph output names: ``feature.{i}``, then ``{group}.{level}`` (e.g. ``cls_scores.0``)."""
@@ -197,10 +204,10 @@ def split_outputs(outputs: Sequence[torch.Tensor], layout: dict) -> Tuple[List[t
     if len(outputs) != expected:
         raise ValueError(f'the ONNX file has {len(outputs)} outputs where its layout {layout} needs {expected}')
     outputs = list(outputs)
-    features, start = outputs[:layout['num_features']], layout['num_features']
+    features, start = outputs[: layout['num_features']], layout['num_features']
     groups = []
     for count in layout['head_groups']:
-        groups.append(outputs[start:start + count])
+        groups.append(outputs[start : start + count])
         start += count
     return features, groups
 
@@ -210,5 +217,16 @@ def batch_img_metas(data_samples: Sequence) -> List[Dict]:
     return [sample.metainfo for sample in data_samples]
 
 
-__all__ = ['DetectorNetwork', 'PARTS', 'batch_img_metas', 'build_detector', 'dense_head', 'detector_part',
-           'head_output_names', 'init_weights_quietly', 'load_config', 'load_state_dict_checked', 'split_outputs']
+__all__ = [
+    'DetectorNetwork',
+    'PARTS',
+    'batch_img_metas',
+    'build_detector',
+    'dense_head',
+    'detector_part',
+    'head_output_names',
+    'init_weights_quietly',
+    'load_config',
+    'load_state_dict_checked',
+    'split_outputs',
+]

@@ -1,4 +1,5 @@
 """Export a detector (or its backbone) from a config and a checkpoint to ONNX, checked with onnxruntime."""
+
 import math
 from typing import Any, Optional, Sequence, Tuple, Union
 
@@ -17,8 +18,11 @@ CHECK_RTOL = 1e-5
 
 def check_shape(shape: Any) -> Tuple[int, int]:
     """``shape`` as ``(H, W)``; raise ``ValueError`` naming ``--shape`` unless it is two positive integers."""
-    if (not isinstance(shape, (list, tuple)) or len(shape) != 2
-            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in shape)):
+    if (
+        not isinstance(shape, (list, tuple))
+        or len(shape) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in shape)
+    ):
         raise ValueError(f'--shape must be two positive integers H W, got {shape!r}')
     return int(shape[0]), int(shape[1])
 
@@ -39,8 +43,9 @@ def default_export_shape(cfg: Config) -> Tuple[int, int]:
         if str(step.get('type', '')).split('.')[-1] == 'Resize' and step.get('scale') is not None:
             scale = step['scale']
     if scale is None:
-        raise ValueError("--shape is needed: the config's test pipeline has no Resize with a scale to take "
-                         'the export shape from')
+        raise ValueError(
+            "--shape is needed: the config's test pipeline has no Resize with a scale to take the export shape from"
+        )
     width, height = (scale, scale) if isinstance(scale, int) else scale
     divisor = int(cfg.model.get('data_preprocessor', {}).get('pad_size_divisor', 1) or 1)
     return math.ceil(height / divisor) * divisor, math.ceil(width / divisor) * divisor
@@ -62,8 +67,7 @@ def check_image_shapes(shape: Tuple[int, int], dynamic: bool, size_divisor: int 
     return [shape, tuple(other)]
 
 
-def check_onnx(onnx_file: str, module: torch.nn.Module, inputs: Sequence[torch.Tensor],
-               device: str = 'cpu') -> float:
+def check_onnx(onnx_file: str, module: torch.nn.Module, inputs: Sequence[torch.Tensor], device: str = 'cpu') -> float:
     """Run ``onnx_file`` in onnxruntime and ``module`` in PyTorch on each of ``inputs``; compare.
 
     Returns:
@@ -81,8 +85,10 @@ def check_onnx(onnx_file: str, module: torch.nn.Module, inputs: Sequence[torch.T
         difference = max_abs_difference(actual, expected)
         scale = max((e.abs().max().item() for e in expected if e.numel()), default=0.0)
         if not difference <= CHECK_ATOL + CHECK_RTOL * scale:
-            raise ValueError(f'onnxruntime and PyTorch disagree on a {tuple(example.shape)} input: largest '
-                             f'difference {difference:.3g} (outputs up to {scale:.3g})')
+            raise ValueError(
+                f'onnxruntime and PyTorch disagree on a {tuple(example.shape)} input: largest '
+                f'difference {difference:.3g} (outputs up to {scale:.3g})'
+            )
         worst = max(worst, difference)
     return worst
 
@@ -99,9 +105,17 @@ def check_image(detector: torch.nn.Module, shape: Tuple[int, int], batch: int, s
     return pixels
 
 
-def export_model(config: Union[str, Config], checkpoint: Optional[str], out_file: str,
-                 shape: Optional[Sequence[int]] = None, dynamic: bool = False, part: str = 'detector',
-                 cfg_options: Optional[dict] = None, device: str = 'cpu', seed: int = 0) -> dict:
+def export_model(
+    config: Union[str, Config],
+    checkpoint: Optional[str],
+    out_file: str,
+    shape: Optional[Sequence[int]] = None,
+    dynamic: bool = False,
+    part: str = 'detector',
+    cfg_options: Optional[dict] = None,
+    device: str = 'cpu',
+    seed: int = 0,
+) -> dict:
     """Export the config's detector (or its backbone, ``part='backbone'``) to ``out_file`` and check it.
 
     Args:
@@ -141,8 +155,15 @@ def export_model(config: Union[str, Config], checkpoint: Optional[str], out_file
     divisor = int(getattr(detector.data_preprocessor, 'pad_size_divisor', 1) or 1)
     checked = [check_image(detector, hw, batch, seed + 1) for hw in check_image_shapes(shape, dynamic, divisor)]
     difference = check_onnx(out_file, network, checked, device)
-    return dict(part=part, shape=shape, dynamic=dynamic, checked=[tuple(c.shape) for c in checked],
-                difference=difference, layout=layout, out_file=out_file)
+    return dict(
+        part=part,
+        shape=shape,
+        dynamic=dynamic,
+        checked=[tuple(c.shape) for c in checked],
+        difference=difference,
+        layout=layout,
+        out_file=out_file,
+    )
 
 
 __all__ = ['CHECK_ATOL', 'CHECK_RTOL', 'PARTS', 'check_onnx', 'check_shape', 'default_export_shape', 'export_model']

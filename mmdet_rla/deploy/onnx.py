@@ -6,6 +6,7 @@ that ``ExportedProgram`` (the dynamo exporter, which needs ``onnxscript``). A st
 that the module has no Python-side data-dependent branch; the same ``ExportedProgram`` then serves
 both the ONNX file and any comparison in PyTorch.
 """
+
 import contextlib
 import io
 import json
@@ -28,23 +29,31 @@ def dynamic_image_shapes(dynamic_batch: bool = True) -> Tuple[Dict[int, object]]
     dims = {2: Dim.DYNAMIC, 3: Dim.DYNAMIC}
     if dynamic_batch:
         dims[0] = Dim.DYNAMIC
-    return (dims, )
+    return (dims,)
 
 
-def export_program(module: nn.Module, inputs: torch.Tensor, dynamic: bool,
-                   dynamic_batch: bool = True) -> torch.export.ExportedProgram:
+def export_program(
+    module: nn.Module, inputs: torch.Tensor, dynamic: bool, dynamic_batch: bool = True
+) -> torch.export.ExportedProgram:
     """Strict ``torch.export`` of ``module(inputs)``; with ``dynamic``, height and width (and batch) symbolic.
 
     ``module.forward`` takes the image batch as its one positional argument. A dynamic batch needs an
     example batch of at least 2 (torch specialises dimensions of size 1).
     """
     shapes = dynamic_image_shapes(dynamic_batch) if dynamic else None
-    return torch.export.export(module, (inputs, ), dynamic_shapes=shapes, strict=True)
+    return torch.export.export(module, (inputs,), dynamic_shapes=shapes, strict=True)
 
 
-def export_onnx(module: nn.Module, inputs: torch.Tensor, out_file: str, *, dynamic: bool,
-                output_names: Optional[Sequence[str]] = None, metadata: Optional[dict] = None,
-                dynamic_batch: bool = True) -> torch.export.ExportedProgram:
+def export_onnx(
+    module: nn.Module,
+    inputs: torch.Tensor,
+    out_file: str,
+    *,
+    dynamic: bool,
+    output_names: Optional[Sequence[str]] = None,
+    metadata: Optional[dict] = None,
+    dynamic_batch: bool = True,
+) -> torch.export.ExportedProgram:
     """Export ``module(inputs)`` to ``out_file`` (ONNX) and return the intermediate ExportedProgram.
 
     Args:
@@ -58,8 +67,9 @@ def export_onnx(module: nn.Module, inputs: torch.Tensor, out_file: str, *, dynam
     """
     program = export_program(module, inputs, dynamic, dynamic_batch=dynamic_batch)
     with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its progress
-        onnx_program = torch.onnx.export(program, (inputs, ), input_names=['inputs'],
-                                         output_names=output_names, dynamo=True, verbose=False)
+        onnx_program = torch.onnx.export(
+            program, (inputs,), input_names=['inputs'], output_names=output_names, dynamo=True, verbose=False
+        )
     if metadata is not None:
         onnx_program.model.metadata_props[METADATA_KEY] = json.dumps(metadata)
     folder = osp.dirname(osp.abspath(out_file))
@@ -97,8 +107,10 @@ def execution_providers(device: str = 'cpu') -> List[Union[str, Tuple[str, dict]
     provider = f'{target.type.upper()}ExecutionProvider'
     available = ort.get_available_providers()
     if provider not in available:
-        raise ValueError(f"device {device!r} needs onnxruntime's {provider} (for NVIDIA GPUs: pip install "
-                         f'onnxruntime-gpu); this onnxruntime has {available}')
+        raise ValueError(
+            f"device {device!r} needs onnxruntime's {provider} (for NVIDIA GPUs: pip install "
+            f'onnxruntime-gpu); this onnxruntime has {available}'
+        )
     options = {} if target.index is None else {'device_id': target.index}
     return [(provider, options), 'CPUExecutionProvider']
 
@@ -150,8 +162,18 @@ def max_abs_difference(actual: Sequence[torch.Tensor], expected: Sequence[torch.
 
 def as_tuple(outputs: Tensors) -> Tuple[torch.Tensor, ...]:
     """A module's output (tensor or sequence of tensors) as a flat tuple."""
-    return (outputs, ) if isinstance(outputs, torch.Tensor) else tuple(outputs)
+    return (outputs,) if isinstance(outputs, torch.Tensor) else tuple(outputs)
 
 
-__all__ = ['METADATA_KEY', 'as_tuple', 'dynamic_image_shapes', 'execution_providers', 'export_onnx',
-           'export_program', 'inference_session', 'max_abs_difference', 'read_metadata', 'run_session']
+__all__ = [
+    'METADATA_KEY',
+    'as_tuple',
+    'dynamic_image_shapes',
+    'execution_providers',
+    'export_onnx',
+    'export_program',
+    'inference_session',
+    'max_abs_difference',
+    'read_metadata',
+    'run_session',
+]

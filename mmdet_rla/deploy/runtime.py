@@ -4,6 +4,7 @@
 >>> detector = ONNXRuntimeDetector('fcos.onnx', 'configs/_demo_/fcos_rla-r18-tiny_fpn_gn-head_shapes.py')
 >>> result = detector.infer('image.png')      # a DetDataSample, as from the PyTorch model
 """
+
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -36,26 +37,38 @@ class ONNXRuntimeDetector(nn.Module):
         num_threads: onnxruntime's intra-op threads (``None``: its default).
     """
 
-    def __init__(self, onnx_file: str, config: Union[str, Config], checkpoint: Optional[str] = None,
-                 device: str = 'cpu', cfg_options: Optional[dict] = None,
-                 num_threads: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        onnx_file: str,
+        config: Union[str, Config],
+        checkpoint: Optional[str] = None,
+        device: str = 'cpu',
+        cfg_options: Optional[dict] = None,
+        num_threads: Optional[int] = None,
+    ) -> None:
         super().__init__()
         self.cfg = load_config(config, cfg_options)
         self.session = inference_session(onnx_file, device, num_threads)
         self.layout = read_metadata(onnx_file)
         if not self.layout:
-            raise ValueError(f'onnx_file {onnx_file!r} was not written by tools/deployment/export_onnx.py '
-                             '(it has no mmdet_rla layout metadata)')
+            raise ValueError(
+                f'onnx_file {onnx_file!r} was not written by tools/deployment/export_onnx.py '
+                '(it has no mmdet_rla layout metadata)'
+            )
         part = self.layout['part']
         model_type = str(self.cfg.model.type).split('.')[-1]
         if part not in ('single_stage', 'two_stage'):
-            raise ValueError(f'onnx_file holds a {part} (exported with --part {part}); the runtime runs '
-                             'detectors (export without --part)')
+            raise ValueError(
+                f'onnx_file holds a {part} (exported with --part {part}); the runtime runs '
+                'detectors (export without --part)'
+            )
         if model_type != self.layout['detector']:
-            raise ValueError(f"onnx_file holds a {self.layout['detector']} but the config builds a {model_type}")
+            raise ValueError(f'onnx_file holds a {self.layout["detector"]} but the config builds a {model_type}')
         if part == 'two_stage' and checkpoint is None:
-            raise ValueError('checkpoint: a two-stage detector runs its RoI stage in PyTorch from the '
-                             "checkpoint's weights; pass the checkpoint the ONNX file was exported from")
+            raise ValueError(
+                'checkpoint: a two-stage detector runs its RoI stage in PyTorch from the '
+                "checkpoint's weights; pass the checkpoint the ONNX file was exported from"
+            )
         self.detector = build_detector(self.cfg, checkpoint).to(device)
         self.data_preprocessor = self.detector.data_preprocessor
         shape = self.layout.get('input_shape')
@@ -114,10 +127,15 @@ class ONNXRuntimeDetector(nn.Module):
             return run_session(self.session, inputs)
         batch, _, height, width = self.input_shape
         if inputs.shape[2] > height or inputs.shape[3] > width:
-            raise ValueError(f'this ONNX file takes images up to {height}x{width} (its export --shape); got a '
-                             f'{inputs.shape[2]}x{inputs.shape[3]} batch: export with a larger --shape or --dynamic')
-        padded = F.pad(inputs, (0, width - inputs.shape[3], 0, height - inputs.shape[2]),
-                       value=float(self.data_preprocessor.pad_value))
+            raise ValueError(
+                f'this ONNX file takes images up to {height}x{width} (its export --shape); got a '
+                f'{inputs.shape[2]}x{inputs.shape[3]} batch: export with a larger --shape or --dynamic'
+            )
+        padded = F.pad(
+            inputs,
+            (0, width - inputs.shape[3], 0, height - inputs.shape[2]),
+            value=float(self.data_preprocessor.pad_value),
+        )
         if inputs.shape[0] == batch:
             return run_session(self.session, padded)
         if batch != 1:

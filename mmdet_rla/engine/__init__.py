@@ -16,15 +16,35 @@ Configs switch them on with::
     default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'),
                          logger=dict(type='MainProcessLoggerHook'))
 """
-from .checkpoint_files import (AtomicLocalBackend, CheckpointFileError, atomic_write, check_checkpoint_file,
-                               find_newest_valid_checkpoint, load_checkpoint_file)
+
+from .checkpoint_files import (
+    AtomicLocalBackend,
+    CheckpointFileError,
+    atomic_write,
+    check_checkpoint_file,
+    find_newest_valid_checkpoint,
+    load_checkpoint_file,
+)
 from .hooks import PREEMPTED_EXIT_CODE, ResumableCheckpointHook, TrainingPreempted
 from .logger_hook import MainProcessLoggerHook
 from .loops import ResumableEpochBasedTrainLoop, ResumableIterBasedTrainLoop
 from .random_state import get_rng_state, set_rng_state
 from .validate_hook import ValidateBeforeTrainHook
 
-__all__ = ['AtomicLocalBackend', 'CheckpointFileError', 'MainProcessLoggerHook', 'PREEMPTED_EXIT_CODE',
-           'ResumableCheckpointHook', 'ResumableEpochBasedTrainLoop', 'ResumableIterBasedTrainLoop',
-           'TrainingPreempted', 'ValidateBeforeTrainHook', 'atomic_write', 'check_checkpoint_file',
-           'find_newest_valid_checkpoint', 'get_rng_state', 'load_checkpoint_file', 'set_rng_state']
+__all__ = [
+    'AtomicLocalBackend',
+    'CheckpointFileError',
+    'MainProcessLoggerHook',
+    'PREEMPTED_EXIT_CODE',
+    'ResumableCheckpointHook',
+    'ResumableEpochBasedTrainLoop',
+    'ResumableIterBasedTrainLoop',
+    'TrainingPreempted',
+    'ValidateBeforeTrainHook',
+    'atomic_write',
+    'check_checkpoint_file',
+    'find_newest_valid_checkpoint',
+    'get_rng_state',
+    'load_checkpoint_file',
+    'set_rng_state',
+]

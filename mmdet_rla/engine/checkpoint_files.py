@@ -12,10 +12,11 @@
   what is wrong with it (missing, empty, truncated, not a PyTorch checkpoint, needs full unpickling).
 - :func:`find_newest_valid_checkpoint` is what ``--resume`` without a path resumes from.
 """
+
 import glob
 import os
-import pickle
 import os.path as osp
+import pickle
 import time
 import zipfile
 from typing import List, Optional, Sequence, Tuple, Union
@@ -62,7 +63,7 @@ def atomic_write(path: str, data: bytes, slow_write: float = 0.0) -> None:
             if slow_write > 0:
                 chunk = max(1, -(-len(data) // 10))
                 for start in range(0, len(data), chunk):
-                    file.write(data[start:start + chunk])
+                    file.write(data[start : start + chunk])
                     file.flush()
                     time.sleep(slow_write / 10)
             else:
@@ -103,7 +104,7 @@ def _unpickler_reason(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     for index, line in enumerate(lines):
         if line.startswith('WeightsUnpickler error:'):
-            detail = line[len('WeightsUnpickler error:'):].strip()
+            detail = line[len('WeightsUnpickler error:') :].strip()
             if not detail and index + 1 < len(lines):
                 detail = lines[index + 1]
             return detail
@@ -128,11 +129,15 @@ def check_checkpoint_file(path: str) -> bool:
         head = file.read(2 + len(LEGACY_MAGIC))
     is_archive = head.startswith(ZIP_MAGIC)
     if not is_archive and not (head[:1] == b'\x80' and head[2:] == LEGACY_MAGIC):
-        raise CheckpointFileError(f'{path!r} is not a PyTorch checkpoint (neither a torch.save archive nor a '
-                                  f'legacy torch.save file; it starts with {head[:8]!r})')
+        raise CheckpointFileError(
+            f'{path!r} is not a PyTorch checkpoint (neither a torch.save archive nor a '
+            f'legacy torch.save file; it starts with {head[:8]!r})'
+        )
     if is_archive and not zipfile.is_zipfile(path):  # reads the tail: a zip archive ends with its directory
-        raise CheckpointFileError(f'checkpoint {path!r} is truncated or corrupted ({osp.getsize(path)} bytes; '
-                                  'the torch.save archive has no end-of-directory record)')
+        raise CheckpointFileError(
+            f'checkpoint {path!r} is truncated or corrupted ({osp.getsize(path)} bytes; '
+            'the torch.save archive has no end-of-directory record)'
+        )
     return is_archive
 
 
@@ -155,30 +160,38 @@ def load_checkpoint_file(path: str, map_location: Union[str, torch.device] = 'cp
             raise CheckpointFileError(
                 f'checkpoint {path!r} holds objects that only full unpickling could rebuild '
                 f'({_unpickler_reason(error)}); this project loads checkpoints with weights_only=True '
-                'only, so re-save its tensors (e.g. torch.save(state_dict, ...)) from code you trust') from None
+                'only, so re-save its tensors (e.g. torch.save(state_dict, ...)) from code you trust'
+            ) from None
         if is_archive:
             raise CheckpointFileError(
                 f'checkpoint {path!r} is truncated or corrupted ({osp.getsize(path)} bytes; '
-                f'torch.load: {str(error).splitlines()[0].split(". ")[0]})') from None
-        raise CheckpointFileError(f'legacy-format checkpoint {path!r} is truncated or corrupted (torch.load: '
-                                  f'{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ""})'
-                                  ) from None
+                f'torch.load: {str(error).splitlines()[0].split(". ")[0]})'
+            ) from None
+        raise CheckpointFileError(
+            f'legacy-format checkpoint {path!r} is truncated or corrupted (torch.load: '
+            f'{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ""})'
+        ) from None
 
 
 def check_resumable(path: str, checkpoint) -> None:
     """Raise :class:`CheckpointFileError` unless ``checkpoint`` is a training checkpoint to resume from."""
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
         keys = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise CheckpointFileError(f'checkpoint {path!r} cannot be resumed from: it holds no training state '
-                                  f'(no state_dict and meta; found {keys}); use load_from to start from its weights')
+        raise CheckpointFileError(
+            f'checkpoint {path!r} cannot be resumed from: it holds no training state '
+            f'(no state_dict and meta; found {keys}); use load_from to start from its weights'
+        )
     meta = checkpoint.get('meta')
     if not isinstance(meta, dict) or 'iter' not in meta or 'epoch' not in meta:
-        raise CheckpointFileError(f'checkpoint {path!r} cannot be resumed from: its meta has no epoch and iter '
-                                  '(a weights-only file); use load_from to start from its weights')
+        raise CheckpointFileError(
+            f'checkpoint {path!r} cannot be resumed from: its meta has no epoch and iter '
+            '(a weights-only file); use load_from to start from its weights'
+        )
 
 
-def find_newest_valid_checkpoint(directory: str, patterns: Sequence[str] = ('epoch_*.pth', 'iter_*.pth')
-                                 ) -> Tuple[Optional[str], List[Tuple[str, str]]]:
+def find_newest_valid_checkpoint(
+    directory: str, patterns: Sequence[str] = ('epoch_*.pth', 'iter_*.pth')
+) -> Tuple[Optional[str], List[Tuple[str, str]]]:
     """The most recently written checkpoint in ``directory`` that loads and can be resumed from.
 
     Candidates are the files of ``directory`` that match ``patterns`` (the checkpoint hook's file
@@ -222,6 +235,15 @@ def remove_partial_files(directory: str) -> List[str]:
     return removed
 
 
-__all__ = ['AtomicLocalBackend', 'CheckpointFileError', 'LAST_CHECKPOINT', 'PARTIAL_SUFFIX', 'atomic_write',
-           'check_checkpoint_file', 'check_resumable', 'find_newest_valid_checkpoint', 'load_checkpoint_file',
-           'remove_partial_files']
+__all__ = [
+    'AtomicLocalBackend',
+    'CheckpointFileError',
+    'LAST_CHECKPOINT',
+    'PARTIAL_SUFFIX',
+    'atomic_write',
+    'check_checkpoint_file',
+    'check_resumable',
+    'find_newest_valid_checkpoint',
+    'load_checkpoint_file',
+    'remove_partial_files',
+]

@@ -20,6 +20,7 @@ alone (``InfiniteSampler``); what a resumed run additionally needs is
   worker base seed from the loader's ``generator``, i.e. from the global torch generator when it
   has none; :func:`make_resumable_dataloader` gives the loader its own (seeded) generator.
 """
+
 from typing import Callable, Iterator, List, Optional
 
 import numpy as np
@@ -129,8 +130,10 @@ def make_resumable_dataloader(loader: DataLoader, seed: int, rank: int) -> DataL
     if isinstance(loader.batch_sampler, ResumableBatchSampler):
         return loader
     if loader.batch_sampler is None:
-        raise ValueError('a resumable training loop needs a data loader that batches its samples '
-                         '(batch_size or batch_sampler set), got batch_size=None')
+        raise ValueError(
+            'a resumable training loop needs a data loader that batches its samples '
+            '(batch_size or batch_sampler set), got batch_size=None'
+        )
     generator = loader.generator
     if generator is None:
         generator = torch.Generator()
@@ -151,8 +154,15 @@ def make_resumable_dataloader(loader: DataLoader, seed: int, rank: int) -> DataL
         prefetch_factor=loader.prefetch_factor,
         persistent_workers=loader.persistent_workers,
         pin_memory_device=loader.pin_memory_device,
-        **optional)
+        **optional,
+    )
 
 
-__all__ = ['ResumableBatchSampler', 'SeedEachBatch', 'SeededBatch', 'batch_seed', 'derive_seed',
-           'make_resumable_dataloader']
+__all__ = [
+    'ResumableBatchSampler',
+    'SeedEachBatch',
+    'SeededBatch',
+    'batch_seed',
+    'derive_seed',
+    'make_resumable_dataloader',
+]

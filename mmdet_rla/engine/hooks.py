@@ -21,6 +21,7 @@ What it adds to ``CheckpointHook`` (same arguments, same file names and ``max_ke
   without a path) takes the newest checkpoint that loads and says which; a missing, truncated or
   foreign file given as ``load_from`` or ``--resume PATH`` fails up front with an error naming it.
 """
+
 import os.path as osp
 import re
 import signal
@@ -33,8 +34,14 @@ from mmengine.fileio.io import _parse_uri_prefix
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from .checkpoint_files import (LAST_CHECKPOINT, atomic_write, check_resumable,
-                               find_newest_valid_checkpoint, load_checkpoint_file, remove_partial_files)
+from .checkpoint_files import (
+    LAST_CHECKPOINT,
+    atomic_write,
+    check_resumable,
+    find_newest_valid_checkpoint,
+    load_checkpoint_file,
+    remove_partial_files,
+)
 from .loops import CONFIG_HINT, ResumableTrainLoopMixin
 from .random_state import get_rng_state, set_rng_state
 
@@ -85,13 +92,14 @@ class ResumableCheckpointHook(CheckpointHook):
             ``save_best``, ``out_dir``, ``backend_args``, ...).
     """
 
-    def __init__(self, *args, stop_signals: Optional[Sequence[Union[str, int]]] = None, slow_write: float = 0.0,
-                 **kwargs) -> None:
+    def __init__(
+        self, *args, stop_signals: Optional[Sequence[Union[str, int]]] = None, slow_write: float = 0.0, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         if stop_signals is None:  # SIGUSR1 does not exist on Windows
             stop_signals = [name for name in DEFAULT_STOP_SIGNALS if hasattr(signal, name)]
         elif isinstance(stop_signals, (str, int)):
-            stop_signals = (stop_signals, )
+            stop_signals = (stop_signals,)
         self.stop_signals = tuple(_parse_signal(value) for value in stop_signals)
         if isinstance(slow_write, bool) or not isinstance(slow_write, (int, float)) or slow_write < 0:
             raise ValueError(f'slow_write must be a number of seconds >= 0, got {slow_write!r}')
@@ -119,8 +127,7 @@ class ResumableCheckpointHook(CheckpointHook):
             for path, reason in rejected:
                 runner.logger.warning(f'Resume: skipping {path}: {reason}')
             if found is None:
-                runner.logger.warning(f'Resume: no valid checkpoint in {directory}: training starts from the '
-                                      'beginning')
+                runner.logger.warning(f'Resume: no valid checkpoint in {directory}: training starts from the beginning')
                 runner._resume = False
             else:
                 runner.logger.info(f'Resume: the newest valid checkpoint is {found}')
@@ -159,11 +166,13 @@ class ResumableCheckpointHook(CheckpointHook):
             runner.logger.warning(
                 'The checkpoint has no resume state (it was written without ResumableCheckpointHook): training '
                 'continues from its weights, optimizer and schedule, but random generators and data-loader '
-                'workers start afresh, so the continuation will not be exactly the run that was interrupted')
+                'workers start afresh, so the continuation will not be exactly the run that was interrupted'
+            )
         elif saved.get('world_size') != get_world_size():
             runner.logger.warning(
-                f"The checkpoint was written by {saved.get('world_size')} processes, this run has "
-                f'{get_world_size()}: the data are split differently, so the continuation will not be exact')
+                f'The checkpoint was written by {saved.get("world_size")} processes, this run has '
+                f'{get_world_size()}: the data are split differently, so the continuation will not be exact'
+            )
         else:
             state = saved['ranks'][get_rank()]
         loop = runner.train_loop
@@ -180,15 +189,18 @@ class ResumableCheckpointHook(CheckpointHook):
             runner.logger.warning(
                 f'{type(runner.train_loop).__name__} is not a resumable loop: checkpoints keep the random '
                 f'generator states, but a resumed run restarts its epoch and its data workers; for exact '
-                f'resume configure {CONFIG_HINT}')
+                f'resume configure {CONFIG_HINT}'
+            )
 
     # ---------------------------------------------------------------------------- stop signals
     def _install_signal_handlers(self, runner) -> None:
         if not self.stop_signals:
             return
         if threading.current_thread() is not threading.main_thread():
-            runner.logger.warning('Training runs outside the main thread: stop signals cannot be caught there, '
-                                  'so no checkpoint is written on pre-emption')
+            runner.logger.warning(
+                'Training runs outside the main thread: stop signals cannot be caught there, '
+                'so no checkpoint is written on pre-emption'
+            )
             return
         self._received_signal = None
         for sig in self.stop_signals:
@@ -218,20 +230,26 @@ class ResumableCheckpointHook(CheckpointHook):
             self._stop(runner)
 
     def _stop(self, runner) -> None:
-        signal_name = (signal.Signals(self._received_signal).name if self._received_signal is not None
-                       else "another process's stop signal")
+        signal_name = (
+            signal.Signals(self._received_signal).name
+            if self._received_signal is not None
+            else "another process's stop signal"
+        )
         iterations = runner.iter + 1
         if self._last_saved_iter == iterations:
             checkpoint = self.last_ckpt
         else:
             runner.logger.info(f'Received {signal_name}: saving a checkpoint after iteration {iterations}')
             filename = (self.filename_tmpl if not self.by_epoch else PREEMPTED_FILENAME_TMPL).format(iterations)
-            self._save_checkpoint_with_step(runner, iterations, dict(epoch=runner.epoch, iter=iterations),
-                                            filename=filename)
+            self._save_checkpoint_with_step(
+                runner, iterations, dict(epoch=runner.epoch, iter=iterations), filename=filename
+            )
             checkpoint = self.last_ckpt
         self._restore_signal_handlers()
-        runner.logger.info(f'Stopped by {signal_name} after iteration {iterations}; {checkpoint} holds the run: '
-                           f'continue it with --resume (exit status {PREEMPTED_EXIT_CODE})')
+        runner.logger.info(
+            f'Stopped by {signal_name} after iteration {iterations}; {checkpoint} holds the run: '
+            f'continue it with --resume (exit status {PREEMPTED_EXIT_CODE})'
+        )
         raise TrainingPreempted(checkpoint, signal_name)
 
     # ----------------------------------------------------------------------- writing checkpoints
@@ -264,8 +282,9 @@ class ResumableCheckpointHook(CheckpointHook):
         if filename is None and self.max_keep_ckpts > 0:
             if not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
                 if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                    outdated = self.file_backend.join_path(self.out_dir,
-                                                           self.filename_tmpl.format(self.keep_ckpt_ids.popleft()))
+                    outdated = self.file_backend.join_path(
+                        self.out_dir, self.filename_tmpl.format(self.keep_ckpt_ids.popleft())
+                    )
                 self.keep_ckpt_ids.append(step)
                 runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
         ckpt_filename = filename or self.filename_tmpl.format(step)
@@ -281,9 +300,16 @@ class ResumableCheckpointHook(CheckpointHook):
             runner.message_hub.update_info(PREEMPTED_CKPTS_KEY, [])
         try:
             runner.save_checkpoint(
-                self.out_dir, ckpt_filename, self.file_client_args, save_optimizer=self.save_optimizer,
-                save_param_scheduler=self.save_param_scheduler, meta=meta, by_epoch=self.by_epoch,
-                backend_args=self.backend_args, **self.args)
+                self.out_dir,
+                ckpt_filename,
+                self.file_client_args,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                backend_args=self.backend_args,
+                **self.args,
+            )
         finally:
             self._resume_state_to_save = None
         self._last_saved_iter = meta['iter']
@@ -300,5 +326,10 @@ class ResumableCheckpointHook(CheckpointHook):
                 self.file_backend.rmtree(path)
 
 
-__all__ = ['PREEMPTED_EXIT_CODE', 'PREEMPTED_FILENAME_TMPL', 'RESUME_STATE_KEY', 'ResumableCheckpointHook',
-           'TrainingPreempted']
+__all__ = [
+    'PREEMPTED_EXIT_CODE',
+    'PREEMPTED_FILENAME_TMPL',
+    'RESUME_STATE_KEY',
+    'ResumableCheckpointHook',
+    'TrainingPreempted',
+]

@@ -9,6 +9,7 @@ other, e.g. ``{"accuracy/top1": 97.5, ..., "time": 0.0434}}``: unreadable JSON. 
 ``tools/dist_test.sh`` run on CPU. Here the main process alone writes the file; everything else is
 mmengine's ``LoggerHook`` (training and validation already log through the main process only).
 """
+
 from typing import Dict, Optional
 
 from mmengine.dist import is_main_process

@@ -19,6 +19,7 @@ puts this state into every checkpoint and hands it back on resume. Our configs s
     train_cfg = dict(type='ResumableEpochBasedTrainLoop')   # or ResumableIterBasedTrainLoop
     default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'))
 """
+
 import logging
 import time
 from typing import Optional, Sequence, Tuple, Union
@@ -36,8 +37,10 @@ from .random_state import RngState, get_rng_state, preserved_rng_state, set_rng_
 
 Position = Tuple[int, int]  # (pass over the data, batches of that pass already trained on)
 
-CONFIG_HINT = ("train_cfg = dict(type='ResumableEpochBasedTrainLoop') (or 'ResumableIterBasedTrainLoop') and "
-               "default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'))")
+CONFIG_HINT = (
+    "train_cfg = dict(type='ResumableEpochBasedTrainLoop') (or 'ResumableIterBasedTrainLoop') and "
+    "default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'))"
+)
 
 
 def build_resumable_dataloader(loop_type: str, runner, dataloader: Union[DataLoader, dict]) -> DataLoader:
@@ -49,11 +52,14 @@ def build_resumable_dataloader(loop_type: str, runner, dataloader: Union[DataLoa
     from .hooks import ResumableCheckpointHook  # the hook module imports this one
 
     if not any(isinstance(hook, ResumableCheckpointHook) for hook in runner.hooks):
-        raise ValueError(f'{loop_type} needs the ResumableCheckpointHook as the checkpoint hook (it writes '
-                         f'and reads back the resume state); configure {CONFIG_HINT}')
+        raise ValueError(
+            f'{loop_type} needs the ResumableCheckpointHook as the checkpoint hook (it writes '
+            f'and reads back the resume state); configure {CONFIG_HINT}'
+        )
     if isinstance(dataloader, dict):
         dataloader = runner.build_dataloader(
-            dataloader, seed=runner.seed, diff_rank_seed=runner._randomness_cfg.get('diff_rank_seed', False))
+            dataloader, seed=runner.seed, diff_rank_seed=runner._randomness_cfg.get('diff_rank_seed', False)
+        )
     return make_resumable_dataloader(dataloader, seed=runner.seed, rank=get_rank())
 
 
@@ -116,8 +122,15 @@ class ResumableEpochBasedTrainLoop(ResumableTrainLoopMixin, EpochBasedTrainLoop)
     ``dynamic_intervals``.
     """
 
-    def __init__(self, runner, dataloader, max_epochs: int, val_begin: int = 1, val_interval: int = 1,
-                 dynamic_intervals: Optional[Sequence[Tuple[int, int]]] = None) -> None:
+    def __init__(
+        self,
+        runner,
+        dataloader,
+        max_epochs: int,
+        val_begin: int = 1,
+        val_interval: int = 1,
+        dynamic_intervals: Optional[Sequence[Tuple[int, int]]] = None,
+    ) -> None:
         dataloader = build_resumable_dataloader(type(self).__name__, runner, dataloader)
         super().__init__(runner, dataloader, max_epochs, val_begin, val_interval, dynamic_intervals)
         self._init_resume_state()
@@ -128,8 +141,11 @@ class ResumableEpochBasedTrainLoop(ResumableTrainLoopMixin, EpochBasedTrainLoop)
         while self._epoch < self._max_epochs and not self.stop_training:
             self.run_epoch()
             self._decide_current_val_interval()
-            if (self.runner.val_loop is not None and self._epoch >= self.val_begin
-                    and (self._epoch % self.val_interval == 0 or self._epoch == self._max_epochs)):
+            if (
+                self.runner.val_loop is not None
+                and self._epoch >= self.val_begin
+                and (self._epoch % self.val_interval == 0 or self._epoch == self._max_epochs)
+            ):
                 self._validate()
         self.runner.call_hook('after_train')
         return self.runner.model
@@ -166,13 +182,20 @@ class ResumableEpochBasedTrainLoop(ResumableTrainLoopMixin, EpochBasedTrainLoop)
             return 0
         (pass_index, batches_done), self._resume_position = self._resume_position, None
         if pass_index != self._epoch or not 0 <= batches_done <= len(self.dataloader):
-            print_log(f'the checkpoint resumes at batch {batches_done} of epoch {pass_index + 1}, but training '
-                      f'resumes in epoch {self._epoch + 1} of {len(self.dataloader)} batches: starting the epoch '
-                      'from its first batch', logger='current', level=logging.WARNING)
+            print_log(
+                f'the checkpoint resumes at batch {batches_done} of epoch {pass_index + 1}, but training '
+                f'resumes in epoch {self._epoch + 1} of {len(self.dataloader)} batches: starting the epoch '
+                'from its first batch',
+                logger='current',
+                level=logging.WARNING,
+            )
             return 0
         if batches_done:
-            print_log(f'Resuming in the middle of epoch {self._epoch + 1}: skipping the {batches_done} batches '
-                      'already trained on (indices only, no data loaded)', logger='current')
+            print_log(
+                f'Resuming in the middle of epoch {self._epoch + 1}: skipping the {batches_done} batches '
+                'already trained on (indices only, no data loaded)',
+                logger='current',
+            )
         return batches_done
 
 
@@ -200,8 +223,12 @@ class _EndlessBatches:
             try:
                 batch = next(self._batches)
             except StopIteration:
-                print_log('Reached the end of the dataloader: it restarts and continues (an InfiniteSampler '
-                          'avoids restarting the workers)', logger='current', level=logging.WARNING)
+                print_log(
+                    'Reached the end of the dataloader: it restarts and continues (an InfiniteSampler '
+                    'avoids restarting the workers)',
+                    logger='current',
+                    level=logging.WARNING,
+                )
                 self.pass_index, self.batches_done, self._batches = self.pass_index + 1, 0, None
                 if self.dataloader.num_workers > 0:
                     time.sleep(2)  # as mmengine: "prevent possible deadlock during epoch transition"
@@ -226,8 +253,15 @@ class ResumableIterBasedTrainLoop(ResumableTrainLoopMixin, IterBasedTrainLoop):
     ``dynamic_intervals``.
     """
 
-    def __init__(self, runner, dataloader, max_iters: int, val_begin: int = 1, val_interval: int = 1000,
-                 dynamic_intervals: Optional[Sequence[Tuple[int, int]]] = None) -> None:
+    def __init__(
+        self,
+        runner,
+        dataloader,
+        max_iters: int,
+        val_begin: int = 1,
+        val_interval: int = 1000,
+        dynamic_intervals: Optional[Sequence[Tuple[int, int]]] = None,
+    ) -> None:
         # IterBasedTrainLoop.__init__ without its first line of work: it starts iterating the data at
         # once, and a started InfiniteSampler cannot go back to the start that a resumed run skips from.
         BaseLoop.__init__(self, runner, build_resumable_dataloader(type(self).__name__, runner, dataloader))
@@ -252,8 +286,11 @@ class ResumableIterBasedTrainLoop(ResumableTrainLoopMixin, IterBasedTrainLoop):
         if self._resume_position is not None:
             pass_index, batches_done = self._resume_position
             self._resume_position = None
-            print_log(f'Resuming at iteration {self._iter}: skipping {batches_done} batches of pass '
-                      f'{pass_index + 1} over the data (indices only, no data loaded)', logger='current')
+            print_log(
+                f'Resuming at iteration {self._iter}: skipping {batches_done} batches of pass '
+                f'{pass_index + 1} over the data (indices only, no data loaded)',
+                logger='current',
+            )
             self.dataloader_iterator.start_at(pass_index, batches_done)
         self._restore_rng()
         while self._iter < self._max_iters and not self.stop_training:
@@ -261,8 +298,11 @@ class ResumableIterBasedTrainLoop(ResumableTrainLoopMixin, IterBasedTrainLoop):
             data_batch = next(self.dataloader_iterator)
             self.run_iter(data_batch)
             self._decide_current_val_interval()
-            if (self.runner.val_loop is not None and self._iter >= self.val_begin
-                    and (self._iter % self.val_interval == 0 or self._iter == self._max_iters)):
+            if (
+                self.runner.val_loop is not None
+                and self._iter >= self.val_begin
+                and (self._iter % self.val_interval == 0 or self._iter == self._max_iters)
+            ):
                 self._validate()
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
@@ -278,5 +318,10 @@ class ResumableIterBasedTrainLoop(ResumableTrainLoopMixin, IterBasedTrainLoop):
         return divmod(self._iter, len(self.dataloader))
 
 
-__all__ = ['CONFIG_HINT', 'ResumableEpochBasedTrainLoop', 'ResumableIterBasedTrainLoop', 'ResumableTrainLoopMixin',
-           'build_resumable_dataloader']
+__all__ = [
+    'CONFIG_HINT',
+    'ResumableEpochBasedTrainLoop',
+    'ResumableIterBasedTrainLoop',
+    'ResumableTrainLoopMixin',
+    'build_resumable_dataloader',
+]

@@ -7,6 +7,7 @@ generator of every CUDA device (``torch.rand`` in a model, e.g. RoR's drop-layer
 back (tuples, ints, floats and tensors only; numpy's key becomes an int64 tensor), and
 :func:`set_rng_state` restores it.
 """
+
 import contextlib
 import random
 from typing import Any, Dict, Iterator
@@ -28,8 +29,12 @@ def get_rng_state() -> RngState:
     _, key, pos, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
     state: RngState = dict(
         python=(version, tuple(internal), gauss_next),
-        numpy=dict(key=torch.from_numpy(key.astype(np.int64)), pos=int(pos), has_gauss=int(has_gauss),
-                   cached_gaussian=float(cached_gaussian)),
+        numpy=dict(
+            key=torch.from_numpy(key.astype(np.int64)),
+            pos=int(pos),
+            has_gauss=int(has_gauss),
+            cached_gaussian=float(cached_gaussian),
+        ),
         torch=torch.get_rng_state(),
     )
     if _cuda_in_use():
@@ -46,14 +51,23 @@ def set_rng_state(state: RngState) -> None:
     version, internal, gauss_next = state['python']
     random.setstate((version, tuple(internal), gauss_next))
     numpy_state = state['numpy']
-    np.random.set_state(('MT19937', numpy_state['key'].cpu().numpy().astype(np.uint32), numpy_state['pos'],
-                         numpy_state['has_gauss'], numpy_state['cached_gaussian']))
+    np.random.set_state(
+        (
+            'MT19937',
+            numpy_state['key'].cpu().numpy().astype(np.uint32),
+            numpy_state['pos'],
+            numpy_state['has_gauss'],
+            numpy_state['cached_gaussian'],
+        )
+    )
     torch.set_rng_state(state['torch'].cpu())
     if 'torch_cuda' in state and torch.cuda.is_available():
         cuda_states = state['torch_cuda']
         if len(cuda_states) != torch.cuda.device_count():
-            raise ValueError(f'the checkpoint holds CUDA generator states for {len(cuda_states)} devices, '
-                             f'this process sees {torch.cuda.device_count()}')
+            raise ValueError(
+                f'the checkpoint holds CUDA generator states for {len(cuda_states)} devices, '
+                f'this process sees {torch.cuda.device_count()}'
+            )
         torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
 
 

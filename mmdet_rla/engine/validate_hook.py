@@ -1,4 +1,5 @@
 """``ValidateBeforeTrainHook``: the validation metrics of the model a run starts from."""
+
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 

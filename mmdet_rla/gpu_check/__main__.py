@@ -1,4 +1,5 @@
 """``python -m mmdet_rla.gpu_check``: see :mod:`mmdet_rla.gpu_check`."""
+
 import sys
 
 from mmdet_rla.tools_support.arguments import exit_on_user_error

@@ -22,6 +22,7 @@ compares compiled with eager code in ``eval`` (a compiled drop-layer draws from 
 generator, so training mode could not be compared). What each quantity may differ by, and why, is in
 :mod:`mmdet_rla.gpu_check.numerics`.
 """
+
 import contextlib
 import copy
 import math
@@ -40,19 +41,45 @@ from .report import FAIL, PASS, Row, _fmt
 # pass must exercise BatchNorm on batch statistics.
 FAMILIES: Dict[str, dict] = {
     'rla-r50': dict(type='RLAResNet', depth=50, norm_eval=False),  # the paper's design, Conv1_s folded
-    'rla-eca-r50': dict(type='RLAResNet', depth=50, rla_input='output', channel_attention='eca',
-                        eca_kernel_sizes=(5, 5, 5, 7), norm_eval=False),  # as configs/rla/*eca-r50*: the authors'
+    'rla-eca-r50': dict(
+        type='RLAResNet',
+        depth=50,
+        rla_input='output',
+        channel_attention='eca',
+        eca_kernel_sizes=(5, 5, 5, 7),
+        norm_eval=False,
+    ),  # as configs/rla/*eca-r50*: the authors'
     'rla-x50': dict(type='RLAResNeXt', depth=50, groups=32, base_width=4, norm_eval=False),
-    'rla-mobilenetv2': dict(type='RLAMobileNetV2', rla_channels=32, recurrent_conv='depthwise',
-                            recurrent_conv_sharing='network', out_indices=(4, 7)),  # as the SSDLite config
-    'rnn-regnet50-rnn': dict(type='RNNRegNet', depth=50, regulator='rnn', regulator_conv='light',
-                             state_transition='conv3x3', norm_eval=False),
-    'rnn-regnet50-gru': dict(type='RNNRegNet', depth=50, regulator='gru', regulator_conv='light',
-                             state_transition='conv3x3', norm_eval=False),
-    'rnn-regnet50-lstm': dict(type='RNNRegNet', depth=50, regulator='lstm', regulator_conv='light',
-                              state_transition='conv3x3', norm_eval=False),
-    'ror-r50': dict(type='RoRResNet', depth=50, represent_ratio=0.05, refine_drop_rate=0.2,
-                    drop_scaling='inverted', seed=0, norm_eval=False),
+    'rla-mobilenetv2': dict(
+        type='RLAMobileNetV2',
+        rla_channels=32,
+        recurrent_conv='depthwise',
+        recurrent_conv_sharing='network',
+        out_indices=(4, 7),
+    ),  # as the SSDLite config
+    'rnn-regnet50-rnn': dict(
+        type='RNNRegNet', depth=50, regulator='rnn', regulator_conv='light', state_transition='conv3x3', norm_eval=False
+    ),
+    'rnn-regnet50-gru': dict(
+        type='RNNRegNet', depth=50, regulator='gru', regulator_conv='light', state_transition='conv3x3', norm_eval=False
+    ),
+    'rnn-regnet50-lstm': dict(
+        type='RNNRegNet',
+        depth=50,
+        regulator='lstm',
+        regulator_conv='light',
+        state_transition='conv3x3',
+        norm_eval=False,
+    ),
+    'ror-r50': dict(
+        type='RoRResNet',
+        depth=50,
+        represent_ratio=0.05,
+        refine_drop_rate=0.2,
+        drop_scaling='inverted',
+        seed=0,
+        norm_eval=False,
+    ),
     'ror-x50': dict(type='RoRResNeXt', depth=50, groups=32, base_width=4, refine_drop_rate=0.2, norm_eval=False),
 }
 # --tiny: the same blocks and stage transitions, narrow, two stages of bottlenecks.
@@ -73,9 +100,9 @@ TINY: Dict[str, dict] = {
 # --tiny's compile check: TorchDynamo's tracing costs seconds per block on a busy CPU, so the ResNet-type
 # families keep only their first stage there (tests/test_compile_export.py compiles every variant, stage
 # transitions included, with aot_eager).
-_FIRST_STAGE = dict(num_stages=1, strides=(1, ), dilations=(1, ), out_indices=(0, ))
+_FIRST_STAGE = dict(num_stages=1, strides=(1,), dilations=(1,), out_indices=(0,))
 TINY_COMPILE: Dict[str, dict] = {name: dict(_FIRST_STAGE) for name in TINY if name != 'rla-mobilenetv2'}
-TINY_COMPILE['rla-eca-r50']['eca_kernel_sizes'] = (3, )
+TINY_COMPILE['rla-eca-r50']['eca_kernel_sizes'] = (3,)
 TINY_COMPILE['rla-mobilenetv2'] = {}
 
 
@@ -137,9 +164,15 @@ def output_weights(shapes: Sequence[torch.Size], seed: int = 1) -> List[torch.Te
     return [torch.randn(shape, generator=generator, dtype=torch.float64) for shape in shapes]
 
 
-def run_pass(model: nn.Module, x: torch.Tensor, mode: str, weights: Optional[List[torch.Tensor]] = None,
-             autocast: Optional[torch.dtype] = None, forward: Optional[Callable] = None,
-             seed: int = 2) -> PassResult:
+def run_pass(
+    model: nn.Module,
+    x: torch.Tensor,
+    mode: str,
+    weights: Optional[List[torch.Tensor]] = None,
+    autocast: Optional[torch.dtype] = None,
+    forward: Optional[Callable] = None,
+    seed: int = 2,
+) -> PassResult:
     """One pass of ``mode`` (:data:`PASSES`) of ``model`` (or of ``forward``, e.g. its compiled
     version) on ``x``; ``weights`` (from :func:`output_weights`) are needed for the gradient passes."""
     forward = model if forward is None else forward
@@ -158,11 +191,12 @@ def run_pass(model: nn.Module, x: torch.Tensor, mode: str, weights: Optional[Lis
         return PassResult([o.detach() for o in outputs], None, None)
     if weights is None:
         raise ValueError('the gradient passes need output weights')
-    loss = sum((o.float() * w.to(o.device, torch.float32 if o.dtype != torch.float64 else o.dtype)).sum()
-               for o, w in zip(outputs, weights))
+    loss = sum(
+        (o.float() * w.to(o.device, torch.float32 if o.dtype != torch.float64 else o.dtype)).sum()
+        for o, w in zip(outputs, weights)
+    )
     loss.backward()
-    param_grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).detach().flatten()
-                            for p in params])
+    param_grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).detach().flatten() for p in params])
     return PassResult([o.detach() for o in outputs], x.grad.detach(), param_grad)
 
 
@@ -176,6 +210,7 @@ def _errors(actual: PassResult, expected: PassResult) -> Dict[str, float]:
 
 class Judged(NamedTuple):
     """One compared quantity of one pass; ``tolerance=None``: it only has to be finite."""
+
     pass_name: str
     quantity: str
     error: float
@@ -198,15 +233,33 @@ def _row(name: str, judged: Sequence[Judged], note: str, details: dict) -> Row:
     if nonfinite:
         reason = f'non-finite values in: {", ".join(nonfinite)}'
     elif over:
-        reason = '; '.join(f'{j.pass_name} {j.quantity}: relative error {_fmt(j.error)} > {_fmt(j.tolerance)}'
-                           for j in over)
+        reason = '; '.join(
+            f'{j.pass_name} {j.quantity}: relative error {_fmt(j.error)} > {_fmt(j.tolerance)}' for j in over
+        )
     comparisons = [dict(j._asdict()) for j in judged]
     if worst is None:
-        return Row(name, status, None, 'not finite' if nonfinite else '—', None, '—', reason=reason, note=note,
-                   details=dict(details, comparisons=comparisons))
-    return Row(name, status, worst.error, _fmt(worst.error), worst.tolerance, f'<= {_fmt(worst.tolerance)}',
-               reason=reason, note=f'{worst.pass_name} {worst.quantity}; {note}',
-               details=dict(details, comparisons=comparisons))
+        return Row(
+            name,
+            status,
+            None,
+            'not finite' if nonfinite else '—',
+            None,
+            '—',
+            reason=reason,
+            note=note,
+            details=dict(details, comparisons=comparisons),
+        )
+    return Row(
+        name,
+        status,
+        worst.error,
+        _fmt(worst.error),
+        worst.tolerance,
+        f'<= {_fmt(worst.tolerance)}',
+        reason=reason,
+        note=f'{worst.pass_name} {worst.quantity}; {note}',
+        details=dict(details, comparisons=comparisons),
+    )
 
 
 class Inputs(NamedTuple):
@@ -218,7 +271,7 @@ def make_inputs(model: nn.Module, batch: int, hw: Tuple[int, int], seed: int = 3
     """A seeded input batch (float32, CPU) and the output weights that fit the model's outputs."""
     x = torch.randn(batch, 3, *hw, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
-        shapes = [o.shape for o in run_pass(model, x, "inference").outputs]
+        shapes = [o.shape for o in run_pass(model, x, 'inference').outputs]
     return Inputs(x, output_weights(shapes))
 
 
@@ -257,11 +310,20 @@ def check_float32(context, family: str) -> List[Row]:
             if (mode == 'train' or quantity != 'outputs') and math.isfinite(baseline):
                 allowed = max(allowed, BASELINE_FACTOR * baseline)
             judged.append(Judged(mode, quantity, error, allowed))
-    where = ('float64 on the CPU (gradients and train: the CPU is its own baseline)' if on_cpu else
-             f'float64 on the CPU (train: on {context.device}; gradients and train within {BASELINE_FACTOR:g}x the '
-             'CPU float32 error)')
-    return [_row(f'backbone/{family}/float32', judged, f'float32 on {context.device} vs {where}',
-                 dict(config=cfg, cpu_float32_baseline=baselines))]
+    where = (
+        'float64 on the CPU (gradients and train: the CPU is its own baseline)'
+        if on_cpu
+        else f'float64 on the CPU (train: on {context.device}; gradients and train within {BASELINE_FACTOR:g}x the '
+        'CPU float32 error)'
+    )
+    return [
+        _row(
+            f'backbone/{family}/float32',
+            judged,
+            f'float32 on {context.device} vs {where}',
+            dict(config=cfg, cpu_float32_baseline=baselines),
+        )
+    ]
 
 
 def check_autocast(context, family: str, amp: str) -> List[Row]:
@@ -272,12 +334,18 @@ def check_autocast(context, family: str, amp: str) -> List[Row]:
     x = inputs.x.to(context.device)
     judged = []
     for mode in PASSES:
-        errors = _errors(run_pass(model, x, mode, inputs.weights, autocast=AMP_DTYPES[amp]),
-                         run_pass(model, x, mode, inputs.weights))
+        errors = _errors(
+            run_pass(model, x, mode, inputs.weights, autocast=AMP_DTYPES[amp]), run_pass(model, x, mode, inputs.weights)
+        )
         judged += [Judged(mode, q, e, None if mode == 'train' else _tolerance(amp, q)) for q, e in errors.items()]
-    return [_row(f'backbone/{family}/{amp}', judged,
-                 f'torch.autocast({context.device.type!r}, {AMP_DTYPES[amp]}) vs float32 (train: finite)',
-                 dict(config=cfg))]
+    return [
+        _row(
+            f'backbone/{family}/{amp}',
+            judged,
+            f'torch.autocast({context.device.type!r}, {AMP_DTYPES[amp]}) vs float32 (train: finite)',
+            dict(config=cfg),
+        )
+    ]
 
 
 def check_compile(context, family: str) -> List[Row]:
@@ -299,6 +367,11 @@ def check_compile(context, family: str) -> List[Row]:
         torch._dynamo.reset()
     expected = run_pass(model, x, 'eval', inputs.weights)
     judged = [Judged('eval', q, e, _tolerance('compile', q)) for q, e in _errors(actual, expected).items()]
-    return [_row(f'compile/{family}', judged,
-                 f'torch.compile(backend={context.compile_backend!r}) vs eager; {graphs} graph(s), {breaks} graph '
-                 'break(s)', dict(config=cfg, graphs=graphs, graph_breaks=breaks))]
+    return [
+        _row(
+            f'compile/{family}',
+            judged,
+            f'torch.compile(backend={context.compile_backend!r}) vs eager; {graphs} graph(s), {breaks} graph break(s)',
+            dict(config=cfg, graphs=graphs, graph_breaks=breaks),
+        )
+    ]

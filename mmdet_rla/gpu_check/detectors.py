@@ -20,6 +20,7 @@ loss finite, every parameter finite after the steps. On a GPU the peak memory of
 backbone (ResNet/ResNeXt, MobileNetV2 for SSDLite) under the same settings; the CPU has no such
 counter, and there the reference detector is not built.
 """
+
 import copy
 import functools
 import inspect
@@ -33,7 +34,6 @@ from .numerics import AMP_DTYPES
 from .report import FAIL, PASS, Row
 
 
-
 class Detector(NamedTuple):
     config: str  # relative to the repository root
     reference_backbone: str  # mmdet's backbone of the same kind
@@ -44,28 +44,65 @@ class Detector(NamedTuple):
 
 
 # An FPN detector an eighth as wide: backbone stages 32-256 channels, FPN, RPN and RoI heads 16.
-_NARROW_FPN = {'model.backbone.base_channels': 8, 'model.neck.in_channels': [32, 64, 128, 256],
-               'model.neck.out_channels': 16}
-_NARROW_RPN_ROI = {'model.rpn_head.in_channels': 16, 'model.rpn_head.feat_channels': 16,
-                   'model.roi_head.bbox_roi_extractor.out_channels': 16, 'model.roi_head.bbox_head.in_channels': 16,
-                   'model.roi_head.bbox_head.fc_out_channels': 32}
+_NARROW_FPN = {
+    'model.backbone.base_channels': 8,
+    'model.neck.in_channels': [32, 64, 128, 256],
+    'model.neck.out_channels': 16,
+}
+_NARROW_RPN_ROI = {
+    'model.rpn_head.in_channels': 16,
+    'model.rpn_head.feat_channels': 16,
+    'model.roi_head.bbox_roi_extractor.out_channels': 16,
+    'model.roi_head.bbox_head.in_channels': 16,
+    'model.roi_head.bbox_head.fc_out_channels': 32,
+}
 _SSD_TINY_CHANNELS = (24, 1280, 64, 32, 32, 16)  # widen_factor 0.25 gives 24 channels at index 4; 1280 stays
 DETECTORS: Dict[str, Detector] = {
-    'faster-rcnn_rla-r50': Detector('configs/rla/faster-rcnn_rla-r50_fpn_1x_coco.py', 'ResNet', (800, 1333), 2,
-                                    (128, 160), {**_NARROW_FPN, **_NARROW_RPN_ROI, 'model.backbone.rla_channels': 8}),
-    'retinanet_ror-r50': Detector('configs/ror/retinanet_ror-r50_fpn_1x_coco.py', 'ResNet', (800, 1333), 2,
-                                  (128, 160), {**_NARROW_FPN, 'model.bbox_head.in_channels': 16,
-                                               'model.bbox_head.feat_channels': 16}),
+    'faster-rcnn_rla-r50': Detector(
+        'configs/rla/faster-rcnn_rla-r50_fpn_1x_coco.py',
+        'ResNet',
+        (800, 1333),
+        2,
+        (128, 160),
+        {**_NARROW_FPN, **_NARROW_RPN_ROI, 'model.backbone.rla_channels': 8},
+    ),
+    'retinanet_ror-r50': Detector(
+        'configs/ror/retinanet_ror-r50_fpn_1x_coco.py',
+        'ResNet',
+        (800, 1333),
+        2,
+        (128, 160),
+        {**_NARROW_FPN, 'model.bbox_head.in_channels': 16, 'model.bbox_head.feat_channels': 16},
+    ),
     'mask-rcnn_rnn-regnet50-lstm': Detector(
-        'configs/rnn_regnet/mask-rcnn_rnn-regnet50-lstm_fpn_1x_coco.py', 'ResNet', (800, 1333), 2, (128, 160),
-        {**_NARROW_FPN, **_NARROW_RPN_ROI, 'model.roi_head.mask_roi_extractor.out_channels': 16,
-         'model.roi_head.mask_head.in_channels': 16, 'model.roi_head.mask_head.conv_out_channels': 16}),
+        'configs/rnn_regnet/mask-rcnn_rnn-regnet50-lstm_fpn_1x_coco.py',
+        'ResNet',
+        (800, 1333),
+        2,
+        (128, 160),
+        {
+            **_NARROW_FPN,
+            **_NARROW_RPN_ROI,
+            'model.roi_head.mask_roi_extractor.out_channels': 16,
+            'model.roi_head.mask_head.in_channels': 16,
+            'model.roi_head.mask_head.conv_out_channels': 16,
+        },
+    ),
     # SSDLite's anchors are laid out for 320x320, and its last levels are 1x1 there: no smaller input.
     'ssdlite_rla-mobilenetv2': Detector(
-        'configs/rla_mobilenetv2/ssdlite_rla-mobilenetv2-scratch_8xb24-600e_coco.py', 'MobileNetV2', (320, 320), 24,
-        (320, 320), {'model.backbone.widen_factor': 0.25, 'model.backbone.rla_channels': 8,
-                     'model.neck.in_channels': _SSD_TINY_CHANNELS[:2], 'model.neck.out_channels': _SSD_TINY_CHANNELS,
-                     'model.bbox_head.in_channels': _SSD_TINY_CHANNELS}),
+        'configs/rla_mobilenetv2/ssdlite_rla-mobilenetv2-scratch_8xb24-600e_coco.py',
+        'MobileNetV2',
+        (320, 320),
+        24,
+        (320, 320),
+        {
+            'model.backbone.widen_factor': 0.25,
+            'model.backbone.rla_channels': 8,
+            'model.neck.in_channels': _SSD_TINY_CHANNELS[:2],
+            'model.neck.out_channels': _SSD_TINY_CHANNELS,
+            'model.bbox_head.in_channels': _SSD_TINY_CHANNELS,
+        },
+    ),
 }
 GT_BOXES_PER_IMAGE = 7  # about COCO's mean number of objects per image
 
@@ -103,7 +140,9 @@ def autocast_parts_on_cpu(model: torch.nn.Module, dtype: torch.dtype) -> List[st
 
 def load_config(name: str, tiny: bool = False):
     from mmengine.config import Config
+
     from ..config_paths import config_path
+
     # The package's own configs, from a checkout or an installed wheel alike.
     cfg = Config.fromfile(config_path(DETECTORS[name].config.replace('configs/', 'mmdet_rla::', 1)))
     if tiny:
@@ -153,20 +192,26 @@ def optim_wrapper_for(model: torch.nn.Module, cfg, amp: str, device: torch.devic
     wrapper_cfg = dict(copy.deepcopy(cfg.optim_wrapper))
     if device.type == 'cuda':
         wrapper_cfg.update(type='AmpOptimWrapper', dtype=str(dtype).replace('torch.', ''), loss_scale='dynamic')
-        return build_optim_wrapper(model, wrapper_cfg), f"AmpOptimWrapper(dtype={str(dtype)[6:]!r}, dynamic loss scale)"
+        return build_optim_wrapper(model, wrapper_cfg), f'AmpOptimWrapper(dtype={str(dtype)[6:]!r}, dynamic loss scale)'
     wrapper_cfg['type'] = 'OptimWrapper'
     parts = autocast_parts_on_cpu(model, dtype)
     return build_optim_wrapper(model, wrapper_cfg), (
         f"OptimWrapper, {' and '.join(parts)} under torch.autocast('cpu', {str(dtype)[6:]}), heads float32 "
-        '(AmpOptimWrapper needs a GPU)')
+        '(AmpOptimWrapper needs a GPU)'
+    )
 
 
 def demo_batch(model: torch.nn.Module, hw: Tuple[int, int], batch: int, with_mask: bool) -> dict:
     from mmdet.testing import demo_mm_inputs
 
     head = getattr(model, 'bbox_head', None) or getattr(getattr(model, 'roi_head', None), 'bbox_head', None)
-    return demo_mm_inputs(batch_size=batch, image_shapes=[(3, *hw)] * batch, num_items=[GT_BOXES_PER_IMAGE] * batch,
-                          num_classes=getattr(head, 'num_classes', 80), with_mask=with_mask)
+    return demo_mm_inputs(
+        batch_size=batch,
+        image_shapes=[(3, *hw)] * batch,
+        num_items=[GT_BOXES_PER_IMAGE] * batch,
+        num_classes=getattr(head, 'num_classes', 80),
+        with_mask=with_mask,
+    )
 
 
 class StepResult(NamedTuple):
@@ -227,22 +272,45 @@ def check_detector(context, name: str, amp: str) -> List[Row]:
     expected_dtype = str(AMP_DTYPES[amp])[6:]
     if not reason and ours.backbone_dtype != expected_dtype:
         reason = f'the backbone computed in {ours.backbone_dtype}, not in {expected_dtype}: autocast did not reach it'
-    details = dict(config=detector.config, input_hw=hw, batch=batch, steps=steps, wrapper=ours.wrapper,
-                   backbone_dtype=ours.backbone_dtype, losses=ours.losses, loss_scale=ours.loss_scale,
-                   peak_mib=ours.peak_mib)
+    details = dict(
+        config=detector.config,
+        input_hw=hw,
+        batch=batch,
+        steps=steps,
+        wrapper=ours.wrapper,
+        backbone_dtype=ours.backbone_dtype,
+        losses=ours.losses,
+        loss_scale=ours.loss_scale,
+        peak_mib=ours.peak_mib,
+    )
     memory = 'memory: n/a on the CPU'
     if ours.peak_mib is not None:
         reference_cfg = copy.deepcopy(cfg)
         reference_cfg.model.backbone = reference_backbone(dict(cfg.model.backbone), detector.reference_backbone)
         torch.cuda.empty_cache()  # the first detector is gone: it lived in train_steps
         reference = train_steps(reference_cfg, amp, context.device, hw, batch, steps)
-        details.update(reference_backbone=reference_cfg.model.backbone, reference_peak_mib=reference.peak_mib,
-                       reference_losses=reference.losses, memory_ratio=details['peak_mib'] / reference.peak_mib)
-        memory = (f"peak {details['peak_mib']:.0f} MiB = {details['memory_ratio']:.2f}x mmdet "
-                  f"{reference_cfg.model.backbone['type']} ({reference.peak_mib:.0f} MiB)")
+        details.update(
+            reference_backbone=reference_cfg.model.backbone,
+            reference_peak_mib=reference.peak_mib,
+            reference_losses=reference.losses,
+            memory_ratio=details['peak_mib'] / reference.peak_mib,
+        )
+        memory = (
+            f'peak {details["peak_mib"]:.0f} MiB = {details["memory_ratio"]:.2f}x mmdet '
+            f'{reference_cfg.model.backbone["type"]} ({reference.peak_mib:.0f} MiB)'
+        )
     total = details['losses'].get('loss', float('nan'))
-    return [Row(f'detector/{name}/{amp}', FAIL if reason else PASS, total, f'loss {total:.3g}', None,
-                'finite losses', reason=reason,
-                note=f"{memory}; batch {batch} at {hw[0]}x{hw[1]}, {steps} step(s), {details['wrapper']}; "
-                f'backbone convolutions in {ours.backbone_dtype}',
-                details=details)]
+    return [
+        Row(
+            f'detector/{name}/{amp}',
+            FAIL if reason else PASS,
+            total,
+            f'loss {total:.3g}',
+            None,
+            'finite losses',
+            reason=reason,
+            note=f'{memory}; batch {batch} at {hw[0]}x{hw[1]}, {steps} step(s), {details["wrapper"]}; '
+            f'backbone convolutions in {ours.backbone_dtype}',
+            details=details,
+        )
+    ]

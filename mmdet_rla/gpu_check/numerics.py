@@ -34,6 +34,7 @@ Why these tolerances (``u`` is the unit roundoff, ``2**-p`` for ``p`` bits of si
 - mmcv's RoIAlign on the GPU against the CPU: bilinear interpolation of float32 values, summed in
   other orders (the backward with atomic adds): a few ``u``; ``1e-5`` leaves two orders of margin.
 """
+
 import contextlib
 import math
 from typing import Dict, Iterator, Optional, Sequence
@@ -76,8 +77,10 @@ def all_finite(tensors: Sequence[torch.Tensor]) -> bool:
 def tf32_state() -> Dict[str, Optional[bool]]:
     """Whether float32 matrix products and cuDNN convolutions may run in TF32 (``None``: unreadable)."""
     state: Dict[str, Optional[bool]] = {}
-    for key, read in (('matmul', lambda: torch.backends.cuda.matmul.allow_tf32),
-                      ('cudnn', lambda: torch.backends.cudnn.allow_tf32)):
+    for key, read in (
+        ('matmul', lambda: torch.backends.cuda.matmul.allow_tf32),
+        ('cudnn', lambda: torch.backends.cudnn.allow_tf32),
+    ):
         try:
             state[key] = bool(read())
         except RuntimeError:  # torch >= 2.9 refuses to answer after a mix of its old and new TF32 settings

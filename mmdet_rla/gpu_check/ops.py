@@ -10,6 +10,7 @@ distinct scores (no ties, whose order would be arbitrary). A GPU whose mmcv was 
 fails these checks with mmcv's own message (``nms_impl: implementation for device cuda:0 not found``),
 and the environment section of the report shows ``mmcv.ops.get_compiling_cuda_version()``.
 """
+
 from typing import List, Tuple
 
 import torch
@@ -25,7 +26,7 @@ def clustered_boxes(num: int, image_hw: Tuple[int, int], seed: int = 0) -> Tuple
     generator = torch.Generator().manual_seed(seed)
     height, width = image_hw
     centres = torch.rand(max(num // 8, 1), 2, generator=generator) * torch.tensor([width, height])
-    which = torch.randint(len(centres), (num, ), generator=generator)
+    which = torch.randint(len(centres), (num,), generator=generator)
     size = 16 + torch.rand(num, 2, generator=generator) * torch.tensor([width, height]) / 4
     centre = centres[which] + torch.randn(num, 2, generator=generator) * size / 6
     boxes = torch.cat([centre - size / 2, centre + size / 2], dim=1).float()
@@ -49,14 +50,20 @@ def check_nms(context) -> List[Row]:
     dets, kept = nms(boxes.to(context.device), scores.to(context.device), IOU_THRESHOLD)
     if context.device.type == 'cpu':
         from torchvision.ops import nms as reference_nms
+
         expected, source = reference_nms(boxes, scores, IOU_THRESHOLD), 'torchvision.ops.nms (CPU)'
     else:
         expected, source = nms(boxes, scores, IOU_THRESHOLD)[1], 'mmcv nms on the CPU'
     differing = _kept_difference(kept, expected)
     dets_match = bool(torch.equal(dets.cpu(), torch.cat([boxes, scores[:, None]], 1)[kept.cpu()]))
-    row = at_most('ops/nms', differing + (0 if dets_match else 1), 0, what='kept boxes that differ',
-                  note=f'{len(expected)} of {len(boxes)} boxes kept; reference: {source}',
-                  details=dict(boxes=len(boxes), kept=len(kept), expected_kept=len(expected), dets_match=dets_match))
+    row = at_most(
+        'ops/nms',
+        differing + (0 if dets_match else 1),
+        0,
+        what='kept boxes that differ',
+        note=f'{len(expected)} of {len(boxes)} boxes kept; reference: {source}',
+        details=dict(boxes=len(boxes), kept=len(kept), expected_kept=len(expected), dets_match=dets_match),
+    )
     row.text = f'{differing} differ'
     if not dets_match:
         row.reason = 'the returned dets are not the kept boxes with their scores; ' + row.reason
@@ -68,14 +75,14 @@ def check_batched_nms(context) -> List[Row]:
     from mmcv.ops import batched_nms
 
     boxes, scores = clustered_boxes(context.nms_boxes, context.image_hw, seed=1)
-    classes = torch.randint(context.nms_classes, (len(boxes), ), generator=torch.Generator().manual_seed(2))
+    classes = torch.randint(context.nms_classes, (len(boxes),), generator=torch.Generator().manual_seed(2))
     differing, notes, details = 0, [], {}
     for path, split_thr in (('offset', len(boxes) + 1), ('per-class', len(boxes) - 1)):
         cfg = dict(type='nms', iou_threshold=IOU_THRESHOLD, split_thr=split_thr)
-        dets, kept = batched_nms(boxes.to(context.device), scores.to(context.device), classes.to(context.device),
-                                 cfg)
+        dets, kept = batched_nms(boxes.to(context.device), scores.to(context.device), classes.to(context.device), cfg)
         if context.device.type == 'cpu':
             from torchvision.ops import batched_nms as reference_batched_nms
+
             expected = reference_batched_nms(boxes, scores, classes, IOU_THRESHOLD)
             source = 'torchvision.ops.batched_nms (CPU)'
         else:
@@ -86,9 +93,14 @@ def check_batched_nms(context) -> List[Row]:
         differing += wrong
         notes.append(f'{path}: {len(expected)} kept')
         details[path] = dict(kept=len(kept), expected_kept=len(expected), differing=wrong)
-    row = at_most('ops/batched_nms', differing, 0, what='kept boxes that differ',
-                  note=f'{len(boxes)} boxes, {context.nms_classes} classes; {", ".join(notes)}; reference: {source}',
-                  details=details)
+    row = at_most(
+        'ops/batched_nms',
+        differing,
+        0,
+        what='kept boxes that differ',
+        note=f'{len(boxes)} boxes, {context.nms_classes} classes; {", ".join(notes)}; reference: {source}',
+        details=details,
+    )
     row.text = f'{differing} differ'
     return [row]
 
@@ -129,7 +141,13 @@ def check_roi_align(context) -> List[Row]:
         errors[f'{size}x{size} output'] = relative_error(out, expected_out)
         errors[f'{size}x{size} gradient'] = relative_error(grad, expected_grad)
     worst = max(errors, key=errors.get)
-    return [at_most('ops/roi_align', errors[worst], ROI_ALIGN_TOLERANCE,
-                    what=f'relative error ({worst})',
-                    note=f'worst: {worst}; {len(rois)} RoIs on {tuple(features.shape)}; reference: {source}',
-                    details=dict(errors=errors))]
+    return [
+        at_most(
+            'ops/roi_align',
+            errors[worst],
+            ROI_ALIGN_TOLERANCE,
+            what=f'relative error ({worst})',
+            note=f'worst: {worst}; {len(rois)} RoIs on {tuple(features.shape)}; reference: {source}',
+            details=dict(errors=errors),
+        )
+    ]

@@ -7,6 +7,7 @@ line, and the next check runs regardless, so one broken op or backbone cannot hi
 others. The report is rewritten after every check, so a run that is killed (a time limit, a hung
 kernel) still leaves what it measured so far.
 """
+
 import dataclasses
 import gc
 import json
@@ -29,6 +30,7 @@ class Row:
     read, such as a time ratio: it passes when it was measured). ``text`` is how the table shows the
     measurement, ``tolerance_text`` the criterion; ``reason`` is the one-line cause of a failure.
     """
+
     name: str
     status: str
     measured: Optional[float] = None
@@ -46,20 +48,52 @@ def _fmt(value: float) -> str:
     return f'{value:.2e}' if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e4) else f'{value:.4g}'
 
 
-def at_most(name: str, measured: float, tolerance: float, *, what: str = 'relative error', note: str = '',
-            details: Optional[dict] = None) -> Row:
+def at_most(
+    name: str,
+    measured: float,
+    tolerance: float,
+    *,
+    what: str = 'relative error',
+    note: str = '',
+    details: Optional[dict] = None,
+) -> Row:
     """A row that passes when ``measured`` is finite and ``<= tolerance``."""
     ok = math.isfinite(measured) and measured <= tolerance
-    reason = '' if ok else (f'{what} {_fmt(measured)} exceeds the tolerance {_fmt(tolerance)}'
-                            if math.isfinite(measured) else f'{what} is {measured} (not finite)')
-    return Row(name, PASS if ok else FAIL, measured, _fmt(measured), tolerance, f'<= {_fmt(tolerance)}',
-               reason=reason, note=note, details=dict(details or {}))
+    reason = (
+        ''
+        if ok
+        else (
+            f'{what} {_fmt(measured)} exceeds the tolerance {_fmt(tolerance)}'
+            if math.isfinite(measured)
+            else f'{what} is {measured} (not finite)'
+        )
+    )
+    return Row(
+        name,
+        PASS if ok else FAIL,
+        measured,
+        _fmt(measured),
+        tolerance,
+        f'<= {_fmt(tolerance)}',
+        reason=reason,
+        note=note,
+        details=dict(details or {}),
+    )
 
 
 def figure(name: str, measured: Optional[float], text: str, *, note: str = '', details: Optional[dict] = None) -> Row:
     """A measurement without a pass criterion (a time or memory ratio); ``measured=None``: not measurable here."""
-    return Row(name, PASS if measured is not None else NOT_MEASURED, measured, text, None, '—', kind='figure',
-               note=note, details=dict(details or {}))
+    return Row(
+        name,
+        PASS if measured is not None else NOT_MEASURED,
+        measured,
+        text,
+        None,
+        '—',
+        kind='figure',
+        note=note,
+        details=dict(details or {}),
+    )
 
 
 def failed(name: str, reason: str, *, details: Optional[dict] = None) -> Row:
@@ -69,6 +103,7 @@ def failed(name: str, reason: str, *, details: Optional[dict] = None) -> Row:
 @dataclasses.dataclass
 class Check:
     """A named, isolated unit of the self-test: ``run(context)`` returns its rows."""
+
     name: str
     section: str
     run: Callable[[Any], List[Row]]
@@ -124,8 +159,14 @@ def table_lines(rows: Iterable[Row]) -> List[str]:
     for row in rows:
         result = {PASS: 'PASS', FAIL: '**FAIL**', NOT_MEASURED: 'n/a'}[row.status]
         note = row.reason if row.status == FAIL else row.note
-        cells = (f'`{row.name}`', result, row.text or '—', row.tolerance_text or '—', f'{row.seconds:.1f}',
-                 note.replace('|', '/'))
+        cells = (
+            f'`{row.name}`',
+            result,
+            row.text or '—',
+            row.tolerance_text or '—',
+            f'{row.seconds:.1f}',
+            note.replace('|', '/'),
+        )
         lines.append('| ' + ' | '.join(cells) + ' |')
     return lines
 
@@ -134,19 +175,31 @@ def summary(rows: Sequence[Row]) -> Dict[str, int]:
     return {status: sum(row.status == status for row in rows) for status in (PASS, FAIL, NOT_MEASURED)}
 
 
-def write_report(out_dir: str, environment: dict, settings: dict, rows: Sequence[Row], *, finished: bool,
-                 notes: Sequence[str] = ()) -> None:
+def write_report(
+    out_dir: str, environment: dict, settings: dict, rows: Sequence[Row], *, finished: bool, notes: Sequence[str] = ()
+) -> None:
     """``report.json`` (everything, per row) and ``report.md`` (environment, table, failures, notes)."""
     os.makedirs(out_dir, exist_ok=True)
     counts = summary(rows)
-    data = dict(finished=finished, all_passed=finished and counts[FAIL] == 0, counts=counts,
-                environment=environment, settings=settings, notes=list(notes),
-                checks=[dataclasses.asdict(row) for row in rows])
+    data = dict(
+        finished=finished,
+        all_passed=finished and counts[FAIL] == 0,
+        counts=counts,
+        environment=environment,
+        settings=settings,
+        notes=list(notes),
+        checks=[dataclasses.asdict(row) for row in rows],
+    )
     _write_atomically(os.path.join(out_dir, 'report.json'), json.dumps(data, indent=2, default=str))
-    md = ['# mmdet_rla GPU self-test', '',
-          f"{'Finished' if finished else 'UNFINISHED (the run stopped early)'}: {counts[PASS]} passed, "
-          f'{counts[FAIL]} failed, {counts[NOT_MEASURED]} not measurable on this device.', '',
-          '## Environment', '']
+    md = [
+        '# mmdet_rla GPU self-test',
+        '',
+        f'{"Finished" if finished else "UNFINISHED (the run stopped early)"}: {counts[PASS]} passed, '
+        f'{counts[FAIL]} failed, {counts[NOT_MEASURED]} not measurable on this device.',
+        '',
+        '## Environment',
+        '',
+    ]
     md += [f'- {key}: {value}' for key, value in environment.items()]
     md += ['', '## Settings', '']
     md += [f'- {key}: {value}' for key, value in settings.items()]

@@ -11,6 +11,7 @@ rows are figures (ratios to ResNet-50 with the spread of the per-iteration ratio
 import of the stack alone takes 10 s on a busy two-core CPU, and TorchDynamo's tracing of each compiled
 model seconds): a smoke run of the same code path, whose ratios mean nothing (every row says so).
 """
+
 import json
 import os
 import os.path as osp
@@ -29,7 +30,7 @@ PRESETS = ('rla-r50', 'rnn-regnet50-lstm', 'ror-r50')
 VARIANTS = ('eager+channels-last+amp-bf16', 'compiled+channels-last+amp-bf16')
 SPEED_TIMEOUT_S = 900
 # --tiny: the presets' backbones narrowed to their first stage, against mmdet's ResNet-50 narrowed alike.
-_ONE_NARROW_STAGE = dict(depth=50, base_channels=8, num_stages=1, strides=(1, ), dilations=(1, ), out_indices=(0, ))
+_ONE_NARROW_STAGE = dict(depth=50, base_channels=8, num_stages=1, strides=(1,), dilations=(1,), out_indices=(0,))
 TINY_BACKBONES = {
     'rla-r50': dict(type='RLAResNet', rla_channels=8, **_ONE_NARROW_STAGE),
     'rnn-regnet50-lstm': dict(type='RNNRegNet', regulator='lstm', **_ONE_NARROW_STAGE),
@@ -47,10 +48,29 @@ def benchmark_command(context, presets: Sequence[str], json_path: str) -> List[s
         cmd += ['--reference', repr(TINY_REFERENCE)]
     else:
         cmd += list(presets)
-    cmd += ['--device', str(context.device), '--batch', str(context.speed_batch), '--size', str(context.speed_size),
-            '--flops-size', str(context.speed_size), '--iters', str(context.speed_iters),
-            '--warmup', str(context.speed_warmup), '--modes', 'train', 'eval', '--variants', *VARIANTS,
-            '--compile-backend', context.compile_backend, '--json', json_path]
+    cmd += [
+        '--device',
+        str(context.device),
+        '--batch',
+        str(context.speed_batch),
+        '--size',
+        str(context.speed_size),
+        '--flops-size',
+        str(context.speed_size),
+        '--iters',
+        str(context.speed_iters),
+        '--warmup',
+        str(context.speed_warmup),
+        '--modes',
+        'train',
+        'eval',
+        '--variants',
+        *VARIANTS,
+        '--compile-backend',
+        context.compile_backend,
+        '--json',
+        json_path,
+    ]
     if context.device.type == 'cpu':
         cmd.append('--no-memory')  # the CPU's memory figure needs a process per model and variant: minutes
     if context.reference_code and 'rla-r50' in presets:
@@ -68,8 +88,9 @@ def check_speed(context, presets: Sequence[str]) -> List[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         json_path = osp.join(tmp, 'speed.json')
         cmd = benchmark_command(context, presets, json_path)
-        env = dict(os.environ,
-                   PYTHONPATH=os.pathsep.join(p for p in (PACKAGE_PARENT, os.environ.get('PYTHONPATH')) if p))
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(p for p in (PACKAGE_PARENT, os.environ.get('PYTHONPATH')) if p)
+        )
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=SPEED_TIMEOUT_S, env=env)
         except subprocess.TimeoutExpired:
@@ -91,27 +112,49 @@ def _rows(context, preset: str, report: dict, cmd: List[str]) -> List[Row]:
     rows = []
     for timing in report['timings']:
         variant = timing['variant'].split('+')[0]  # eager / compiled; all are channels-last bf16
-        name = f"speed/{preset}/{timing['mode']}/{variant}"
+        name = f'speed/{preset}/{timing["mode"]}/{variant}'
         memory = ''
         if 'model_peak_mb' in timing:
-            memory = (f"; memory {timing['model_peak_mb']:.0f} / {timing['reference_peak_mb']:.0f} MiB = "
-                      f"{timing['model_peak_mb'] / max(timing['reference_peak_mb'], 1e-9):.2f}x")
-        note = (f"{smoke}{timing['model_s'] * 1e3:.1f} vs {timing['reference_s'] * 1e3:.1f} ms (ResNet-50), "
-                f"bf16 channels-last, batch {report['batch']} at {report['size']}x{report['size']}, "
-                f"{report['timing']}, {timing['iters']} interleaved iterations{memory}")
-        details = dict(timing, command=' '.join(cmd[1:]), environment={k: report.get(k) for k in (
-            'device_name', 'timing', 'tf32', 'cudnn_benchmark', 'compile_backend', 'threads')},
+            memory = (
+                f'; memory {timing["model_peak_mb"]:.0f} / {timing["reference_peak_mb"]:.0f} MiB = '
+                f'{timing["model_peak_mb"] / max(timing["reference_peak_mb"], 1e-9):.2f}x'
+            )
+        note = (
+            f'{smoke}{timing["model_s"] * 1e3:.1f} vs {timing["reference_s"] * 1e3:.1f} ms (ResNet-50), '
+            f'bf16 channels-last, batch {report["batch"]} at {report["size"]}x{report["size"]}, '
+            f'{report["timing"]}, {timing["iters"]} interleaved iterations{memory}'
+        )
+        details = dict(
+            timing,
+            command=' '.join(cmd[1:]),
+            environment={
+                k: report.get(k)
+                for k in ('device_name', 'timing', 'tf32', 'cudnn_benchmark', 'compile_backend', 'threads')
+            },
             params=(report['model_params'], report['reference_params']),
-            gflops=(report['model_gflops'], report['reference_gflops']))
-        rows.append(figure(name, timing['ratio'],
-                           f"{timing['ratio']:.3f} ({timing['ratio_min']:.2f}-{timing['ratio_max']:.2f})",
-                           note=note, details=details))
+            gflops=(report['model_gflops'], report['reference_gflops']),
+        )
+        rows.append(
+            figure(
+                name,
+                timing['ratio'],
+                f'{timing["ratio"]:.3f} ({timing["ratio_min"]:.2f}-{timing["ratio_max"]:.2f})',
+                note=note,
+                details=details,
+            )
+        )
         if 'authors_s' in timing:
-            rows.append(figure(
-                f'{name}/authors', timing['ours_vs_authors'],
-                f"{timing['ours_vs_authors']:.3f} ({timing['ours_vs_authors_min']:.2f}-"
-                f"{timing['ours_vs_authors_max']:.2f})",
-                note=(f"{smoke}ours / the authors' rla_resnet50 ({timing['authors_s'] * 1e3:.1f} ms, "
-                      f"{timing['authors_ratio']:.3f}x ResNet-50; their classifier, fc included)"),
-                details=dict(details, authors=report.get('authors'))))
+            rows.append(
+                figure(
+                    f'{name}/authors',
+                    timing['ours_vs_authors'],
+                    f'{timing["ours_vs_authors"]:.3f} ({timing["ours_vs_authors_min"]:.2f}-'
+                    f'{timing["ours_vs_authors_max"]:.2f})',
+                    note=(
+                        f"{smoke}ours / the authors' rla_resnet50 ({timing['authors_s'] * 1e3:.1f} ms, "
+                        f'{timing["authors_ratio"]:.3f}x ResNet-50; their classifier, fc included)'
+                    ),
+                    details=dict(details, authors=report.get('authors')),
+                )
+            )
     return rows

@@ -22,6 +22,7 @@ Both log one report line: tensors from the file, tensors initialised fresh and w
 file left unused. Local files are read with ``torch.load(weights_only=True)``; ``torchvision://``,
 ``open-mmlab://`` and URLs go through mmengine's ``CheckpointLoader`` (``weights_only`` default of torch).
 """
+
 import logging
 import re
 from collections import OrderedDict
@@ -41,8 +42,8 @@ _BLOCK_KEY = re.compile(r'^layer(\d+)\.(\d+)\.(.+)$')
 # Where a file keeps its ResNet trunk: torchvision / mmdet backbones at the top, mmpretrain classifiers and mmdet
 # detectors under ``backbone.``.
 _TRUNK_PREFIXES = ('', 'backbone.')
-WARM_START_TYPES = ('ResNetWarmStart', )
-PRETRAINED_TYPES = ('Pretrained', )
+WARM_START_TYPES = ('ResNetWarmStart',)
+PRETRAINED_TYPES = ('Pretrained',)
 
 
 # --------------------------------------------------------------------------------- reading files
@@ -72,7 +73,7 @@ def with_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> Dict[str, tor
     if not prefix:
         return dict(state)
     prefix = prefix if prefix.endswith('.') else prefix + '.'
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def describe_layout(state: Mapping[str, torch.Tensor]) -> str:
@@ -81,8 +82,10 @@ def describe_layout(state: Mapping[str, torch.Tensor]) -> str:
     for prefix in _TRUNK_PREFIXES:
         trunk = with_prefix(state, prefix)
         if any(k.startswith('layer1.blocks.') for k in trunk):
-            return (f'a checkpoint of one of this package\'s stateful families (layer1.blocks.*'
-                    f'{", under backbone." if prefix else ""})')
+            return (
+                f"a checkpoint of one of this package's stateful families (layer1.blocks.*"
+                f'{", under backbone." if prefix else ""})'
+            )
         if 'layer1.0.conv1.weight' in trunk:
             if not prefix:
                 where = 'at the top level (torchvision / mmdet backbone layout)'
@@ -127,7 +130,7 @@ def describe_resnet(trunk: Mapping[str, torch.Tensor]) -> str:
     family = 'ResNeXt' if groups > 1 else 'ResNet'
     depth = f'-{2 + per_block * sum(blocks)}' if blocks else ''
     details = [f'{groups} groups'] if groups > 1 else []
-    details.append(f"{'bottleneck' if bottleneck else 'basic'} blocks {'-'.join(map(str, blocks))}")
+    details.append(f'{"bottleneck" if bottleneck else "basic"} blocks {"-".join(map(str, blocks))}')
     return f'a {family}{depth} ({", ".join(details)})'
 
 
@@ -136,18 +139,20 @@ def describe_resnet(trunk: Mapping[str, torch.Tensor]) -> str:
 class LoadReport:
     """What a checkpoint load did to a backbone, for the one-line log and for tests."""
 
-    kind: str                     # 'Pretrained' or 'ResNetWarmStart'
-    model: str                    # e.g. 'RLAResNet-50'
+    kind: str  # 'Pretrained' or 'ResNetWarmStart'
+    model: str  # e.g. 'RLAResNet-50'
     checkpoint: str
-    layout: str                   # describe_layout of the file
-    loaded: List[str] = field(default_factory=list)      # the model's keys that came from the file
+    layout: str  # describe_layout of the file
+    loaded: List[str] = field(default_factory=list)  # the model's keys that came from the file
     fresh: Dict[str, List[str]] = field(default_factory=dict)  # part name -> the model's keys initialised fresh
-    unused: List[str] = field(default_factory=list)      # the file's keys that went nowhere
-    notes: List[str] = field(default_factory=list)       # what the family did to its new parts, and why
+    unused: List[str] = field(default_factory=list)  # the file's keys that went nowhere
+    notes: List[str] = field(default_factory=list)  # what the family did to its new parts, and why
 
     def summary(self) -> str:
-        parts = [f'{self.kind}: {self.model} from {self.checkpoint!r} ({self.layout}): '
-                 f'{len(self.loaded)} tensors from the checkpoint']
+        parts = [
+            f'{self.kind}: {self.model} from {self.checkpoint!r} ({self.layout}): '
+            f'{len(self.loaded)} tensors from the checkpoint'
+        ]
         fresh = sum(len(keys) for keys in self.fresh.values())
         if fresh:
             parts.append(f'{fresh} initialised fresh ({", ".join(sorted(self.fresh))})')
@@ -175,7 +180,7 @@ def added_part(key: str, stage_names: Iterable[str], blocks: Iterable[str]) -> O
     ...), or ``None`` for a ResNet trunk tensor (stem, block convs, norms and downsample)."""
     for block in blocks:
         if key.startswith(block + '.'):
-            part = key[len(block) + 1:].split('.')[0]
+            part = key[len(block) + 1 :].split('.')[0]
             return None if part in RESNET_BLOCK_PARTS else part
     head = key.split('.')[0]
     if head in stage_names:
@@ -214,13 +219,17 @@ def _part_summary(keys: Sequence[str], loaded: Iterable[str]) -> str:
         hit[top] = hit.get(top, 0) + (key in loaded)
     none = [top for top in total if hit[top] == 0]
     some = [f'{top} {hit[top]} of {total[top]}' for top in total if 0 < hit[top] < total[top]]
-    return '; '.join(filter(None, [f'{", ".join(none)} got none' if none else '',
-                                   f'partly loaded: {", ".join(some)}' if some else '']))
+    return '; '.join(
+        filter(
+            None, [f'{", ".join(none)} got none' if none else '', f'partly loaded: {", ".join(some)}' if some else '']
+        )
+    )
 
 
 # --------------------------------------------------------------------------------- Pretrained, checked
-def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = None,
-                    map_location: Any = 'cpu') -> LoadReport:
+def load_pretrained(
+    module: nn.Module, checkpoint: str, prefix: Optional[str] = None, map_location: Any = 'cpu'
+) -> LoadReport:
     """``Pretrained`` for a backbone of this package: load ``checkpoint`` (its tensors under ``prefix``) and
     require every tensor of ``module`` from it.
 
@@ -246,7 +255,8 @@ def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = 
             f'Pretrained checkpoint {checkpoint!r} fits {len(fitting)} of the {len(own)} tensors of this '
             f'{model_name(module)} by name and shape ({_part_summary(list(own), fitting)}'
             f'{f"; {len(reshaped)} have other shapes, e.g. {reshaped[0]}" if reshaped else ""}); the file holds '
-            f'{layout}{f" (prefix {prefix!r})" if prefix else ""}.{advice}')
+            f'{layout}{f" (prefix {prefix!r})" if prefix else ""}.{advice}'
+        )
     unused = [k for k in file_state if k not in fitting]
     report = LoadReport('Pretrained', model_name(module), checkpoint, layout, loaded=list(fitting), unused=unused)
     print_log(report.summary(), logger='current', level=logging.INFO)
@@ -261,13 +271,16 @@ def resnet_trunk(state: Mapping[str, torch.Tensor], prefix: Optional[str], check
         trunk = with_prefix(state, candidate)
         if 'layer1.0.conv1.weight' in trunk and ('conv1.weight' in trunk or 'stem.0.weight' in trunk):
             return trunk, candidate
-    raise ValueError(f'ResNetWarmStart: checkpoint {checkpoint!r} holds no ResNet stem and blocks '
-                     f'(conv1.weight, layer1.0.conv1.weight{f" under {prefix!r}" if prefix else ""}); '
-                     f'it holds {describe_layout(state)}')
+    raise ValueError(
+        f'ResNetWarmStart: checkpoint {checkpoint!r} holds no ResNet stem and blocks '
+        f'(conv1.weight, layer1.0.conv1.weight{f" under {prefix!r}" if prefix else ""}); '
+        f'it holds {describe_layout(state)}'
+    )
 
 
-def warm_start_from_resnet(module: nn.Module, checkpoint: str, prefix: Optional[str] = None,
-                           map_location: Any = 'cpu') -> LoadReport:
+def warm_start_from_resnet(
+    module: nn.Module, checkpoint: str, prefix: Optional[str] = None, map_location: Any = 'cpu'
+) -> LoadReport:
     """Load an ImageNet ResNet/ResNeXt's trunk into ``module``, then let its family set its new parts.
 
     The file's stem and blocks (``layer{s}.{b}.*``) go to the module's, wherever the family keeps its blocks
@@ -290,9 +303,11 @@ def warm_start_from_resnet(module: nn.Module, checkpoint: str, prefix: Optional[
     prefixes = block_prefixes(module)
     model_blocks = tuple(len(getattr(getattr(module, s), 'blocks', getattr(module, s))) for s in module.res_layers)
     file_blocks = resnet_stage_blocks(trunk)
-    if file_blocks[:len(model_blocks)] != model_blocks:
-        raise ValueError(f'ResNetWarmStart: checkpoint {checkpoint!r} holds {layout}, which does not fit this '
-                         f'{name} (blocks {"-".join(map(str, model_blocks))})')
+    if file_blocks[: len(model_blocks)] != model_blocks:
+        raise ValueError(
+            f'ResNetWarmStart: checkpoint {checkpoint!r} holds {layout}, which does not fit this '
+            f'{name} (blocks {"-".join(map(str, model_blocks))})'
+        )
 
     def target(key: str) -> str:
         match = _BLOCK_KEY.match(key)
@@ -316,25 +331,30 @@ def warm_start_from_resnet(module: nn.Module, checkpoint: str, prefix: Optional[
             widen = getattr(module, 'widen_resnet_tensor', None)  # mmdet's own ResNet has none
             placed = widen(goal, value, own[goal]) if widen is not None else None
         if placed is None:
-            raise ValueError(f'ResNetWarmStart: checkpoint {checkpoint!r} holds {layout}, which does not fit this '
-                             f'{name}: {key} has shape {tuple(value.shape)}, the model\'s {goal} '
-                             f'{tuple(own[goal].shape)}')
+            raise ValueError(
+                f'ResNetWarmStart: checkpoint {checkpoint!r} holds {layout}, which does not fit this '
+                f"{name}: {key} has shape {tuple(value.shape)}, the model's {goal} "
+                f'{tuple(own[goal].shape)}'
+            )
         if placed is not value:
             widened.append(goal)
         new_state[goal] = placed
         loaded.append(goal)
     absent = [k for k in model_trunk if k not in loaded and not k.endswith('num_batches_tracked')]
     if absent:
-        raise ValueError(f'ResNetWarmStart: checkpoint {checkpoint!r} ({layout}) lacks {len(absent)} of the '
-                         f'{len(model_trunk)} trunk tensors of this {name} ({_part_summary(model_trunk, loaded)}), '
-                         f'e.g. {absent[0]}')
+        raise ValueError(
+            f'ResNetWarmStart: checkpoint {checkpoint!r} ({layout}) lacks {len(absent)} of the '
+            f'{len(model_trunk)} trunk tensors of this {name} ({_part_summary(model_trunk, loaded)}), '
+            f'e.g. {absent[0]}'
+        )
     module.load_state_dict(new_state, strict=True)
     notes = [module.widened_note(widened)] if widened else []
     if hasattr(module, 'preserve_resnet_function'):
         notes += module.preserve_resnet_function()
     unused += [k for k in state if not k.startswith(used_prefix)] if used_prefix else []
-    report = LoadReport('ResNetWarmStart', name, checkpoint, layout, loaded=loaded, fresh=added, unused=unused,
-                        notes=notes)
+    report = LoadReport(
+        'ResNetWarmStart', name, checkpoint, layout, loaded=loaded, fresh=added, unused=unused, notes=notes
+    )
     print_log(report.summary(), logger='current', level=logging.INFO)
     return report
 
@@ -357,8 +377,10 @@ class ResNetWarmStartInit:
 
     def __call__(self, module: nn.Module) -> LoadReport:
         if not hasattr(module, 'res_layers'):
-            raise ValueError(f'ResNetWarmStart starts ResNet-like backbones (RLAResNet, RNNRegNet, RoRResNet, '
-                             f"mmdet's ResNet, ...), not a {type(module).__name__}")
+            raise ValueError(
+                f'ResNetWarmStart starts ResNet-like backbones (RLAResNet, RNNRegNet, RoRResNet, '
+                f"mmdet's ResNet, ...), not a {type(module).__name__}"
+            )
         return warm_start_from_resnet(module, self.checkpoint, self.prefix, self.map_location)
 
 
@@ -386,13 +408,24 @@ def apply_checkpoint_init(module: nn.Module, cfg: dict) -> LoadReport:
     allowed = ('checkpoint', 'prefix', 'map_location')
     extra = sorted(set(options) - set(allowed))
     if extra or 'checkpoint' not in options:
-        raise ValueError(f'init_cfg {cfg.get("type")!r} takes {list(allowed)} (checkpoint required), '
-                         f'got {sorted(options)}')
+        raise ValueError(
+            f'init_cfg {cfg.get("type")!r} takes {list(allowed)} (checkpoint required), got {sorted(options)}'
+        )
     if checkpoint_init_kind(cfg) == 'Pretrained':
         return load_pretrained(module, **options)
     return ResNetWarmStartInit(**options)(module)
 
 
-__all__ = ['LoadReport', 'ResNetWarmStartInit', 'apply_checkpoint_init', 'block_prefixes', 'checkpoint_init_kind',
-           'describe_layout', 'init_cfg_list', 'load_pretrained', 'read_state_dict', 'split_trunk',
-           'warm_start_from_resnet']
+__all__ = [
+    'LoadReport',
+    'ResNetWarmStartInit',
+    'apply_checkpoint_init',
+    'block_prefixes',
+    'checkpoint_init_kind',
+    'describe_layout',
+    'init_cfg_list',
+    'load_pretrained',
+    'read_state_dict',
+    'split_trunk',
+    'warm_start_from_resnet',
+]

@@ -21,6 +21,7 @@ directory do not load each other's builds), and cached by PyTorch in ``TORCH_EXT
 (default ``~/.cache/torch_extensions``). Where it cannot be built, the cells fall back to their
 PyTorch path with one warning. ``MMDET_RLA_FUSED_OPS=0`` turns the kernel off.
 """
+
 import logging
 import os
 import platform
@@ -72,14 +73,22 @@ def load_library(verbose: bool = False) -> bool:
             finally:
                 cpp_logger.setLevel(level)
             name, cflags, ldflags = _build_flags()
-            cpp_extension.load(name=name, sources=[str(SOURCE)], extra_cflags=cflags, extra_ldflags=ldflags,
-                               is_python_module=False, verbose=verbose)
+            cpp_extension.load(
+                name=name,
+                sources=[str(SOURCE)],
+                extra_cflags=cflags,
+                extra_ldflags=ldflags,
+                is_python_module=False,
+                verbose=verbose,
+            )
             _register_python_parts()
             _status.update(loaded=True)
         except Exception as error:  # noqa: BLE001  (no compiler, no ninja, a failed build: use the PyTorch path)
             _status.update(loaded=False, error=f'{type(error).__name__}: {error}'.strip())
-            warnings.warn(f'mmdet_rla: the fused ConvLSTM kernel could not be built, so the cells use their PyTorch '
-                          f'path (same results, slower on CPU): {_status["error"][:500]}')
+            warnings.warn(
+                f'mmdet_rla: the fused ConvLSTM kernel could not be built, so the cells use their PyTorch '
+                f'path (same results, slower on CPU): {_status["error"][:500]}'
+            )
         return _status['loaded']
 
 
@@ -120,8 +129,14 @@ def _register_python_parts() -> None:
         def like_x():
             return torch.empty_like(x, memory_format=channels_last)
 
-        return [like_x(), like_x(), like_x() if c is not None else x.new_empty(0),
-                x.new_empty(taps_x.shape), x.new_empty(taps_h.shape), x.new_empty(bias.shape)]  # contiguous
+        return [
+            like_x(),
+            like_x(),
+            like_x() if c is not None else x.new_empty(0),
+            x.new_empty(taps_x.shape),
+            x.new_empty(taps_h.shape),
+            x.new_empty(bias.shape),
+        ]  # contiguous
 
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(*inputs)  # only the step's inputs: the backward kernel recomputes the gates
@@ -131,16 +146,22 @@ def _register_python_parts() -> None:
         grad_h, grad_c = grads
         if grad_h is None and grad_c is None:
             return None, None, None, None, None, None
-        grad_x, grad_h_prev, grad_c_prev, grad_taps_x, grad_taps_h, grad_bias = \
+        grad_x, grad_h_prev, grad_c_prev, grad_taps_x, grad_taps_h, grad_bias = (
             torch.ops.mmdet_rla.light_conv_lstm_backward(grad_h, grad_c, *ctx.saved_tensors)
-        return (grad_x, grad_h_prev, grad_c_prev if ctx.with_cell_state else None, grad_taps_x, grad_taps_h,
-                grad_bias)
+        )
+        return (grad_x, grad_h_prev, grad_c_prev if ctx.with_cell_state else None, grad_taps_x, grad_taps_h, grad_bias)
 
     torch.library.register_autograd('mmdet_rla::light_conv_lstm_forward', backward, setup_context=setup_context)
 
 
-def light_conv_lstm(x: torch.Tensor, h: torch.Tensor, c: Optional[torch.Tensor], taps_x: torch.Tensor,
-                    taps_h: torch.Tensor, bias: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+def light_conv_lstm(
+    x: torch.Tensor,
+    h: torch.Tensor,
+    c: Optional[torch.Tensor],
+    taps_x: torch.Tensor,
+    taps_h: torch.Tensor,
+    bias: torch.Tensor,
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """One ConvLSTM step ``(H', C')`` from ``x``, ``h`` and ``c`` (``None``: no previous cell state,
     hence no forget term), all ``(B, N, H, W)`` CPU float32/float64 tensors; the gates' composed
     depthwise taps ``taps_x``, ``taps_h`` ``(9, 4, N)`` (tap ``3 dy + dx``; gates input, forget,

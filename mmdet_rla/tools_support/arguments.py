@@ -7,6 +7,7 @@ and ``FileNotFoundError`` & co. for missing or unwritable paths; :func:`exit_on_
 those, and registry misses (an unknown ``type=`` in a config), into that one line. Anything else is
 a bug and keeps its traceback; set ``MMDET_RLA_TRACEBACK=1`` to see the traceback of the former too.
 """
+
 import argparse
 import contextlib
 import os
@@ -20,8 +21,16 @@ from mmengine.config import DictAction
 # What bad input raises: the library's argument checks (ValueError, and its subclasses
 # CheckpointFileError, json's JSONDecodeError, ...), paths that do not exist or cannot be written,
 # pickles that end early (an empty or truncated file), and downloads without network access.
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError,
-               PermissionError, EOFError, urllib.error.URLError)
+USER_ERRORS = (
+    ValueError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    FileExistsError,
+    PermissionError,
+    EOFError,
+    urllib.error.URLError,
+)
 
 
 def user_error_message(error: BaseException) -> Optional[str]:
@@ -31,8 +40,10 @@ def user_error_message(error: BaseException) -> Optional[str]:
         text = error.args[0] if error.args and isinstance(error.args[0], str) else ''
         return text if ' registry' in text else None
     if isinstance(error, urllib.error.URLError):  # e.g. a CIFAR config's dataset download without network access
-        return (f'a download failed ({error.reason}): without network access, put what it fetches in place yourself '
-                "(a dataset under the config's data_root, weights under checkpoints/)")
+        return (
+            f'a download failed ({error.reason}): without network access, put what it fetches in place yourself '
+            "(a dataset under the config's data_root, weights under checkpoints/)"
+        )
     if isinstance(error, EOFError):
         return 'a file ended before its end: it is empty or truncated' + (f' ({error})' if str(error) else '')
     if isinstance(error, USER_ERRORS):
@@ -47,7 +58,7 @@ def exit_on_user_error(prog: Optional[str] = None) -> Iterator[None]:
     arguments, rather than with a traceback. ``MMDET_RLA_TRACEBACK=1`` re-raises it."""
     try:
         yield
-    except (KeyError, ) + USER_ERRORS as error:
+    except (KeyError,) + USER_ERRORS as error:
         message = user_error_message(error)
         if message is None or os.environ.get('MMDET_RLA_TRACEBACK', '') not in ('', '0'):
             raise
@@ -55,8 +66,9 @@ def exit_on_user_error(prog: Optional[str] = None) -> Iterator[None]:
         raise SystemExit(f'{prog}: error: {message}') from None
 
 
-def run_tool(main: Callable[[Optional[List[str]]], object], argv: Optional[List[str]] = None,
-             prog: Optional[str] = None) -> None:
+def run_tool(
+    main: Callable[[Optional[List[str]]], object], argv: Optional[List[str]] = None, prog: Optional[str] = None
+) -> None:
     """Run a command-line tool's ``main(argv)`` as a program: bad input ends in one line
     (:func:`exit_on_user_error`), and an int that ``main`` returns is the exit status (anything else: 0)."""
     with exit_on_user_error(prog):
@@ -69,12 +81,16 @@ class CfgOptions(DictAction):
     """mmengine's ``DictAction`` (``--cfg-options key=value ...``) that reports a malformed pair
     through the parser, naming the option, instead of raising from inside ``argparse``."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: List[str],
-                 option_string: Optional[str] = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: List[str],
+        option_string: Optional[str] = None,
+    ) -> None:
         malformed = [value for value in values if '=' not in value]
         if malformed:
-            parser.error(f'{option_string}: expected key=value pairs such as model.backbone.depth=50, '
-                         f'got {malformed}')
+            parser.error(f'{option_string}: expected key=value pairs such as model.backbone.depth=50, got {malformed}')
         try:
             super().__call__(parser, namespace, values, option_string)
         except ValueError as error:
@@ -114,7 +130,8 @@ def compile_backend(text: str) -> str:
 
     if text not in torch._dynamo.list_backends(exclude_tags=()):
         raise argparse.ArgumentTypeError(
-            f'must be a torch.compile backend such as {torch._dynamo.list_backends()}, got {text!r}')
+            f'must be a torch.compile backend such as {torch._dynamo.list_backends()}, got {text!r}'
+        )
     return text
 
 
@@ -130,12 +147,23 @@ def check_device(name: str, value: str) -> torch.device:
     if device.type == 'cuda':
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise ValueError(f"{name}={value!r}: no CUDA device is available here (torch.cuda.is_available() is "
-                             "False); use 'cpu'")
+            raise ValueError(
+                f"{name}={value!r}: no CUDA device is available here (torch.cuda.is_available() is False); use 'cpu'"
+            )
         if device.index is not None and device.index >= count:
             raise ValueError(f'{name}={value!r}: this machine has {count} CUDA device(s), indices 0-{count - 1}')
     return device
 
 
-__all__ = ['USER_ERRORS', 'user_error_message', 'exit_on_user_error', 'run_tool', 'CfgOptions', 'positive_int',
-           'non_negative_int', 'unit_interval', 'compile_backend', 'check_device']
+__all__ = [
+    'USER_ERRORS',
+    'user_error_message',
+    'exit_on_user_error',
+    'run_tool',
+    'CfgOptions',
+    'positive_int',
+    'non_negative_int',
+    'unit_interval',
+    'compile_backend',
+    'check_device',
+]

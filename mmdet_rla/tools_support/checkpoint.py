@@ -23,6 +23,7 @@ with ``weights_only=True`` too:
 
 No checkpoint is ever loaded with full unpickling.
 """
+
 import pickle
 from typing import Any, Callable, List, Tuple, Union
 
@@ -48,7 +49,8 @@ def history_buffer_getattr(obj: Any, name: str) -> Callable:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: only HistoryBuffer '
-        f'statistics methods {list(HISTORY_BUFFER_STATISTICS)} are allowed')
+        f'statistics methods {list(HISTORY_BUFFER_STATISTICS)} are allowed'
+    )
 
 
 def _numpy_globals() -> List[SafeGlobal]:
@@ -58,8 +60,20 @@ def _numpy_globals() -> List[SafeGlobal]:
         items.append((multiarray._reconstruct, f'{prefix}._reconstruct'))
         items.append((multiarray.scalar, f'{prefix}.scalar'))
     if hasattr(np, 'dtypes'):  # numpy >= 1.25 pickles some dtypes by their class
-        for name in ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32',
-                     'uint64', 'float16', 'float32', 'float64'):
+        for name in (
+            'bool',
+            'int8',
+            'int16',
+            'int32',
+            'int64',
+            'uint8',
+            'uint16',
+            'uint32',
+            'uint64',
+            'float16',
+            'float32',
+            'float64',
+        ):
             dtype_class = type(np.dtype(name))
             items.append((dtype_class, f'numpy.dtypes.{dtype_class.__name__}'))
     return items
@@ -75,5 +89,9 @@ def allow_runner_checkpoints() -> None:
     torch.serialization.add_safe_globals(runner_checkpoint_safe_globals())
 
 
-__all__ = ['HISTORY_BUFFER_STATISTICS', 'allow_runner_checkpoints', 'history_buffer_getattr',
-           'runner_checkpoint_safe_globals']
+__all__ = [
+    'HISTORY_BUFFER_STATISTICS',
+    'allow_runner_checkpoints',
+    'history_buffer_getattr',
+    'runner_checkpoint_safe_globals',
+]

@@ -5,6 +5,7 @@ Both tools follow mmdet 3.x's command-line conventions and work for any config s
 package's modules are registered, which results dumper ``--out`` uses and how ``--show-dir``
 switches the visualisation hook on.
 """
+
 import argparse
 import os
 import os.path as osp
@@ -30,7 +31,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         action=CfgOptions,
         help='override settings of the config, key=value pairs such as '
         'train_cfg.max_epochs=2 or model.backbone.depth=50; a list value is written '
-        'key="[a,b]" or key=a,b (quotation marks needed, no white space)')
+        'key="[a,b]" or key=a,b (quotation marks needed, no white space)',
+    )
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank (older).
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -39,8 +41,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def add_compile_args(parser: argparse.ArgumentParser, what: str) -> None:
     """``--compile`` and ``--compile-backend`` (see :mod:`mmdet_rla.deploy.compile`)."""
     parser.add_argument('--compile', action='store_true', help=f'torch.compile: {what}')
-    parser.add_argument('--compile-backend', type=compile_backend, default='inductor',
-                        help='the torch.compile backend of --compile (default: inductor)')
+    parser.add_argument(
+        '--compile-backend',
+        type=compile_backend,
+        default='inductor',
+        help='the torch.compile backend of --compile (default: inductor)',
+    )
 
 
 def finish_args(args: argparse.Namespace) -> argparse.Namespace:
@@ -50,8 +56,7 @@ def finish_args(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
-def load_config(config: str, cfg_options: Optional[dict], work_dir: Optional[str],
-                launcher: str) -> Config:
+def load_config(config: str, cfg_options: Optional[dict], work_dir: Optional[str], launcher: str) -> Config:
     """Load ``config`` (a file, or ``mmdet_rla::<path under configs/>``), apply the overrides, register its
     scope and prepare the distributed run.
 
@@ -91,8 +96,10 @@ def enable_visualization(cfg: Config, show: bool, show_dir: Optional[str], wait_
     """
     hooks = cfg.get('default_hooks', {})
     if 'visualization' not in hooks:
-        raise ValueError("--show/--show-dir need a visualization hook in the config's default_hooks, "
-                         "e.g. default_hooks = dict(visualization=dict(type='DetVisualizationHook'))")
+        raise ValueError(
+            "--show/--show-dir need a visualization hook in the config's default_hooks, "
+            "e.g. default_hooks = dict(visualization=dict(type='DetVisualizationHook'))"
+        )
     hook = hooks['visualization']
     if cfg.get('default_scope', None) == 'mmdet':
         hook['draw'] = True
@@ -113,10 +120,19 @@ def results_dumper(cfg: Config, out_file: str):
         raise ValueError(f'--out must name a .pkl or .pickle file, got {out_file!r}')
     if cfg.get('default_scope', None) == 'mmdet':
         from mmdet.evaluation import DumpDetResults  # encodes masks as RLE, drops images
+
         return DumpDetResults(out_file_path=out_file)
     from mmengine.evaluator import DumpResults
+
     return DumpResults(out_file_path=out_file)
 
 
-__all__ = ['add_common_args', 'add_compile_args', 'finish_args', 'load_config', 'build_runner', 'enable_visualization',
-           'results_dumper']
+__all__ = [
+    'add_common_args',
+    'add_compile_args',
+    'finish_args',
+    'load_config',
+    'build_runner',
+    'enable_visualization',
+    'results_dumper',
+]

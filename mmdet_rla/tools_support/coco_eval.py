@@ -14,6 +14,7 @@ Two result formats are read:
 The pickle is read with an unpickler that accepts tensors, numpy arrays and plain containers only.
 Evaluation is pycocotools' ``COCOeval``, the same code mmdet's ``CocoMetric`` runs.
 """
+
 import codecs
 import collections
 import contextlib
@@ -27,8 +28,7 @@ import torch
 
 METRICS = ('bbox', 'segm')
 # The 12 numbers COCOeval.summarize() prints, in its order, with mmdet's names.
-STAT_NAMES = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l',
-              'AR_1', 'AR_10', 'AR_100', 'AR_s', 'AR_m', 'AR_l')
+STAT_NAMES = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l', 'AR_1', 'AR_10', 'AR_100', 'AR_s', 'AR_m', 'AR_l')
 
 
 class _ResultsUnpickler(pickle.Unpickler):
@@ -55,8 +55,10 @@ class _ResultsUnpickler(pickle.Unpickler):
             return getattr(torch, name)
         if module.startswith('numpy.dtypes') and name.endswith('DType'):
             return getattr(np.dtypes, name)
-        raise pickle.UnpicklingError(f'refusing to load {module}.{name} from a results pickle: only '
-                                     'tensors, numpy arrays and plain containers are accepted')
+        raise pickle.UnpicklingError(
+            f'refusing to load {module}.{name} from a results pickle: only '
+            'tensors, numpy arrays and plain containers are accepted'
+        )
 
 
 def load_results_pickle(path: str) -> list:
@@ -69,49 +71,63 @@ def _as_numpy(value) -> np.ndarray:
     return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
-def predictions_to_coco(predictions: Sequence[dict], cat_ids: Sequence[int],
-                        metric: str) -> List[dict]:
+def predictions_to_coco(predictions: Sequence[dict], cat_ids: Sequence[int], metric: str) -> List[dict]:
     """Convert ``DumpDetResults`` records to COCO result dicts for ``metric``."""
     results = []
     for record in predictions:
         if 'img_id' not in record or 'pred_instances' not in record:
-            raise ValueError('each record of the results pickle needs img_id and pred_instances '
-                             "(the format of tools/test.py --out); got keys "
-                             f'{sorted(record)}')
+            raise ValueError(
+                'each record of the results pickle needs img_id and pred_instances '
+                '(the format of tools/test.py --out); got keys '
+                f'{sorted(record)}'
+            )
         pred = record['pred_instances']
         labels = _as_numpy(pred['labels']).astype(int)
         scores = _as_numpy(pred['scores']).astype(float)
         if labels.size and (labels.min() < 0 or labels.max() >= len(cat_ids)):
-            raise ValueError(f'prediction labels must be in [0, {len(cat_ids) - 1}] (one per class), '
-                             f'got up to {labels.max()}: pass the classes the model was trained on')
+            raise ValueError(
+                f'prediction labels must be in [0, {len(cat_ids) - 1}] (one per class), '
+                f'got up to {labels.max()}: pass the classes the model was trained on'
+            )
         if metric == 'bbox':
             boxes = _as_numpy(pred['bboxes']).reshape(-1, 4).astype(float)
             for box, score, label in zip(boxes, scores, labels):
                 x1, y1, x2, y2 = box.tolist()
-                results.append(dict(image_id=int(record['img_id']), category_id=int(cat_ids[label]),
-                                    bbox=[x1, y1, x2 - x1, y2 - y1], score=float(score)))
+                results.append(
+                    dict(
+                        image_id=int(record['img_id']),
+                        category_id=int(cat_ids[label]),
+                        bbox=[x1, y1, x2 - x1, y2 - y1],
+                        score=float(score),
+                    )
+                )
         else:
             if 'masks' not in pred:
-                raise ValueError("metric 'segm' needs masks in the predictions (a mask model); "
-                                 'this results pickle has boxes only')
+                raise ValueError(
+                    "metric 'segm' needs masks in the predictions (a mask model); this results pickle has boxes only"
+                )
             for mask, score, label in zip(pred['masks'], scores, labels):
                 rle = dict(mask)
                 if isinstance(rle['counts'], bytes):
                     rle['counts'] = rle['counts'].decode()
-                results.append(dict(image_id=int(record['img_id']), category_id=int(cat_ids[label]),
-                                    segmentation=rle, score=float(score)))
+                results.append(
+                    dict(
+                        image_id=int(record['img_id']),
+                        category_id=int(cat_ids[label]),
+                        segmentation=rle,
+                        score=float(score),
+                    )
+                )
     return results
 
 
-def load_coco_results(path: str, coco_gt, metric: str,
-                      classes: Optional[Sequence[str]] = None) -> List[dict]:
+def load_coco_results(path: str, coco_gt, metric: str, classes: Optional[Sequence[str]] = None) -> List[dict]:
     """Read ``path`` (COCO results json or test.py pickle) as COCO result dicts for ``metric``."""
     if path.endswith('.json'):
         with open(path, encoding='utf-8') as f:
             results = json.load(f)
         if not isinstance(results, list):
-            raise ValueError(f'{path}: a COCO results json holds a list of detections, '
-                             f'got {type(results).__name__}')
+            raise ValueError(f'{path}: a COCO results json holds a list of detections, got {type(results).__name__}')
         key = 'bbox' if metric == 'bbox' else 'segmentation'
         return [r for r in results if key in r]
     if path.endswith(('.pkl', '.pickle')):
@@ -122,17 +138,24 @@ def load_coco_results(path: str, coco_gt, metric: str,
             by_name = {c['name']: c['id'] for c in cats}
             unknown = [name for name in classes if name not in by_name]
             if unknown:
-                raise ValueError(f'classes {unknown} are not categories of the annotation file '
-                                 f'(it has {sorted(by_name)})')
+                raise ValueError(
+                    f'classes {unknown} are not categories of the annotation file (it has {sorted(by_name)})'
+                )
             cat_ids = [by_name[name] for name in classes]
         return predictions_to_coco(load_results_pickle(path), cat_ids, metric)
-    raise ValueError(f'results must be a .json (COCO results) or a .pkl/.pickle (tools/test.py --out) '
-                     f'file, got {path!r}')
+    raise ValueError(
+        f'results must be a .json (COCO results) or a .pkl/.pickle (tools/test.py --out) file, got {path!r}'
+    )
 
 
-def evaluate(results_file: str, ann_file: str, metrics: Sequence[str] = ('bbox', ),
-             classes: Optional[Sequence[str]] = None, classwise: bool = False,
-             printer=print) -> Dict[str, float]:
+def evaluate(
+    results_file: str,
+    ann_file: str,
+    metrics: Sequence[str] = ('bbox',),
+    classes: Optional[Sequence[str]] = None,
+    classwise: bool = False,
+    printer=print,
+) -> Dict[str, float]:
     """COCO-evaluate ``results_file`` against ``ann_file``; print the AP tables; return the numbers.
 
     Returns:
@@ -176,7 +199,7 @@ def evaluate(results_file: str, ann_file: str, metrics: Sequence[str] = ('bbox',
 def _classwise_table(evaluator, coco_gt) -> str:
     # precision: [IoU thresholds, recall points, categories, area ranges, max dets]
     precision = evaluator.eval['precision']
-    lines = [f"{'category':<20} {'AP':>6} {'AP_50':>6}"]
+    lines = [f'{"category":<20} {"AP":>6} {"AP_50":>6}']
     for index, cat_id in enumerate(evaluator.params.catIds):
         name = coco_gt.cats[cat_id]['name']
         values = []
@@ -193,5 +216,4 @@ def _quiet() -> contextlib.redirect_stdout:
     return contextlib.redirect_stdout(io.StringIO())
 
 
-__all__ = ['METRICS', 'STAT_NAMES', 'evaluate', 'load_coco_results', 'load_results_pickle',
-           'predictions_to_coco']
+__all__ = ['METRICS', 'STAT_NAMES', 'evaluate', 'load_coco_results', 'load_results_pickle', 'predictions_to_coco']

@@ -13,6 +13,7 @@ which DDP rejects for a CPU module. On a CPU-only machine :func:`setup_distribut
 
 With a GPU nothing is changed: mmengine's own path (NCCL by default) runs.
 """
+
 import datetime
 import os
 import subprocess
@@ -35,30 +36,35 @@ def _require_env(launcher: str, names: Sequence[str], how: str) -> None:
     """Raise ``ValueError`` naming the launcher and the variables of ``names`` its environment lacks."""
     missing = [name for name in names if name not in os.environ]
     if missing:
-        raise ValueError(f'--launcher {launcher} expects the environment variables {missing}, which are not set '
-                         f'({how})')
+        raise ValueError(
+            f'--launcher {launcher} expects the environment variables {missing}, which are not set ({how})'
+        )
 
 
 def _export_launcher_env(launcher: str) -> None:
     """Set ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``."""
     env = os.environ
     if launcher == 'slurm':
-        needed = ('SLURM_PROCID', 'SLURM_NTASKS') + (() if 'MASTER_ADDR' in env else ('SLURM_NODELIST', ))
+        needed = ('SLURM_PROCID', 'SLURM_NTASKS') + (() if 'MASTER_ADDR' in env else ('SLURM_NODELIST',))
         _require_env(launcher, needed, 'run it under srun, e.g. with tools/slurm_train.sh or tools/slurm_test.sh')
         env['RANK'] = env['SLURM_PROCID']
         env['WORLD_SIZE'] = env['SLURM_NTASKS']
         env['LOCAL_RANK'] = env.get('SLURM_LOCALID', '0')
         if 'MASTER_ADDR' not in env:
-            first_host = subprocess.getoutput(f"scontrol show hostname {env['SLURM_NODELIST']} | head -n1")
+            first_host = subprocess.getoutput(f'scontrol show hostname {env["SLURM_NODELIST"]} | head -n1')
             env['MASTER_ADDR'] = first_host.strip()
     elif launcher == 'mpi':
-        _require_env(launcher, ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'MASTER_ADDR'),
-                     "run it under Open MPI's mpirun, with MASTER_ADDR set to the first host")
+        _require_env(
+            launcher,
+            ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'MASTER_ADDR'),
+            "run it under Open MPI's mpirun, with MASTER_ADDR set to the first host",
+        )
         env['RANK'] = env['OMPI_COMM_WORLD_RANK']
         env['WORLD_SIZE'] = env['OMPI_COMM_WORLD_SIZE']
         env['LOCAL_RANK'] = env.get('OMPI_COMM_WORLD_LOCAL_RANK', '0')
-    _require_env(launcher, ('RANK', 'WORLD_SIZE'), 'start the job with torchrun, tools/dist_train.sh or '
-                 'tools/dist_test.sh')
+    _require_env(
+        launcher, ('RANK', 'WORLD_SIZE'), 'start the job with torchrun, tools/dist_train.sh or tools/dist_test.sh'
+    )
     env.setdefault('LOCAL_RANK', '0')
     env.setdefault('MASTER_ADDR', '127.0.0.1')
     env.setdefault('MASTER_PORT', DEFAULT_MASTER_PORT)
@@ -72,7 +78,8 @@ def _cpu_model_wrapper_cfg(cfg: Config) -> ConfigDict:
         wrapper = ConfigDict(
             type='MMDistributedDataParallel',
             broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
+            find_unused_parameters=cfg.get('find_unused_parameters', False),
+        )
     wrapper = ConfigDict(wrapper)
     wrapper.setdefault('type', 'MMDistributedDataParallel')
     wrapper_type = MODEL_WRAPPERS.get(wrapper['type']) if isinstance(wrapper['type'], str) else wrapper['type']
@@ -105,7 +112,8 @@ def setup_distributed(cfg: Config, launcher: str) -> Optional[str]:
             init_method='env://',
             rank=int(os.environ['RANK']),
             world_size=int(os.environ['WORLD_SIZE']),
-            timeout=None if timeout is None else datetime.timedelta(seconds=timeout))
+            timeout=None if timeout is None else datetime.timedelta(seconds=timeout),
+        )
     cfg.model_wrapper_cfg = _cpu_model_wrapper_cfg(cfg)
     return 'gloo'
 

@@ -10,6 +10,7 @@ the input's device instead, so that their model runs on the CPU and on any GPU i
 >>> from mmdet_rla.tools_support.rlanet_code import authors_model
 >>> model = authors_model('/path/to/RLANet', 'rla_resnet50')
 """
+
 import contextlib
 import importlib.abc
 import importlib.util
@@ -23,9 +24,13 @@ from typing import Tuple
 
 REQUIRED = 'models/resnet_rla.py'
 # Their hard-coded devices of the state tensor, and what replaces them (``x`` is the input there).
-_DEVICE_PATTERNS = (re.compile(r"device\s*=\s*torch\.device\(\s*'cuda'\s+if\s+torch\.cuda\.is_available\(\)\s+"
-                               r"else\s+'cpu'\s*\)"),
-                    re.compile(r"device\s*=\s*'cuda'"))
+_DEVICE_PATTERNS = (
+    re.compile(
+        r"device\s*=\s*torch\.device\(\s*'cuda'\s+if\s+torch\.cuda\.is_available\(\)\s+"
+        r"else\s+'cpu'\s*\)"
+    ),
+    re.compile(r"device\s*=\s*'cuda'"),
+)
 _DEVICE_FROM_INPUT = 'device=x.device'
 _counter = itertools.count()
 
@@ -39,8 +44,10 @@ class SourceTree:
             raise FileNotFoundError(f'--reference-code: no such directory: {root}')
         self.git = not os.path.isfile(os.path.join(self.root, REQUIRED))
         if self.git and not self._git_has(REQUIRED):
-            raise ValueError(f'--reference-code: {root} is neither a checkout nor a git mirror of github '
-                             f'joyfang1106/RLANet (it has no {REQUIRED})')
+            raise ValueError(
+                f'--reference-code: {root} is neither a checkout nor a git mirror of github '
+                f'joyfang1106/RLANet (it has no {REQUIRED})'
+            )
 
     def _git(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(['git', '--git-dir', self._git_dir(), *args], capture_output=True, text=True)
@@ -92,8 +99,8 @@ class _ModelsLoader(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if fullname == self.package:
             return importlib.util.spec_from_loader(fullname, self, origin=self.tree.origin('models'), is_package=True)
         prefix = self.package + '.'
-        if fullname.startswith(prefix) and '.' not in fullname[len(prefix):]:
-            relative = f'models/{fullname[len(prefix):]}.py'
+        if fullname.startswith(prefix) and '.' not in fullname[len(prefix) :]:
+            relative = f'models/{fullname[len(prefix) :]}.py'
             if self.tree.has(relative):
                 return importlib.util.spec_from_loader(fullname, self, origin=self.tree.origin(relative))
         return None
@@ -104,7 +111,7 @@ class _ModelsLoader(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         if module.__name__ == self.package:  # an empty package: their __init__ imports every model file
             return
-        relative = f"models/{module.__name__.rsplit('.', 1)[1]}.py"
+        relative = f'models/{module.__name__.rsplit(".", 1)[1]}.py'
         source, count = patch_device(self.tree.read(relative))
         self.patched[relative] = count
         module.__file__ = self.tree.origin(relative)

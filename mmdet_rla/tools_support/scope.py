@@ -5,6 +5,7 @@ The tools serve detection configs (``default_scope = 'mmdet'``) and classificati
 the backbones in both packages' ``MODELS``; ``<scope>.utils.register_all_modules`` registers the
 rest of that package (datasets, transforms, metrics, hooks, visualizers).
 """
+
 import importlib
 from typing import Optional
 
@@ -31,8 +32,9 @@ def register_scope_modules(cfg: Config) -> Optional[str]:
     try:
         utils = importlib.import_module(f'{scope}.utils')
     except ImportError as error:
-        raise ImportError(f"the config's default_scope is {scope!r}, but the package {scope!r} "
-                          f'cannot be imported: {error}') from error
+        raise ImportError(
+            f"the config's default_scope is {scope!r}, but the package {scope!r} cannot be imported: {error}"
+        ) from error
     register = getattr(utils, 'register_all_modules', None)
     if register is not None:
         # The Runner sets the default scope itself, from the same config.

@@ -11,6 +11,7 @@ whoever calls ``visualizer.add_image``. The event files land in
 block-feature grid (per block ``I``, the family's state, ``O``) of the first evaluation image after
 every validation and test run and sends it to the same backends.
 """
+
 import argparse
 from typing import Optional
 
@@ -24,12 +25,19 @@ VIS_BACKENDS = {
 
 def add_visualization_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--vis-backend`` and ``--vis-features`` to a tool's parser."""
-    parser.add_argument('--vis-backend', choices=sorted(VIS_BACKENDS), default=None,
-                        help="also send losses, metrics and images to this backend (tensorboard: "
-                        "event files under WORK_DIR/<timestamp>/vis_data; 'tensorboard --logdir WORK_DIR')")
-    parser.add_argument('--vis-features', action='store_true',
-                        help='after each validation/test run, draw the per-block feature grid (I, state, O) '
-                        'of the first evaluation image and send it to the vis backends')
+    parser.add_argument(
+        '--vis-backend',
+        choices=sorted(VIS_BACKENDS),
+        default=None,
+        help='also send losses, metrics and images to this backend (tensorboard: '
+        "event files under WORK_DIR/<timestamp>/vis_data; 'tensorboard --logdir WORK_DIR')",
+    )
+    parser.add_argument(
+        '--vis-features',
+        action='store_true',
+        help='after each validation/test run, draw the per-block feature grid (I, state, O) '
+        'of the first evaluation image and send it to the vis backends',
+    )
 
 
 def add_vis_backend(cfg: Config, backend: str) -> None:
@@ -67,5 +75,4 @@ def apply_visualization_args(cfg: Config, args: argparse.Namespace) -> None:
         add_custom_hook(cfg, 'BlockFeaturesHook')
 
 
-__all__ = ['VIS_BACKENDS', 'add_custom_hook', 'add_vis_backend', 'add_visualization_args',
-           'apply_visualization_args']
+__all__ = ['VIS_BACKENDS', 'add_custom_hook', 'add_vis_backend', 'add_visualization_args', 'apply_visualization_args']

@@ -4,6 +4,7 @@ The tool lives in the package: installed, it runs as ``mmdet-rla vis-features`` 
 ``python -m mmdet_rla.cli.vis_features``, with the same arguments. This script keeps the checkout's
 command line working without installing.
 """
+
 import os.path as osp
 import sys
 

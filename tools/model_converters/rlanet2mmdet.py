@@ -5,6 +5,7 @@ The tool lives in the package: installed, it runs as ``mmdet-rla rlanet2mmdet`` 
 ``python -m mmdet_rla.cli.rlanet2mmdet``, with the same arguments. This script keeps the checkout's
 command line working without installing.
 """
+
 import os.path as osp
 import sys
 

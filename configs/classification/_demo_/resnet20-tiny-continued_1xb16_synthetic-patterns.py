@@ -6,7 +6,8 @@ _base_ = './resnet20-tiny_1xb16_synthetic-patterns.py'
 resnet_checkpoint = 'work_dirs/warmstart_demo/resnet20/epoch_4.pth'
 model = dict(
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=resnet_checkpoint, prefix='backbone.')),
-    head=dict(init_cfg=dict(type='Pretrained', checkpoint=resnet_checkpoint, prefix='head.')))
+    head=dict(init_cfg=dict(type='Pretrained', checkpoint=resnet_checkpoint, prefix='head.')),
+)
 
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=6, eta_min=1e-3)]

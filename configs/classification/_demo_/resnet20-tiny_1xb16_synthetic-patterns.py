@@ -14,5 +14,7 @@ model = dict(
         base_channels=8,
         represent_ratio=0,
         refine_drop_rate=0,
-        out_indices=(2, )),
-    head=dict(in_channels=32))
+        out_indices=(2,),
+    ),
+    head=dict(in_channels=32),
+)

@@ -10,8 +10,10 @@ model = dict(
     backbone=dict(
         # The classifier reads x as the ResNet's does (not concat(x, h)), so that its head is the ResNet's.
         with_rla_output=False,
-        init_cfg=dict(type='ResNetWarmStart', checkpoint=resnet_checkpoint, prefix='backbone.')),
-    head=dict(in_channels=32, init_cfg=dict(type='Pretrained', checkpoint=resnet_checkpoint, prefix='head.')))
+        init_cfg=dict(type='ResNetWarmStart', checkpoint=resnet_checkpoint, prefix='backbone.'),
+    ),
+    head=dict(in_channels=32, init_cfg=dict(type='Pretrained', checkpoint=resnet_checkpoint, prefix='head.')),
+)
 
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=6, eta_min=1e-3)]

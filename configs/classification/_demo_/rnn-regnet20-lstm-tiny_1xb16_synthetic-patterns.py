@@ -12,5 +12,7 @@ model = dict(
         stem_type='cifar',
         base_channels=8,
         regulator='lstm',
-        out_indices=(2, )),
-    head=dict(in_channels=32))
+        out_indices=(2,),
+    ),
+    head=dict(in_channels=32),
+)

@@ -3,6 +3,4 @@
 # 11,678,728 parameters (the paper lists 11.3M; it does not say whether its stem is halved too).
 _base_ = './resnet101_2xb64-80e_in1k.py'
 
-model = dict(
-    backbone=dict(stem_channels=32, base_channels=32),
-    head=dict(in_channels=1024))
+model = dict(backbone=dict(stem_channels=32, base_channels=32), head=dict(in_channels=1024))

@@ -7,7 +7,14 @@ _base_ = '../rnn_regnet/rnn-regnet20-convlstm_1xb64_cifar100.py'
 model = dict(
     backbone=dict(
         _delete_=True,
-        type='RoRResNet', depth=56, stem_type='cifar', cifar_arch='he',
+        type='RoRResNet',
+        depth=56,
+        stem_type='cifar',
+        cifar_arch='he',
         norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
         # RoR switched off (no Represent channels, no drop-layer) is exactly mmdet's ResNet.
-        represent_ratio=0, refine_drop_rate=0, out_indices=(2, )))
+        represent_ratio=0,
+        refine_drop_rate=0,
+        out_indices=(2,),
+    )
+)

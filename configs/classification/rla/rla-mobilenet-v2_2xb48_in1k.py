@@ -21,14 +21,17 @@ model = dict(
         rla_channels=32,
         recurrent_conv='depthwise',  # the dsrla nets; 'full' gives rla_mobilenetv2 (a dense 3x3 conv)
         recurrent_conv_sharing='network',  # as the authors' code; 'stage' gives the paper's one per stage
-        out_indices=(7, )),
+        out_indices=(7,),
+    ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
         num_classes=1000,
         in_channels=1280,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)))
+        topk=(1, 5),
+    ),
+)
 
 train_dataloader = dict(batch_size=48)
 val_dataloader = dict(batch_size=48)

@@ -22,14 +22,17 @@ model = dict(
         rla_channels=4,
         rla_input='residual',
         with_rla_output=True,
-        out_indices=(2, )),
+        out_indices=(2,),
+    ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
         num_classes=10,
         in_channels=64 + 4,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, )))
+        topk=(1,),
+    ),
+)
 
 # 45k/5k split: train on the first 45,000 training images, validate on the last 5,000, test on the test set.
 train_dataloader = dict(batch_size=128, dataset=dict(indices=45000))
@@ -47,6 +50,8 @@ auto_scale_lr = dict(base_batch_size=128)
 
 # "We choose the model with the highest validation accuracy."
 default_hooks = dict(
-    checkpoint=dict(type='ResumableCheckpointHook', interval=10, max_keep_ckpts=2, save_best='accuracy/top1',
-                    rule='greater'),
-    logger=dict(type='MainProcessLoggerHook'))
+    checkpoint=dict(
+        type='ResumableCheckpointHook', interval=10, max_keep_ckpts=2, save_best='accuracy/top1', rule='greater'
+    ),
+    logger=dict(type='MainProcessLoggerHook'),
+)

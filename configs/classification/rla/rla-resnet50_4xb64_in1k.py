@@ -22,15 +22,18 @@ model = dict(
         rla_input='output',
         # The classifier reads concat(x, ReLU(BN(h))) of the last stage: 2048 + 32 channels.
         with_rla_output=True,
-        out_indices=(3, ),
-        style='pytorch'),
+        out_indices=(3,),
+        style='pytorch',
+    ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
         num_classes=1000,
         in_channels=2048 + 32,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)))
+        topk=(1, 5),
+    ),
+)
 
 # 120 epochs, lr x0.1 at 30, 60 and 90 (the base schedule has SGD lr 0.1, momentum 0.9, weight decay 1e-4).
 param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90], gamma=0.1)

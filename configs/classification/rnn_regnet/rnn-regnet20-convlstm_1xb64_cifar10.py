@@ -17,14 +17,17 @@ model = dict(
         depth=20,
         stem_type='cifar',  # 3x3 stem, three stages of 16/32/64 channels
         regulator='lstm',
-        out_indices=(2, )),
+        out_indices=(2,),
+    ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
         num_classes=10,
         in_channels=64,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, )))
+        topk=(1,),
+    ),
+)
 
 train_dataloader = dict(batch_size=64)
 val_dataloader = dict(batch_size=64)
@@ -38,5 +41,7 @@ train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=150, val_interv
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=64)
-default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook', interval=10, max_keep_ckpts=2),
-                     logger=dict(type='MainProcessLoggerHook'))
+default_hooks = dict(
+    checkpoint=dict(type='ResumableCheckpointHook', interval=10, max_keep_ckpts=2),
+    logger=dict(type='MainProcessLoggerHook'),
+)

@@ -18,15 +18,18 @@ model = dict(
         depth=50,
         regulator='lstm',
         regulator_conv='light',  # the paper's grouped two-step convolutions (Table I)
-        out_indices=(3, ),
-        style='pytorch'),
+        out_indices=(3,),
+        style='pytorch',
+    ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
         num_classes=1000,
         in_channels=2048,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)))
+        topk=(1, 5),
+    ),
+)
 
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.06, momentum=0.9, weight_decay=1e-4))
 param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[50, 70], gamma=0.1)

@@ -20,15 +20,18 @@ model = dict(
         represent_ratio=0.05,
         refine_drop_rate=0.2,
         seed=0,  # the Represent channels are drawn from this seed (and stored in checkpoints)
-        out_indices=(3, ),
-        style='pytorch'),
+        out_indices=(3,),
+        style='pytorch',
+    ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
         num_classes=1000,
         in_channels=2048,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)))
+        topk=(1, 5),
+    ),
+)
 
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4))
 param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[40, 60], gamma=0.1)

@@ -23,14 +23,17 @@ model = dict(
         represent_ratio=0.05,
         refine_drop_rate=0.2,
         seed=0,
-        out_indices=(2, )),
+        out_indices=(2,),
+    ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
         num_classes=10,
         in_channels=512,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, )))
+        topk=(1,),
+    ),
+)
 
 train_dataloader = dict(batch_size=64)
 val_dataloader = dict(batch_size=64)
@@ -44,5 +47,7 @@ train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=300, val_interv
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=128)
-default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook', interval=10, max_keep_ckpts=2),
-                     logger=dict(type='MainProcessLoggerHook'))
+default_hooks = dict(
+    checkpoint=dict(type='ResumableCheckpointHook', interval=10, max_keep_ckpts=2),
+    logger=dict(type='MainProcessLoggerHook'),
+)

@@ -4,8 +4,21 @@
 _base_ = './ror-resnet56_2xb64_cifar100.py'
 
 model = dict(
-    backbone=dict(_delete_=True, type='RoRResNeXt', depth=29, stem_type='cifar', groups=8, base_width=64,
-                  norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
-                  represent_ratio=0.05, refine_drop_rate=0.2, seed=0, out_indices=(2, ),
-                  slim=True, channel_attention='se', se_reduction=16),
-    head=dict(in_channels=512))
+    backbone=dict(
+        _delete_=True,
+        type='RoRResNeXt',
+        depth=29,
+        stem_type='cifar',
+        groups=8,
+        base_width=64,
+        norm_eval=False,  # trains its norms (mmpretrain's convention; mmdet's default is True)
+        represent_ratio=0.05,
+        refine_drop_rate=0.2,
+        seed=0,
+        out_indices=(2,),
+        slim=True,
+        channel_attention='se',
+        se_reduction=16,
+    ),
+    head=dict(in_channels=512),
+)

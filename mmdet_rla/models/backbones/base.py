@@ -10,6 +10,7 @@ adds lives inside its stage module ``layer{i}``, so mmdet's stage freezing cover
 A stage module either is a plain :class:`~mmdet.models.layers.ResLayer` (``x -> x``) or a
 :class:`StatefulLayer` (``(x, state) -> (x, state)``).
 """
+
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 import torch
@@ -81,19 +82,21 @@ class ResNetBase(ResNet):
         164: (Bottleneck, (18, 18, 18)),
     }
 
-    def __init__(self,
-                 depth: int,
-                 stem_type: str = 'imagenet',
-                 base_channels: Optional[int] = None,
-                 stem_channels: Optional[int] = None,
-                 num_stages: Optional[int] = None,
-                 strides: Optional[Sequence[int]] = None,
-                 dilations: Optional[Sequence[int]] = None,
-                 out_indices: Optional[Sequence[int]] = None,
-                 style: str = 'pytorch',
-                 frozen_stages: int = -1,
-                 freeze_added_parts: bool = True,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        depth: int,
+        stem_type: str = 'imagenet',
+        base_channels: Optional[int] = None,
+        stem_channels: Optional[int] = None,
+        num_stages: Optional[int] = None,
+        strides: Optional[Sequence[int]] = None,
+        dilations: Optional[Sequence[int]] = None,
+        out_indices: Optional[Sequence[int]] = None,
+        style: str = 'pytorch',
+        frozen_stages: int = -1,
+        freeze_added_parts: bool = True,
+        **kwargs,
+    ) -> None:
         check_choice('stem_type', stem_type, STEM_TYPES)
         check_bool('freeze_added_parts', freeze_added_parts)
         self.freeze_added_parts = freeze_added_parts
@@ -109,8 +112,7 @@ class ResNetBase(ResNet):
         dilations = tuple(defaults['dilations'][:num_stages] if dilations is None else dilations)
         for name, values in (('strides', strides), ('dilations', dilations)):
             if len(values) != num_stages:
-                raise ValueError(f'{name} must have one entry per stage (num_stages={num_stages}), '
-                                 f'got {values!r}')
+                raise ValueError(f'{name} must have one entry per stage (num_stages={num_stages}), got {values!r}')
         out_indices = tuple(range(num_stages) if out_indices is None else out_indices)
         check_indices('out_indices', out_indices, num_stages)
         check_int_range('frozen_stages', frozen_stages, -1, num_stages)
@@ -126,7 +128,8 @@ class ResNetBase(ResNet):
             out_indices=out_indices,
             style=style,
             frozen_stages=frozen_stages,
-            **kwargs)
+            **kwargs,
+        )
 
     @classmethod
     def arch_table(cls, stem_type: str) -> ArchSettings:
@@ -141,7 +144,8 @@ class ResNetBase(ResNet):
         if self.deep_stem:
             raise ValueError("deep_stem=True needs stem_type='imagenet'; the CIFAR stem is a single 3x3 conv")
         self.conv1 = build_conv_layer(
-            self.conv_cfg, in_channels, stem_channels, kernel_size=3, stride=1, padding=1, bias=False)
+            self.conv_cfg, in_channels, stem_channels, kernel_size=3, stride=1, padding=1, bias=False
+        )
         self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, stem_channels, postfix=1)
         self.add_module(self.norm1_name, norm1)
         self.relu = nn.ReLU(inplace=True)
@@ -219,8 +223,9 @@ class ResNetBase(ResNet):
             self.init_cfg = cfgs
         self.checkpoint_reports = [apply_checkpoint_init(self, cfg) for cfg in loads]
 
-    def widen_resnet_tensor(self, key: str, resnet_value: torch.Tensor,
-                            own_value: torch.Tensor) -> Optional[torch.Tensor]:
+    def widen_resnet_tensor(
+        self, key: str, resnet_value: torch.Tensor, own_value: torch.Tensor
+    ) -> Optional[torch.Tensor]:
         """The value of this backbone's tensor ``key`` from a ResNet tensor of another shape, or ``None`` if it
         cannot take it (a warm start then stops). A family whose convs read more than the ResNet's do
         overrides it (RLA's first convs also read ``h``)."""
@@ -234,12 +239,15 @@ class ResNetBase(ResNet):
         """Called after a ``ResNetWarmStart``: set the family's parts on the main path so that the network
         computes the ResNet's function with eval-mode norms, where the family can; return notes for the
         report (what was set, and what changes the function by design)."""
-        attention = sum(getattr(block, 'attention', None) is not None
-                        for name in self.res_layers for block in self.blocks_of(name))
+        attention = sum(
+            getattr(block, 'attention', None) is not None for name in self.res_layers for block in self.blocks_of(name)
+        )
         if not attention:
             return []
-        return [f'{attention} blocks have channel attention, which a ResNet has not: it starts as init_weights '
-                'makes it and changes the function']
+        return [
+            f'{attention} blocks have channel attention, which a ResNet has not: it starts as init_weights '
+            'makes it and changes the function'
+        ]
 
     # ---------------------------------------------------------------------- forward pass
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
@@ -306,8 +314,10 @@ def family_arch_settings(basic: Type[nn.Module], bottleneck: Type[nn.Module]) ->
     """ResNet's ImageNet and CIFAR depth tables with a family's own BasicBlock and Bottleneck."""
 
     def with_family_blocks(table: ArchSettings) -> ArchSettings:
-        return {depth: (bottleneck if issubclass(block, Bottleneck) else basic, blocks)
-                for depth, (block, blocks) in table.items()}
+        return {
+            depth: (bottleneck if issubclass(block, Bottleneck) else basic, blocks)
+            for depth, (block, blocks) in table.items()
+        }
 
     return with_family_blocks(ResNet.arch_settings), with_family_blocks(ResNetBase.cifar_arch_settings)
 
@@ -315,4 +325,3 @@ def family_arch_settings(basic: Type[nn.Module], bottleneck: Type[nn.Module]) ->
 def _is_pretrained(init_cfg: Any) -> bool:
     """Whether ``init_cfg`` loads a checkpoint (``Pretrained`` or ``ResNetWarmStart``)."""
     return any(checkpoint_init_kind(cfg) for cfg in init_cfg_list(init_cfg))
-

@@ -12,6 +12,7 @@ after every strided block. The authors' released models (``models/mobilenetv2_ds
 github joyfang1106/RLANet) use a depthwise 3x3 convolution for ``R`` and feed
 ``concat(x, ReLU6(BN(h)))`` to the last 1x1 convolution (320 + k -> 1280).
 """
+
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -42,35 +43,57 @@ class RLAInvertedResidual(InvertedResidual):
     ``forward(x, h)`` returns the block output and ``y``, the residual branch that updates ``h``.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 mid_channels: int,
-                 kernel_size: int = 3,
-                 stride: int = 1,
-                 with_expand_conv: bool = True,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU6'),
-                 drop_path_rate: float = 0.,
-                 with_cp: bool = False,
-                 init_cfg: Optional[dict] = None,
-                 *,
-                 rla_channels: int = 32,
-                 channel_attention: Optional[str] = None,
-                 se_reduction: int = 16,
-                 eca_kernel_size: int = 3) -> None:
-        super().__init__(in_channels, out_channels, mid_channels, kernel_size=kernel_size, stride=stride,
-                         with_expand_conv=with_expand_conv, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg,
-                         drop_path_rate=drop_path_rate, with_cp=with_cp, init_cfg=init_cfg)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        mid_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        with_expand_conv: bool = True,
+        conv_cfg: Optional[dict] = None,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU6'),
+        drop_path_rate: float = 0.0,
+        with_cp: bool = False,
+        init_cfg: Optional[dict] = None,
+        *,
+        rla_channels: int = 32,
+        channel_attention: Optional[str] = None,
+        se_reduction: int = 16,
+        eca_kernel_size: int = 3,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            mid_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            with_expand_conv=with_expand_conv,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+            drop_path_rate=drop_path_rate,
+            with_cp=with_cp,
+            init_cfg=init_cfg,
+        )
         # Rebuilt over mid + k channels: h joins the expanded features.
         hidden = mid_channels + rla_channels
         self.depthwise_conv = ConvModule(
-            hidden, hidden, kernel_size, stride=stride, padding=kernel_size // 2, groups=hidden,
-            conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+            hidden,
+            hidden,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            groups=hidden,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+        )
         self.linear_conv = ConvModule(hidden, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None)
         self.attention = build_channel_attention(
-            channel_attention, out_channels, se_reduction=se_reduction, eca_kernel_size=eca_kernel_size)
+            channel_attention, out_channels, se_reduction=se_reduction, eca_kernel_size=eca_kernel_size
+        )
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Return ``(x + y or y, y)``."""
@@ -103,18 +126,27 @@ class RLAInvertedResidualLayer(BaseModule):
             the update after the last block (no ``conv_out`` at all when zero).
     """
 
-    def __init__(self, blocks: Sequence[RLAInvertedResidual], out_channels: int, rla_channels: int, *,
-                 conv_cfg: Optional[dict], norm_cfg: dict, pool_state: bool, num_updates: int) -> None:
+    def __init__(
+        self,
+        blocks: Sequence[RLAInvertedResidual],
+        out_channels: int,
+        rla_channels: int,
+        *,
+        conv_cfg: Optional[dict],
+        norm_cfg: dict,
+        pool_state: bool,
+        num_updates: int,
+    ) -> None:
         super().__init__()
         self.blocks = ModuleList(blocks)  # mmengine's, so init_weights reaches the blocks
-        self.conv_out = (build_conv_layer(conv_cfg, out_channels, rla_channels, 1, bias=False)
-                         if num_updates else None)
+        self.conv_out = build_conv_layer(conv_cfg, out_channels, rla_channels, 1, bias=False) if num_updates else None
         self.norms = nn.ModuleList(build_norm_layer(norm_cfg, rla_channels)[1] for _ in range(num_updates))
         # ceil mode keeps h the size of x, whose strided depthwise conv rounds up, for odd sizes too.
         self.state_pool = CeilAvgPool2d(2) if pool_state else None
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor, recurrent_conv: nn.Module,
-                update_last: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, h: torch.Tensor, recurrent_conv: nn.Module, update_last: bool = True
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Run the blocks; ``update_last=False`` skips the update after the last block (unread)."""
         num_updates = len(self.norms) if update_last else min(len(self.norms), len(self.blocks) - 1)
         for t, block in enumerate(self.blocks):
@@ -198,18 +230,20 @@ class RLAMobileNetV2(MobileNetV2):
         [(1, 24, 25, 33), (1, 32, 13, 17), (1, 96, 7, 9), (1, 1280, 4, 5)]
     """
 
-    def __init__(self,
-                 rla_channels: int = 32,
-                 recurrent_conv: str = 'depthwise',
-                 recurrent_conv_sharing: str = 'network',
-                 channel_attention: Optional[str] = None,
-                 se_reduction: int = 16,
-                 eca_kernel_sizes: Sequence[int] = (1, 1, 1, 1, 3, 3, 3),
-                 with_rla_output: bool = True,
-                 widen_factor: float = 1.,
-                 out_indices: Sequence[int] = (1, 2, 4, 7),
-                 frozen_stages: int = -1,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        rla_channels: int = 32,
+        recurrent_conv: str = 'depthwise',
+        recurrent_conv_sharing: str = 'network',
+        channel_attention: Optional[str] = None,
+        se_reduction: int = 16,
+        eca_kernel_sizes: Sequence[int] = (1, 1, 1, 1, 3, 3, 3),
+        with_rla_output: bool = True,
+        widen_factor: float = 1.0,
+        out_indices: Sequence[int] = (1, 2, 4, 7),
+        frozen_stages: int = -1,
+        **kwargs,
+    ) -> None:
         num_layers = len(self.arch_settings)
         check_positive_int('rla_channels', rla_channels)
         check_choice('recurrent_conv', recurrent_conv, RECURRENT_CONVS)
@@ -218,13 +252,14 @@ class RLAMobileNetV2(MobileNetV2):
         check_bool('with_rla_output', with_rla_output)
         if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) or widen_factor <= 0:
             raise ValueError(f'widen_factor must be a positive number, got {widen_factor!r}')
-        out_indices = (out_indices, ) if isinstance(out_indices, int) else tuple(out_indices)
+        out_indices = (out_indices,) if isinstance(out_indices, int) else tuple(out_indices)
         check_indices('out_indices', out_indices, num_layers + 1)
         check_int_range('frozen_stages', frozen_stages, -1, num_layers)
         eca_kernel_sizes = tuple(eca_kernel_sizes)
         if channel_attention == 'eca' and len(eca_kernel_sizes) != num_layers:
-            raise ValueError(f'eca_kernel_sizes must have one odd size per layer ({num_layers}), '
-                             f'got {eca_kernel_sizes!r}')
+            raise ValueError(
+                f'eca_kernel_sizes must have one odd size per layer ({num_layers}), got {eca_kernel_sizes!r}'
+            )
         self.rla_channels = rla_channels
         self.recurrent_conv_kind = recurrent_conv  # ('depthwise' / 'full'; the modules are recurrent_convs)
         self.recurrent_conv_sharing = recurrent_conv_sharing
@@ -232,13 +267,13 @@ class RLAMobileNetV2(MobileNetV2):
         self.se_reduction = se_reduction
         self.eca_kernel_sizes = eca_kernel_sizes
         self.with_rla_output = with_rla_output
-        super().__init__(widen_factor=widen_factor, out_indices=out_indices, frozen_stages=frozen_stages,
-                         **kwargs)
+        super().__init__(widen_factor=widen_factor, out_indices=out_indices, frozen_stages=frozen_stages, **kwargs)
 
         # The last conv reads concat(x, act(BN(h))) (the authors' classifier input).
         last_in = self.in_channels + (rla_channels if with_rla_output else 0)
-        self.conv2 = ConvModule(last_in, self.out_channel, 1, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
-                                act_cfg=self.act_cfg)
+        self.conv2 = ConvModule(
+            last_in, self.out_channel, 1, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg
+        )
         if with_rla_output:
             self.output_norm = build_norm_layer(self.norm_cfg, rla_channels)[1]
             self.output_act = build_activation_layer(self.act_cfg)
@@ -257,30 +292,46 @@ class RLAMobileNetV2(MobileNetV2):
 
     def _build_recurrent_conv(self) -> nn.Module:
         k = self.rla_channels
-        return build_conv_layer(self.conv_cfg, k, k, 3, padding=1, bias=False,
-                                groups=k if self.recurrent_conv_kind == 'depthwise' else 1)
+        return build_conv_layer(
+            self.conv_cfg, k, k, 3, padding=1, bias=False, groups=k if self.recurrent_conv_kind == 'depthwise' else 1
+        )
 
-    def make_layer(self, out_channels: int, num_blocks: int, stride: int,
-                   expand_ratio: int) -> RLAInvertedResidualLayer:
+    def make_layer(
+        self, out_channels: int, num_blocks: int, stride: int, expand_ratio: int
+    ) -> RLAInvertedResidualLayer:
         """The blocks of one table row (as mmdet's ``make_layer``) and the layer's RLA parts."""
         layer_index = len(self.layers)  # mmdet's __init__ appends each layer's name after building it
         eca_kernel_size = self.eca_kernel_sizes[layer_index] if self.channel_attention == 'eca' else 3
         blocks = []
         for i in range(num_blocks):
-            blocks.append(RLAInvertedResidual(
-                self.in_channels, out_channels,
-                mid_channels=int(round(self.in_channels * expand_ratio)),
-                stride=stride if i == 0 else 1,
-                with_expand_conv=expand_ratio != 1,
-                conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg, with_cp=self.with_cp,
-                rla_channels=self.rla_channels, channel_attention=self.channel_attention,
-                se_reduction=self.se_reduction, eca_kernel_size=eca_kernel_size))
+            blocks.append(
+                RLAInvertedResidual(
+                    self.in_channels,
+                    out_channels,
+                    mid_channels=int(round(self.in_channels * expand_ratio)),
+                    stride=stride if i == 0 else 1,
+                    with_expand_conv=expand_ratio != 1,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg,
+                    act_cfg=self.act_cfg,
+                    with_cp=self.with_cp,
+                    rla_channels=self.rla_channels,
+                    channel_attention=self.channel_attention,
+                    se_reduction=self.se_reduction,
+                    eca_kernel_size=eca_kernel_size,
+                )
+            )
             self.in_channels = out_channels
         is_last_layer = layer_index == len(self.arch_settings) - 1
         return RLAInvertedResidualLayer(
-            blocks, out_channels, self.rla_channels, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+            blocks,
+            out_channels,
+            self.rla_channels,
+            conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg,
             pool_state=stride != 1,
-            num_updates=num_blocks - 1 if is_last_layer and not self.with_rla_output else num_blocks)
+            num_updates=num_blocks - 1 if is_last_layer and not self.with_rla_output else num_blocks,
+        )
 
     def _freeze_stages(self) -> None:
         super()._freeze_stages()
@@ -300,7 +351,7 @@ class RLAMobileNetV2(MobileNetV2):
         h = x.new_zeros((x.shape[0], self.rla_channels, x.shape[2], x.shape[3]))  # h^0 = 0
         last = max(self.out_indices)
         outs = []
-        for i, layer_name in enumerate(self.layers[:last + 1]):
+        for i, layer_name in enumerate(self.layers[: last + 1]):
             if layer_name == 'conv2':
                 if self.with_rla_output:
                     x = torch.cat([x, self.output_act(self.output_norm(h))], dim=1)

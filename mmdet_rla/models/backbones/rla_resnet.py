@@ -27,6 +27,7 @@ f-j    ``resnet_rla_v2.py`` - v6    ``rla_input`` (``'residual'``/``'output'``/`
                                     ``rla_integration`` (before / after the recurrent unit)
 =====  ===========================  ==========================================================
 """
+
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -48,8 +49,14 @@ from ..layers.concat_conv import conv_over_concat, input_columns
 from ..layers.conv_rnn import ConvGRUCell, ConvLSTMCell, State
 from ..layers.folding import fold_projection, is_plain_1x1
 from ..layers.pooling import CeilAvgPool2d
-from .base import (ArchSettings, ResNetBase, StatefulLayer, bottleneck_last_conv, bottleneck_last_conv_input,
-                   family_arch_settings)
+from .base import (
+    ArchSettings,
+    ResNetBase,
+    StatefulLayer,
+    bottleneck_last_conv,
+    bottleneck_last_conv_input,
+    family_arch_settings,
+)
 
 RLA_INPUTS = ('residual', 'output', 'identity')
 RLA_INTEGRATIONS = ('before_recurrence', 'after_recurrence')
@@ -91,9 +98,17 @@ class _RLABlockMixin:
     last_conv_name: str
     last_norm_name: str
 
-    def _add_rla_parts(self, rla_channels: int, conv_cfg: Optional[dict], channel_attention: Optional[str],
-                       out_channels: int, se_reduction: int, eca_kernel_size: int, rla_input: str,
-                       fold_conv_out: bool) -> None:
+    def _add_rla_parts(
+        self,
+        rla_channels: int,
+        conv_cfg: Optional[dict],
+        channel_attention: Optional[str],
+        out_channels: int,
+        se_reduction: int,
+        eca_kernel_size: int,
+        rla_input: str,
+        fold_conv_out: bool,
+    ) -> None:
         self.rla_input = rla_input
         self.fold_conv_out = fold_conv_out
         # The first conv reads k more input channels: h next to x (none when the block does not read h).
@@ -101,11 +116,19 @@ class _RLABlockMixin:
         if self.reads_state:
             conv = self.conv1
             self.conv1 = build_conv_layer(
-                conv_cfg, conv.in_channels + rla_channels, conv.out_channels, conv.kernel_size,
-                stride=conv.stride, padding=conv.padding, dilation=conv.dilation, groups=conv.groups,
-                bias=conv.bias is not None)
+                conv_cfg,
+                conv.in_channels + rla_channels,
+                conv.out_channels,
+                conv.kernel_size,
+                stride=conv.stride,
+                padding=conv.padding,
+                dilation=conv.dilation,
+                groups=conv.groups,
+                bias=conv.bias is not None,
+            )
         self.attention = build_channel_attention(
-            channel_attention, out_channels, se_reduction=se_reduction, eca_kernel_size=eca_kernel_size)
+            channel_attention, out_channels, se_reduction=se_reduction, eca_kernel_size=eca_kernel_size
+        )
 
     def read_input(self, x: torch.Tensor, h: torch.Tensor, x_term: Optional[torch.Tensor] = None) -> torch.Tensor:
         """The first conv over the block input and the state, ``conv1(concat(x, h))``, computed as
@@ -116,20 +139,20 @@ class _RLABlockMixin:
         ``Conv1_s`` (:meth:`RLAStage.merges_conv_out`; a plain 1x1 ``conv1`` only).
         """
         if x_term is None:
-            return conv_over_concat(self.conv1, (x, h) if self.reads_state else (x, ))
+            return conv_over_concat(self.conv1, (x, h) if self.reads_state else (x,))
         if not self.reads_state:
             return x_term.contiguous()
         channels = x.shape[1]
         return x_term + F.conv2d(h, input_columns(self.conv1, channels, channels + h.shape[1]))
 
-    def branch(self, x: torch.Tensor, h: torch.Tensor,
-               x_term: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    def branch(
+        self, x: torch.Tensor, h: torch.Tensor, x_term: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """``(u, y)``: the input of the residual branch's last conv and the branch output ``y``
         (its last norm's, before channel attention); ``x_term`` as in :meth:`read_input`."""
         raise NotImplementedError
 
-    def folded_conv_out(self, conv_out: nn.Module,
-                        u: torch.Tensor) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+    def folded_conv_out(self, conv_out: nn.Module, u: torch.Tensor) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
         """``conv_out(y)`` as one 1x1 conv over ``u`` (weight, bias), where that is the same function
         and cheaper.
 
@@ -151,8 +174,13 @@ class _RLABlockMixin:
             return None
         return fold_projection(conv_out, getattr(self, self.last_conv_name), getattr(self, self.last_norm_name))
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor, conv_out: Optional[nn.Module] = None,
-                x_term: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def forward(
+        self,
+        x: torch.Tensor,
+        h: torch.Tensor,
+        conv_out: Optional[nn.Module] = None,
+        x_term: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Return ``(ReLU(y + identity), new)``: the block output and, given the stage's ``conv_out``,
         ``conv_out`` of what the RLA path reads of this block (``rla_input``: ``y``, the output or the
         shortcut ``identity``), else ``None``. ``x_term``: see :meth:`read_input`.
@@ -161,8 +189,9 @@ class _RLABlockMixin:
         by ``conv_out``'s backward, when it read ``y`` itself (not folded) while autograd records.
         """
 
-        def inner_forward(x: torch.Tensor, h: torch.Tensor,
-                          x_term: Optional[torch.Tensor]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        def inner_forward(
+            x: torch.Tensor, h: torch.Tensor, x_term: Optional[torch.Tensor]
+        ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
             u, y = self.branch(x, h, x_term)
             if self.attention is not None:
                 y = self.attention(y)
@@ -192,16 +221,34 @@ class RLABasicBlock(_RLABlockMixin, BasicBlock):
     last_conv_name = 'conv2'
     last_norm_name = 'norm2'
 
-    def __init__(self, inplanes: int, planes: int, *, rla_channels: int = 32,
-                 channel_attention: Optional[str] = None, se_reduction: int = 16,
-                 eca_kernel_size: int = 3, rla_input: str = 'residual', fold_conv_out: bool = True,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        *,
+        rla_channels: int = 32,
+        channel_attention: Optional[str] = None,
+        se_reduction: int = 16,
+        eca_kernel_size: int = 3,
+        rla_input: str = 'residual',
+        fold_conv_out: bool = True,
+        **kwargs,
+    ) -> None:
         super().__init__(inplanes, planes, **kwargs)
-        self._add_rla_parts(rla_channels, kwargs.get('conv_cfg'), channel_attention, planes * self.expansion,
-                            se_reduction, eca_kernel_size, rla_input, fold_conv_out)
+        self._add_rla_parts(
+            rla_channels,
+            kwargs.get('conv_cfg'),
+            channel_attention,
+            planes * self.expansion,
+            se_reduction,
+            eca_kernel_size,
+            rla_input,
+            fold_conv_out,
+        )
 
-    def branch(self, x: torch.Tensor, h: torch.Tensor,
-               x_term: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    def branch(
+        self, x: torch.Tensor, h: torch.Tensor, x_term: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         u = self.relu(self.norm1(self.read_input(x, h, x_term)))
         return u, self.norm2(self.conv2(u))
 
@@ -212,16 +259,34 @@ class RLABottleneck(_RLABlockMixin, Bottleneck):
     last_conv_name = 'conv3'
     last_norm_name = 'norm3'
 
-    def __init__(self, inplanes: int, planes: int, *, rla_channels: int = 32,
-                 channel_attention: Optional[str] = None, se_reduction: int = 16,
-                 eca_kernel_size: int = 3, rla_input: str = 'residual', fold_conv_out: bool = True,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        *,
+        rla_channels: int = 32,
+        channel_attention: Optional[str] = None,
+        se_reduction: int = 16,
+        eca_kernel_size: int = 3,
+        rla_input: str = 'residual',
+        fold_conv_out: bool = True,
+        **kwargs,
+    ) -> None:
         super().__init__(inplanes, planes, **kwargs)
-        self._add_rla_parts(rla_channels, kwargs.get('conv_cfg'), channel_attention, planes * self.expansion,
-                            se_reduction, eca_kernel_size, rla_input, fold_conv_out)
+        self._add_rla_parts(
+            rla_channels,
+            kwargs.get('conv_cfg'),
+            channel_attention,
+            planes * self.expansion,
+            se_reduction,
+            eca_kernel_size,
+            rla_input,
+            fold_conv_out,
+        )
 
-    def branch(self, x: torch.Tensor, h: torch.Tensor,
-               x_term: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    def branch(
+        self, x: torch.Tensor, h: torch.Tensor, x_term: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         u = bottleneck_last_conv_input(self, self.read_input(x, h, x_term))
         return u, bottleneck_last_conv(self, u)
 
@@ -255,9 +320,19 @@ class RLAStage(StatefulLayer):
         with_rla_output: Build what the classification output ``concat(x, rla_output(h))`` needs.
     """
 
-    def __init__(self, blocks: Sequence[nn.Module], out_channels: int, rla_channels: int, *,
-                 conv_cfg: Optional[dict], norm_cfg: dict, pool_state: bool, num_updates: int,
-                 design: RLADesign = RLADesign(), with_rla_output: bool = False) -> None:
+    def __init__(
+        self,
+        blocks: Sequence[nn.Module],
+        out_channels: int,
+        rla_channels: int,
+        *,
+        conv_cfg: Optional[dict],
+        norm_cfg: dict,
+        pool_state: bool,
+        num_updates: int,
+        design: RLADesign = RLADesign(),
+        with_rla_output: bool = False,
+    ) -> None:
         super().__init__()
         self.blocks = ModuleList(blocks)  # mmengine's, so init_weights reaches the blocks
         self.design = design
@@ -276,8 +351,9 @@ class RLAStage(StatefulLayer):
         # ceil mode keeps h the same size as x, whose strided convs round up, for odd sizes too.
         self.state_pool = CeilAvgPool2d(2) if pool_state else None
         self.with_rla_output = with_rla_output
-        self.output_norm = (build_norm_layer(norm_cfg, rla_channels)[1]
-                            if with_rla_output and design.output != 'state' else None)
+        self.output_norm = (
+            build_norm_layer(norm_cfg, rla_channels)[1] if with_rla_output and design.output != 'state' else None
+        )
 
     def _build_recurrent_unit(self, conv_cfg: Optional[dict], k: int) -> nn.Module:
         if self.design.cell == 'lstm':  # the authors' cell: one bias-free 3x3 conv over [u, h] -> 4 gates
@@ -308,15 +384,20 @@ class RLAStage(StatefulLayer):
         if self.design.input != 'output' or t + 1 >= len(self.blocks):
             return False
         conv_out, following = self._parts(t)[0], self.blocks[t + 1]
-        return (following.fold_conv_out and is_plain_1x1(conv_out) and conv_out.bias is None
-                and is_plain_1x1(following.conv1) and following.conv1.bias is None)
+        return (
+            following.fold_conv_out
+            and is_plain_1x1(conv_out)
+            and conv_out.bias is None
+            and is_plain_1x1(following.conv1)
+            and following.conv1.bias is None
+        )
 
     def conv_out_and_next_input(self, t: int, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """``(Conv1x1(x), W_x * x)``: block ``t``'s new information and the ``x``-part of block
         ``t + 1``'s first conv, from one convolution over block ``t``'s output ``x``
         (:meth:`merges_conv_out`)."""
         conv_out, conv1 = self._parts(t)[0], self.blocks[t + 1].conv1
-        weight = torch.cat([conv_out.weight, conv1.weight[:, :x.shape[1]]])
+        weight = torch.cat([conv_out.weight, conv1.weight[:, : x.shape[1]]])
         return F.conv2d(x, weight).split([conv_out.out_channels, conv1.out_channels], dim=1)
 
     def forward(self, x: torch.Tensor, state: State) -> Tuple[torch.Tensor, State]:
@@ -354,10 +435,10 @@ class RLAStage(StatefulLayer):
         norm = self.norms[t]
         if self.design.cell != 'rnn':
             return unit(tanh(norm(info)), state)
-        (h, ) = state
+        (h,) = state
         if self.design.integration == 'before_recurrence':
-            return (self.recurrent_step(unit, norm, h + info), )
-        return (self.recurrent_step(unit, norm, h) + info, )
+            return (self.recurrent_step(unit, norm, h + info),)
+        return (self.recurrent_step(unit, norm, h) + info,)
 
     def recurrent_step(self, conv: nn.Module, norm: nn.Module, h: torch.Tensor) -> torch.Tensor:
         """The ConvRNN unit ``R``: pre-activated ``Conv3x3(tanh(BN(h)))`` (proposed) or
@@ -445,33 +526,38 @@ class RLAResNet(ResNetBase):
 
     arch_settings, cifar_arch_settings = family_arch_settings(RLABasicBlock, RLABottleneck)
 
-    def __init__(self,
-                 depth: int,
-                 rla_channels: int = 32,
-                 channel_attention: Optional[str] = None,
-                 se_reduction: int = 16,
-                 eca_kernel_sizes: Sequence[int] = (5, 5, 5, 7),
-                 rla_input: str = 'residual',
-                 rla_integration: str = 'before_recurrence',
-                 rla_cell: str = 'rnn',
-                 rla_activation: str = 'pre',
-                 share_rla: bool = True,
-                 rla_exchange: bool = True,
-                 rla_output: Optional[str] = None,
-                 with_rla_output: bool = False,
-                 fold_conv_out: bool = True,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        depth: int,
+        rla_channels: int = 32,
+        channel_attention: Optional[str] = None,
+        se_reduction: int = 16,
+        eca_kernel_sizes: Sequence[int] = (5, 5, 5, 7),
+        rla_input: str = 'residual',
+        rla_integration: str = 'before_recurrence',
+        rla_cell: str = 'rnn',
+        rla_activation: str = 'pre',
+        share_rla: bool = True,
+        rla_exchange: bool = True,
+        rla_output: Optional[str] = None,
+        with_rla_output: bool = False,
+        fold_conv_out: bool = True,
+        **kwargs,
+    ) -> None:
         check_positive_int('rla_channels', rla_channels)
         check_choice('channel_attention', channel_attention, CHANNEL_ATTENTIONS)
-        self.rla_design = self._check_design(rla_input, rla_integration, rla_cell, rla_activation, share_rla,
-                                             rla_exchange, rla_output)
+        self.rla_design = self._check_design(
+            rla_input, rla_integration, rla_cell, rla_activation, share_rla, rla_exchange, rla_output
+        )
         check_bool('with_rla_output', with_rla_output)
         check_bool('fold_conv_out', fold_conv_out)
         if not rla_exchange and not with_rla_output:
-            raise ValueError('rla_exchange=False needs with_rla_output=True: when the blocks do not read h and '
-                             'the output does not append it, nothing reads the RLA path')
+            raise ValueError(
+                'rla_exchange=False needs with_rla_output=True: when the blocks do not read h and '
+                'the output does not append it, nothing reads the RLA path'
+            )
         if isinstance(eca_kernel_sizes, int):
-            eca_kernel_sizes = (eca_kernel_sizes, )
+            eca_kernel_sizes = (eca_kernel_sizes,)
         eca_kernel_sizes = tuple(eca_kernel_sizes)
         self.rla_channels = rla_channels
         self.channel_attention = channel_attention
@@ -482,14 +568,22 @@ class RLAResNet(ResNetBase):
         self.fold_conv_out = fold_conv_out
         super().__init__(depth, **kwargs)
         if channel_attention == 'eca' and len(eca_kernel_sizes) < self.num_stages:
-            raise ValueError(f'eca_kernel_sizes must have one odd size per stage ({self.num_stages}), '
-                             f'got {eca_kernel_sizes!r}')
+            raise ValueError(
+                f'eca_kernel_sizes must have one odd size per stage ({self.num_stages}), got {eca_kernel_sizes!r}'
+            )
         if with_rla_output:
             self.feat_dim += rla_channels
 
     @staticmethod
-    def _check_design(rla_input: str, rla_integration: str, rla_cell: str, rla_activation: str,
-                      share_rla: bool, rla_exchange: bool, rla_output: Optional[str]) -> RLADesign:
+    def _check_design(
+        rla_input: str,
+        rla_integration: str,
+        rla_cell: str,
+        rla_activation: str,
+        share_rla: bool,
+        rla_exchange: bool,
+        rla_output: Optional[str],
+    ) -> RLADesign:
         check_choice('rla_input', rla_input, RLA_INPUTS)
         check_choice('rla_integration', rla_integration, RLA_INTEGRATIONS)
         check_choice('rla_cell', rla_cell, RLA_CELLS)
@@ -499,16 +593,27 @@ class RLAResNet(ResNetBase):
         check_choice('rla_output', rla_output, RLA_OUTPUTS)
         if rla_cell != 'rnn':
             # A ConvLSTM/ConvGRU cell reads the new information as its input and has its own activations.
-            for name, value, default in (('rla_integration', rla_integration, 'before_recurrence'),
-                                         ('rla_activation', rla_activation, 'pre')):
+            for name, value, default in (
+                ('rla_integration', rla_integration, 'before_recurrence'),
+                ('rla_activation', rla_activation, 'pre'),
+            ):
                 if value != default:
-                    raise ValueError(f"{name}={value!r} needs rla_cell='rnn' (got rla_cell={rla_cell!r}, "
-                                     f'whose cell reads the new information as its input); '
-                                     f'keep {name}={default!r}')
+                    raise ValueError(
+                        f"{name}={value!r} needs rla_cell='rnn' (got rla_cell={rla_cell!r}, "
+                        f'whose cell reads the new information as its input); '
+                        f'keep {name}={default!r}'
+                    )
         if rla_output is None:
             rla_output = 'bn_relu' if rla_cell == 'rnn' and rla_activation == 'pre' else 'state'
-        return RLADesign(input=rla_input, integration=rla_integration, cell=rla_cell, activation=rla_activation,
-                         shared=share_rla, exchange=rla_exchange, output=rla_output)
+        return RLADesign(
+            input=rla_input,
+            integration=rla_integration,
+            cell=rla_cell,
+            activation=rla_activation,
+            shared=share_rla,
+            exchange=rla_exchange,
+            output=rla_output,
+        )
 
     def block_kwargs(self, stage_index: int) -> Dict[str, Any]:
         """The RLA arguments every block of stage ``stage_index`` receives."""
@@ -519,7 +624,8 @@ class RLAResNet(ResNetBase):
             se_reduction=self.se_reduction,
             eca_kernel_size=eca_sizes[min(stage_index, len(eca_sizes) - 1)],
             rla_input=self.rla_design.input,
-            fold_conv_out=self.fold_conv_out)
+            fold_conv_out=self.fold_conv_out,
+        )
 
     def make_res_layer(self, **kwargs) -> RLAStage:
         stage_index = len(self.res_layers)  # mmdet's ResNet appends each stage after building it
@@ -535,7 +641,8 @@ class RLAResNet(ResNetBase):
             pool_state=kwargs['stride'] != 1,
             num_updates=len(blocks) if keep_last_update else len(blocks) - 1,
             design=self.rla_design,
-            with_rla_output=is_last_stage and self.with_rla_output)
+            with_rla_output=is_last_stage and self.with_rla_output,
+        )
 
     def init_state(self, x: torch.Tensor) -> State:
         """``h^0 = 0`` (and ``c^0 = 0`` for ConvLSTM), shaped like the stem output, on its device and
@@ -549,8 +656,9 @@ class RLAResNet(ResNetBase):
             return x
         return torch.cat([x, stage.rla_output(state[0])], dim=1)
 
-    def widen_resnet_tensor(self, key: str, resnet_value: torch.Tensor,
-                            own_value: torch.Tensor) -> Optional[torch.Tensor]:
+    def widen_resnet_tensor(
+        self, key: str, resnet_value: torch.Tensor, own_value: torch.Tensor
+    ) -> Optional[torch.Tensor]:
         """A ResNet block's first conv into ours, which reads ``concat(x, h)``: the ResNet's weight on the
         ``x``-columns, zeros on the ``k`` columns that read ``h``.
 
@@ -563,12 +671,14 @@ class RLAResNet(ResNetBase):
         if not key.endswith('.conv1.weight') or tuple(own_value.shape) != expected:
             return None
         widened = torch.zeros_like(own_value)
-        widened[:, :resnet_value.shape[1]] = resnet_value
+        widened[:, : resnet_value.shape[1]] = resnet_value
         return widened
 
     def widened_note(self, keys: List[str]) -> str:
-        return (f'the first conv of {len(keys)} blocks reads h too: its {self.rla_channels} h-columns start at '
-                "zero, so that each block computes the ResNet's branch")
+        return (
+            f'the first conv of {len(keys)} blocks reads h too: its {self.rla_channels} h-columns start at '
+            "zero, so that each block computes the ResNet's branch"
+        )
 
 
 @register_model
@@ -596,17 +706,22 @@ class RLAResNeXt(RLAResNet):
     """
 
     # mmdet ResNeXt's depths, with the RLA block.
-    arch_settings: ArchSettings = {depth: (RLAResNeXtBottleneck, blocks)
-                                   for depth, (_, blocks) in ResNeXt.arch_settings.items()}
+    arch_settings: ArchSettings = {
+        depth: (RLAResNeXtBottleneck, blocks) for depth, (_, blocks) in ResNeXt.arch_settings.items()
+    }
 
     def __init__(self, depth: int, groups: int = 32, base_width: int = 4, **kwargs) -> None:
         check_positive_int('groups', groups)
         check_positive_int('base_width', base_width)
-        check_choice('stem_type', kwargs.get('stem_type', 'imagenet'), ('imagenet', ))
+        check_choice('stem_type', kwargs.get('stem_type', 'imagenet'), ('imagenet',))
         self.groups = groups
         self.base_width = base_width
         super().__init__(depth, **kwargs)
 
     def block_kwargs(self, stage_index: int) -> Dict[str, Any]:
-        return dict(super().block_kwargs(stage_index), groups=self.groups, base_width=self.base_width,
-                    base_channels=self.base_channels)
+        return dict(
+            super().block_kwargs(stage_index),
+            groups=self.groups,
+            base_width=self.base_width,
+            base_channels=self.base_channels,
+        )

@@ -8,6 +8,7 @@ which fuses ``concat(features, ReLU(BN(H)))`` with a 1x1 convolution (paper Eqs.
 Registered as ``RNNRegNet``: mmdet already registers ``RegNet`` (RegNetX/Y, Radosavovic et al.).
 The decisions on what the paper leaves open are listed in :class:`RNNRegNet`.
 """
+
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -45,8 +46,17 @@ class _RegulatedBlockMixin:
     relu: nn.Module
     stride: int
 
-    def _add_regnet_parts(self, planes: int, *, regulated: bool, with_se: bool, se_reduction: int,
-                          cell_stride: int, conv_cfg: Optional[dict], norm_cfg: dict) -> None:
+    def _add_regnet_parts(
+        self,
+        planes: int,
+        *,
+        regulated: bool,
+        with_se: bool,
+        se_reduction: int,
+        cell_stride: int,
+        conv_cfg: Optional[dict],
+        norm_cfg: dict,
+    ) -> None:
         self.regulated = regulated
         self.attention = SELayer(planes * self.expansion, se_reduction) if with_se else None
         # Where the regulator steps: ``cell_stride`` is its resolution relative to the block input.
@@ -84,12 +94,14 @@ class _RegulatedBlockMixin:
         # conv_over_concat: the 1x1 conv over the two parts, without building the 2N-channel concatenation.
         return self.relu(self.fusion_norm(conv_over_concat(self.fusion_conv, (features, hidden))))
 
-    def residual(self, x: torch.Tensor, state: Optional[State],
-                 cell: Optional[nn.Module]) -> Tuple[torch.Tensor, Optional[State]]:
+    def residual(
+        self, x: torch.Tensor, state: Optional[State], cell: Optional[nn.Module]
+    ) -> Tuple[torch.Tensor, Optional[State]]:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, state: Optional[State] = None,
-                cell: Optional[nn.Module] = None) -> Tuple[torch.Tensor, Optional[State]]:
+    def forward(
+        self, x: torch.Tensor, state: Optional[State] = None, cell: Optional[nn.Module] = None
+    ) -> Tuple[torch.Tensor, Optional[State]]:
         if self.regulated and cell is None:
             raise ValueError(f'{type(self).__name__} was built with a regulator: pass its cell')
 
@@ -123,20 +135,35 @@ class RegBasicBlock(_RegulatedBlockMixin, BasicBlock):
 
     last_norm_name = 'norm2'
 
-    def __init__(self, inplanes: int, planes: int, *, regulated: bool = True, with_se: bool = False,
-                 se_reduction: int = 16, regulator_resolution: str = 'output', **kwargs) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        *,
+        regulated: bool = True,
+        with_se: bool = False,
+        se_reduction: int = 16,
+        regulator_resolution: str = 'output',
+        **kwargs,
+    ) -> None:
         super().__init__(inplanes, planes, **kwargs)
         self._add_regnet_parts(
-            planes, regulated=regulated, with_se=with_se, se_reduction=se_reduction,
-            cell_stride=self.stride, conv_cfg=kwargs.get('conv_cfg'),
-            norm_cfg=kwargs.get('norm_cfg', dict(type='BN')))
+            planes,
+            regulated=regulated,
+            with_se=with_se,
+            se_reduction=se_reduction,
+            cell_stride=self.stride,
+            conv_cfg=kwargs.get('conv_cfg'),
+            norm_cfg=kwargs.get('norm_cfg', dict(type='BN')),
+        )
 
     @property
     def first_map_stride(self) -> int:
         return self.stride
 
-    def residual(self, x: torch.Tensor, state: Optional[State],
-                 cell: Optional[nn.Module]) -> Tuple[torch.Tensor, Optional[State]]:
+    def residual(
+        self, x: torch.Tensor, state: Optional[State], cell: Optional[nn.Module]
+    ) -> Tuple[torch.Tensor, Optional[State]]:
         x2 = self.relu(self.norm1(self.conv1(x)))
         if cell is not None:
             hidden, state = self.regulate(x2, state, cell)
@@ -162,22 +189,37 @@ class RegBottleneck(_RegulatedBlockMixin, Bottleneck):
 
     last_norm_name = 'norm3'
 
-    def __init__(self, inplanes: int, planes: int, *, regulated: bool = True, with_se: bool = False,
-                 se_reduction: int = 16, regulator_resolution: str = 'output', **kwargs) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        *,
+        regulated: bool = True,
+        with_se: bool = False,
+        se_reduction: int = 16,
+        regulator_resolution: str = 'output',
+        **kwargs,
+    ) -> None:
         super().__init__(inplanes, planes, **kwargs)
         check_choice('regulator_resolution', regulator_resolution, REGULATOR_RESOLUTIONS)
         at_input = regulator_resolution == 'input'
         self._add_regnet_parts(
-            planes, regulated=regulated, with_se=with_se, se_reduction=se_reduction,
+            planes,
+            regulated=regulated,
+            with_se=with_se,
+            se_reduction=se_reduction,
             cell_stride=self.conv1_stride if at_input else self.stride,
-            conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
+            conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg,
+        )
 
     @property
     def first_map_stride(self) -> int:
         return self.conv1_stride
 
-    def residual(self, x: torch.Tensor, state: Optional[State],
-                 cell: Optional[nn.Module]) -> Tuple[torch.Tensor, Optional[State]]:
+    def residual(
+        self, x: torch.Tensor, state: Optional[State], cell: Optional[nn.Module]
+    ) -> Tuple[torch.Tensor, Optional[State]]:
         x2 = self.relu(self.norm1(self.conv1(x)))
         if self.with_plugins:
             x2 = self.forward_plugin(x2, self.after_conv1_plugin_names)
@@ -217,8 +259,13 @@ class RegulatedStage(StatefulLayer):
             after an unregulated stage, or ``state_transition='reset'``).
     """
 
-    def __init__(self, blocks: Sequence[nn.Module], cells: Sequence[nn.Module],
-                 transitions: Sequence[nn.Module], continue_state: bool) -> None:
+    def __init__(
+        self,
+        blocks: Sequence[nn.Module],
+        cells: Sequence[nn.Module],
+        transitions: Sequence[nn.Module],
+        continue_state: bool,
+    ) -> None:
         super().__init__()
         if len(cells) not in (1, len(blocks)):
             raise ValueError(f'cells must hold 1 or {len(blocks)} cells, got {len(cells)}')
@@ -313,18 +360,20 @@ class RNNRegNet(ResNetBase):
 
     arch_settings, cifar_arch_settings = family_arch_settings(RegBasicBlock, RegBottleneck)
 
-    def __init__(self,
-                 depth: int,
-                 regulator: str = 'lstm',
-                 regulator_conv: str = 'light',
-                 regulator_stages: Optional[Sequence[int]] = None,
-                 share_cells: bool = True,
-                 state_transition: Optional[str] = None,
-                 regulator_resolution: str = 'output',
-                 with_se: bool = False,
-                 se_reduction: Optional[int] = None,
-                 fuse_light_conv: Optional[bool] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        depth: int,
+        regulator: str = 'lstm',
+        regulator_conv: str = 'light',
+        regulator_stages: Optional[Sequence[int]] = None,
+        share_cells: bool = True,
+        state_transition: Optional[str] = None,
+        regulator_resolution: str = 'output',
+        with_se: bool = False,
+        se_reduction: Optional[int] = None,
+        fuse_light_conv: Optional[bool] = None,
+        **kwargs,
+    ) -> None:
         check_choice('regulator', regulator, REGULATORS)
         check_choice('regulator_conv', regulator_conv, RECURRENT_CONV_TYPES)
         check_choice('state_transition', state_transition, STATE_TRANSITIONS)
@@ -336,7 +385,7 @@ class RNNRegNet(ResNetBase):
         if se_reduction is not None:
             check_positive_int('se_reduction', se_reduction)
         if regulator_stages is not None:
-            regulator_stages = (regulator_stages, ) if isinstance(regulator_stages, int) else tuple(regulator_stages)
+            regulator_stages = (regulator_stages,) if isinstance(regulator_stages, int) else tuple(regulator_stages)
         stem_type = kwargs.get('stem_type', 'imagenet')
         self.regulator = regulator
         self.regulator_conv = regulator_conv
@@ -359,28 +408,40 @@ class RNNRegNet(ResNetBase):
     def make_res_layer(self, **kwargs) -> nn.Module:
         stage_index = len(self.res_layers)  # mmdet's ResNet appends each stage after building it
         regulated = self._is_regulated(stage_index)
-        blocks = list(super().make_res_layer(
-            regulated=regulated,
-            with_se=self.with_se,
-            se_reduction=self.se_reduction,
-            regulator_resolution=self.regulator_resolution,
-            **kwargs))
+        blocks = list(
+            super().make_res_layer(
+                regulated=regulated,
+                with_se=self.with_se,
+                se_reduction=self.se_reduction,
+                regulator_resolution=self.regulator_resolution,
+                **kwargs,
+            )
+        )
         if not regulated:
             return UnregulatedStage(*blocks)
         planes = kwargs['planes']
         transitions = []
         continue_state = stage_index > 0 and self._is_regulated(stage_index - 1) and self.state_transition != 'reset'
         num_cells = 1 if self.share_cells else len(blocks)
-        cells = [build_conv_rnn_cell(self.regulator, planes, planes, self.regulator_conv,
-                                     fuse_steps=self.fuse_light_conv) for _ in range(num_cells)]
+        cells = [
+            build_conv_rnn_cell(self.regulator, planes, planes, self.regulator_conv, fuse_steps=self.fuse_light_conv)
+            for _ in range(num_cells)
+        ]
         if continue_state:
             # From the previous stage's last step to this stage's first step.
             stride = blocks[0].cell_stride
             kernel = 3 if self.state_transition == 'conv3x3' else 1
-            previous_planes = self.base_channels * 2**(stage_index - 1)
+            previous_planes = self.base_channels * 2 ** (stage_index - 1)
             transitions = [
-                build_conv_layer(kwargs.get('conv_cfg'), previous_planes, planes, kernel, stride=stride,
-                                 padding=kernel // 2, bias=False)
+                build_conv_layer(
+                    kwargs.get('conv_cfg'),
+                    previous_planes,
+                    planes,
+                    kernel,
+                    stride=stride,
+                    padding=kernel // 2,
+                    bias=False,
+                )
                 for _ in range(cells[0].num_states)
             ]
         return RegulatedStage(blocks, cells, transitions, continue_state)
@@ -397,8 +458,14 @@ class RNNRegNet(ResNetBase):
                 if getattr(block, 'regulated', False):
                     set_identity_fusion(block.fusion_conv, block.fusion_norm)
                     fused += 1
-        notes = [f'{fused} fusion convs read X through an identity and H through zeros, their norms identities in '
-                 'eval mode, so that each block computes the ResNet\'s branch'] if fused else []
+        notes = (
+            [
+                f'{fused} fusion convs read X through an identity and H through zeros, their norms identities in '
+                "eval mode, so that each block computes the ResNet's branch"
+            ]
+            if fused
+            else []
+        )
         return notes + super().preserve_resnet_function()
 
 
@@ -407,8 +474,10 @@ def set_identity_fusion(conv: nn.Conv2d, norm: nn.Module) -> None:
     channels and zero on the rest, ``norm`` a batch norm whose running statistics and affine map make it an
     identity exactly (``running_var + eps == 1`` in its dtype, so its scale is 1, not merely close to it)."""
     if not isinstance(norm, nn.modules.batchnorm._BatchNorm) or conv.kernel_size != (1, 1) or conv.groups != 1:
-        raise ValueError(f'the fusion of a warm start needs a 1x1 conv and a batch norm, got {type(conv).__name__} '
-                         f'and {type(norm).__name__}')
+        raise ValueError(
+            f'the fusion of a warm start needs a 1x1 conv and a batch norm, got {type(conv).__name__} '
+            f'and {type(norm).__name__}'
+        )
     channels = conv.out_channels
     with torch.no_grad():
         conv.weight.zero_()

@@ -13,6 +13,7 @@ BasicBlock / Bottleneck / ResNeXt Bottleneck with a different summation, stacked
 ImageNet ResNet weights load directly. The only additions to the state dict are the channel
 masks (``layer{s}.{b}.refine_mask``), kept as persistent buffers so a checkpoint carries them.
 """
+
 import math
 from typing import Any, Dict, List, Optional
 
@@ -55,8 +56,9 @@ def num_represent_channels(channels: int, represent_ratio: float) -> int:
     return min(channels, max(1, math.floor(represent_ratio * channels + 0.5)))
 
 
-def draw_refine_mask(channels: int, represent_ratio: float,
-                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def draw_refine_mask(
+    channels: int, represent_ratio: float, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
     """A ``(1, C, 1, 1)`` float mask: 1 for Refine channels, 0 for Represent channels.
 
     The Represent channels are a uniformly random subset drawn from ``generator`` (a CPU
@@ -86,20 +88,29 @@ class _RoRBlockMixin:
     training: bool
     refine_mask: torch.Tensor
 
-    def _add_ror_parts(self, out_channels: int, represent_ratio: float, refine_drop_rate: float,
-                       drop_scaling: str, mask_generator: Optional[torch.Generator],
-                       channel_attention: Optional[str], se_reduction: int,
-                       eca_kernel_size: int) -> None:
+    def _add_ror_parts(
+        self,
+        out_channels: int,
+        represent_ratio: float,
+        refine_drop_rate: float,
+        drop_scaling: str,
+        mask_generator: Optional[torch.Generator],
+        channel_attention: Optional[str],
+        se_reduction: int,
+        eca_kernel_size: int,
+    ) -> None:
         check_unit_rate('represent_ratio', represent_ratio)
         check_unit_rate('refine_drop_rate', refine_drop_rate)
         check_choice('drop_scaling', drop_scaling, DROP_SCALINGS)
         self.attention = build_channel_attention(
-            channel_attention, out_channels, se_reduction=se_reduction, eca_kernel_size=eca_kernel_size)
+            channel_attention, out_channels, se_reduction=se_reduction, eca_kernel_size=eca_kernel_size
+        )
         self.refine_drop_rate = refine_drop_rate
         self.drop_scaling = drop_scaling
         # Persistent: checkpoints carry the configuration the weights were trained with.
-        self.register_buffer(MASK_BUFFER, draw_refine_mask(out_channels, represent_ratio, mask_generator),
-                             persistent=True)
+        self.register_buffer(
+            MASK_BUFFER, draw_refine_mask(out_channels, represent_ratio, mask_generator), persistent=True
+        )
 
     @property
     def represent_channels(self) -> torch.Tensor:
@@ -167,9 +178,16 @@ class _RoRBlockMixin:
                 for param, saved in before:
                     param[represent] = saved[represent]
 
-    def _load_from_state_dict(self, state_dict: Dict[str, torch.Tensor], prefix: str, local_metadata: dict,
-                              strict: bool, missing_keys: List[str], unexpected_keys: List[str],
-                              error_msgs: List[str]) -> None:
+    def _load_from_state_dict(
+        self,
+        state_dict: Dict[str, torch.Tensor],
+        prefix: str,
+        local_metadata: dict,
+        strict: bool,
+        missing_keys: List[str],
+        unexpected_keys: List[str],
+        error_msgs: List[str],
+    ) -> None:
         """Load as usual, but keep the seeded mask when the checkpoint has none.
 
         A plain ResNet / ResNeXt checkpoint (mmdet or torchvision layout) has no masks: the seeded
@@ -179,7 +197,8 @@ class _RoRBlockMixin:
         mask_key = prefix + MASK_BUFFER
         mask_absent = mask_key not in state_dict
         super()._load_from_state_dict(  # type: ignore[misc]
-            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
         if mask_absent and mask_key in missing_keys:
             missing_keys.remove(mask_key)
 
@@ -201,13 +220,31 @@ class RoRBasicBlock(_RoRBlockMixin, BasicBlock):
 
     last_norm_name = 'norm2'
 
-    def __init__(self, inplanes: int, planes: int, *, represent_ratio: float = 0.05,
-                 refine_drop_rate: float = 0.2, drop_scaling: str = 'inverted',
-                 mask_generator: Optional[torch.Generator] = None, channel_attention: Optional[str] = None,
-                 se_reduction: int = 16, eca_kernel_size: int = 3, **kwargs) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        *,
+        represent_ratio: float = 0.05,
+        refine_drop_rate: float = 0.2,
+        drop_scaling: str = 'inverted',
+        mask_generator: Optional[torch.Generator] = None,
+        channel_attention: Optional[str] = None,
+        se_reduction: int = 16,
+        eca_kernel_size: int = 3,
+        **kwargs,
+    ) -> None:
         super().__init__(inplanes, planes, **kwargs)
-        self._add_ror_parts(planes * self.expansion, represent_ratio, refine_drop_rate, drop_scaling,
-                            mask_generator, channel_attention, se_reduction, eca_kernel_size)
+        self._add_ror_parts(
+            planes * self.expansion,
+            represent_ratio,
+            refine_drop_rate,
+            drop_scaling,
+            mask_generator,
+            channel_attention,
+            se_reduction,
+            eca_kernel_size,
+        )
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.norm1(self.conv1(x)))
@@ -223,13 +260,31 @@ class RoRBottleneck(_RoRBlockMixin, Bottleneck):
 
     last_norm_name = 'norm3'
 
-    def __init__(self, inplanes: int, planes: int, *, represent_ratio: float = 0.05,
-                 refine_drop_rate: float = 0.2, drop_scaling: str = 'inverted',
-                 mask_generator: Optional[torch.Generator] = None, channel_attention: Optional[str] = None,
-                 se_reduction: int = 16, eca_kernel_size: int = 3, **kwargs) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        *,
+        represent_ratio: float = 0.05,
+        refine_drop_rate: float = 0.2,
+        drop_scaling: str = 'inverted',
+        mask_generator: Optional[torch.Generator] = None,
+        channel_attention: Optional[str] = None,
+        se_reduction: int = 16,
+        eca_kernel_size: int = 3,
+        **kwargs,
+    ) -> None:
         super().__init__(inplanes, planes, **kwargs)
-        self._add_ror_parts(planes * self.expansion, represent_ratio, refine_drop_rate, drop_scaling,
-                            mask_generator, channel_attention, se_reduction, eca_kernel_size)
+        self._add_ror_parts(
+            planes * self.expansion,
+            represent_ratio,
+            refine_drop_rate,
+            drop_scaling,
+            mask_generator,
+            channel_attention,
+            se_reduction,
+            eca_kernel_size,
+        )
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         return bottleneck_residual(self, self.conv1(x))
@@ -256,21 +311,23 @@ class RoRBackbone(ResNetBase):
     Not registered; see :class:`RoRResNet` for the arguments.
     """
 
-    def __init__(self,
-                 depth: int,
-                 represent_ratio: float = 0.05,
-                 refine_drop_rate: float = 0.2,
-                 drop_scaling: str = 'inverted',
-                 drop_schedule: str = 'constant',
-                 seed: int = 0,
-                 channel_attention: Optional[str] = None,
-                 se_reduction: int = 16,
-                 eca_kernel_size: int = 3,
-                 slim: bool = False,
-                 stem_type: str = 'imagenet',
-                 base_channels: Optional[int] = None,
-                 stem_channels: Optional[int] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        depth: int,
+        represent_ratio: float = 0.05,
+        refine_drop_rate: float = 0.2,
+        drop_scaling: str = 'inverted',
+        drop_schedule: str = 'constant',
+        seed: int = 0,
+        channel_attention: Optional[str] = None,
+        se_reduction: int = 16,
+        eca_kernel_size: int = 3,
+        slim: bool = False,
+        stem_type: str = 'imagenet',
+        base_channels: Optional[int] = None,
+        stem_channels: Optional[int] = None,
+        **kwargs,
+    ) -> None:
         check_unit_rate('represent_ratio', represent_ratio)
         check_unit_rate('refine_drop_rate', refine_drop_rate)
         check_choice('drop_scaling', drop_scaling, DROP_SCALINGS)
@@ -298,8 +355,7 @@ class RoRBackbone(ResNetBase):
         # Every block draws its mask from this one generator, in construction order; it exists
         # only while the stages are built (the global RNG is never touched).
         self._mask_generator = torch.Generator().manual_seed(seed)
-        super().__init__(depth, stem_type=stem_type, base_channels=base_channels,
-                         stem_channels=stem_channels, **kwargs)
+        super().__init__(depth, stem_type=stem_type, base_channels=base_channels, stem_channels=stem_channels, **kwargs)
         del self._mask_generator
 
     def default_base_channels(self, stem_type: str) -> int:
@@ -315,7 +371,8 @@ class RoRBackbone(ResNetBase):
             mask_generator=self._mask_generator,
             channel_attention=self.channel_attention,
             se_reduction=self.se_reduction,
-            eca_kernel_size=self.eca_kernel_size)
+            eca_kernel_size=self.eca_kernel_size,
+        )
 
     def block_drop_rate(self, block_index: int, num_blocks: int) -> float:
         """Drop rate of the ``block_index``-th block (0-based) of ``num_blocks``."""
@@ -343,11 +400,12 @@ class RoRBackbone(ResNetBase):
         masks = self.refine_masks().values()
         represent = sum(int((mask == 0).sum()) for mask in masks)
         if represent:
-            notes.append(f'{represent} of the {sum(mask.numel() for mask in masks)} block output channels are '
-                         'Represent (no shortcut; drawn from seed): the network differs from the ResNet by design')
+            notes.append(
+                f'{represent} of the {sum(mask.numel() for mask in masks)} block output channels are '
+                'Represent (no shortcut; drawn from seed): the network differs from the ResNet by design'
+            )
         if self.drop_scaling == 'test_time' and self.refine_drop_rate > 0:
-            notes.append("drop_scaling='test_time' scales the Refine residuals at test time: not the ResNet's "
-                         'function')
+            notes.append("drop_scaling='test_time' scales the Refine residuals at test time: not the ResNet's function")
         return notes
 
 
@@ -495,8 +553,7 @@ class RoRResNeXt(RoRBackbone):
 
     _DEFAULT_GROUPS_AND_WIDTH = {'imagenet': (32, 4), 'cifar': (8, 64)}
 
-    def __init__(self, depth: int, groups: Optional[int] = None, base_width: Optional[int] = None,
-                 **kwargs) -> None:
+    def __init__(self, depth: int, groups: Optional[int] = None, base_width: Optional[int] = None, **kwargs) -> None:
         stem_type = kwargs.get('stem_type', 'imagenet')
         check_choice('stem_type', stem_type, STEM_TYPES)
         default_groups, default_width = self._DEFAULT_GROUPS_AND_WIDTH[stem_type]
@@ -514,5 +571,6 @@ class RoRResNeXt(RoRBackbone):
         return self.cifar_arch_settings if stem_type == 'cifar' else self.arch_settings
 
     def block_kwargs(self) -> Dict[str, Any]:
-        return dict(super().block_kwargs(), groups=self.groups, base_width=self.base_width,
-                    base_channels=self.base_channels)
+        return dict(
+            super().block_kwargs(), groups=self.groups, base_width=self.base_width, base_channels=self.base_channels
+        )

@@ -7,6 +7,7 @@ Validation, testing and inference of every SSD/SSDLite config then fail with
 ``AttributeError: 'SSDHead' object has no attribute 'loss_cls'`` (open-mmlab/mmdetection issues
 #11063 and #11780; fix proposed in pull request #11524, not released).
 """
+
 from mmdet.models.dense_heads import SSDHead
 from mmdet.registry import MODELS
 

@@ -7,7 +7,16 @@ from .pooling import CeilAvgPool2d, ceil_avg_pool2d
 
 __all__ = [
     'tanh',
-    'SELayer', 'ECALayer', 'build_channel_attention', 'conv_over_concat', 'fold_projection',
-    'ConvRNNCell', 'ConvGRUCell', 'ConvLSTMCell', 'LightRecurrentConv', 'build_conv_rnn_cell',
-    'CeilAvgPool2d', 'ceil_avg_pool2d',
+    'SELayer',
+    'ECALayer',
+    'build_channel_attention',
+    'conv_over_concat',
+    'fold_projection',
+    'ConvRNNCell',
+    'ConvGRUCell',
+    'ConvLSTMCell',
+    'LightRecurrentConv',
+    'build_conv_rnn_cell',
+    'CeilAvgPool2d',
+    'ceil_avg_pool2d',
 ]

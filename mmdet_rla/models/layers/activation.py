@@ -1,4 +1,5 @@
 """``tanh`` for the state paths, computed through the sigmoid where that is faster."""
+
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -17,7 +18,7 @@ class _TanhViaSigmoid(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (out, ) = ctx.saved_tensors
+        (out,) = ctx.saved_tensors
         return torch.ops.aten.tanh_backward(grad, out)
 
 

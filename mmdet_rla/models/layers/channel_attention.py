@@ -1,4 +1,5 @@
 """Channel attention used inside the residual branch: SE (Hu et al.) and ECA (Wang et al.)."""
+
 from typing import Optional
 
 import torch
@@ -35,8 +36,11 @@ class SELayer(nn.Module):
         check_positive_int('reduction', reduction)
         hidden = max(channels // reduction, 1)
         self.fc = nn.Sequential(
-            nn.Linear(channels, hidden, bias=False), nn.ReLU(inplace=True),
-            nn.Linear(hidden, channels, bias=False), nn.Sigmoid())
+            nn.Linear(channels, hidden, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels, bias=False),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = self.fc(global_average(x))
@@ -63,8 +67,9 @@ class ECALayer(nn.Module):
         return x * weights
 
 
-def build_channel_attention(kind: Optional[str], channels: int, *, se_reduction: int = 16,
-                            eca_kernel_size: int = 3) -> Optional[nn.Module]:
+def build_channel_attention(
+    kind: Optional[str], channels: int, *, se_reduction: int = 16, eca_kernel_size: int = 3
+) -> Optional[nn.Module]:
     """Return the channel attention module named by ``kind`` (``None``, ``'se'`` or ``'eca'``)."""
     check_choice('channel_attention', kind, CHANNEL_ATTENTIONS)
     if kind == 'se':

@@ -1,4 +1,5 @@
 """A convolution over a channel concatenation, computed without building the concatenation."""
+
 from typing import Sequence
 
 import torch
@@ -26,14 +27,21 @@ def conv_over_concat(conv: nn.Module, parts: Sequence[torch.Tensor]) -> torch.Te
         return conv(torch.cat(list(parts), dim=1))
     channels = sum(part.shape[1] for part in parts)
     if channels != conv.in_channels:
-        raise ValueError(f'conv_over_concat: the parts have {channels} channels in all, the conv reads '
-                         f'{conv.in_channels}')
+        raise ValueError(
+            f'conv_over_concat: the parts have {channels} channels in all, the conv reads {conv.in_channels}'
+        )
     out = None
     start = 0
     for index, part in enumerate(parts):
         stop = start + part.shape[1]
-        term = F.conv2d(part, input_columns(conv, start, stop), conv.bias if index == 0 else None, conv.stride,
-                        conv.padding, conv.dilation)
+        term = F.conv2d(
+            part,
+            input_columns(conv, start, stop),
+            conv.bias if index == 0 else None,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+        )
         # In place: a convolution's output is not needed for the backward pass.
         out = term if out is None else out.add_(term)
         start = stop

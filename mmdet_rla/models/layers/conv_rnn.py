@@ -22,12 +22,13 @@ With ``norm_cfg`` every gate's pre-activation map is normalised on its own befor
 nonlinearity (e.g. ``dict(type='GN', num_groups=1)``, a layer norm over each map, as the RLA-Net
 authors' ConvGRU does); the default has none.
 """
+
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from mmcv.cnn import build_norm_layer
+from torch import nn
 from torch.autograd.function import once_differentiable
 
 from ...ops import fused_available, light_conv_lstm
@@ -96,8 +97,7 @@ class LightRecurrentConv(nn.Module):
         fuse_steps: Run the two steps as the composed depthwise kernels (``None``: when ``k >= 2``).
     """
 
-    def __init__(self, channels: int, num_gates: int, bias: bool = True,
-                 fuse_steps: Optional[bool] = None) -> None:
+    def __init__(self, channels: int, num_gates: int, bias: bool = True, fuse_steps: Optional[bool] = None) -> None:
         super().__init__()
         check_positive_int('channels', channels)
         check_positive_int('num_gates', num_gates)
@@ -108,7 +108,8 @@ class LightRecurrentConv(nn.Module):
         self.fuse_steps = num_gates >= 2 if fuse_steps is None else fuse_steps
         self.pair_conv = nn.Conv2d(2 * channels, num_gates * channels, 1, groups=channels, bias=False)
         self.spatial_conv = nn.Conv2d(
-            num_gates * channels, num_gates * channels, 3, padding=1, groups=channels, bias=bias)
+            num_gates * channels, num_gates * channels, 3, padding=1, groups=channels, bias=bias
+        )
 
     def _spatial_params(self, gates: Optional[Sequence[int]]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The 3x3 step's weight ``(N, G, k, 3, 3)`` and bias ``(N, G)`` for ``gates`` (all: None)."""
@@ -126,22 +127,31 @@ class LightRecurrentConv(nn.Module):
         pair = self.pair_conv.weight.view(self.channels, self.num_gates, 2)
         return torch.einsum('ngmyx,nmc->ngcyx', spatial, pair)
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor,
-                gates: Optional[Sequence[int]] = None) -> Tuple[torch.Tensor, ...]:
+    def forward(
+        self, x: torch.Tensor, h: torch.Tensor, gates: Optional[Sequence[int]] = None
+    ) -> Tuple[torch.Tensor, ...]:
         """Return one pre-activation map ``(B, N, H, W)`` per gate of ``gates`` (default: all)."""
         n, h = self.channels, h.to(x.dtype)
         spatial, bias = self._spatial_params(gates)
         if not self.fuse_steps:
             pairs = torch.stack([x, h], dim=2).flatten(1, 2)  # (x_0, h_0, x_1, h_1, ...)
-            out = F.conv2d(self.pair_conv(pairs), spatial.flatten(0, 1),
-                           None if bias is None else bias.flatten(), padding=1, groups=n)
+            out = F.conv2d(
+                self.pair_conv(pairs),
+                spatial.flatten(0, 1),
+                None if bias is None else bias.flatten(),
+                padding=1,
+                groups=n,
+            )
             return out.unflatten(1, (n, -1)).unbind(2)  # channel i * G + j is gate j of channel i
         kernel = self._compose(spatial)
         layout = _depthwise_memory_format(x)
         x, h = x.contiguous(memory_format=layout), h.contiguous(memory_format=layout)
         return tuple(
-            F.conv2d(x, kernel[:, j, :1], None if bias is None else bias[:, j], padding=1, groups=n)
-            .add_(F.conv2d(h, kernel[:, j, 1:], padding=1, groups=n)) for j in range(kernel.shape[1]))
+            F.conv2d(x, kernel[:, j, :1], None if bias is None else bias[:, j], padding=1, groups=n).add_(
+                F.conv2d(h, kernel[:, j, 1:], padding=1, groups=n)
+            )
+            for j in range(kernel.shape[1])
+        )
 
     def gate_bias(self, gate: int) -> torch.Tensor:
         """A view of the bias of ``gate`` (``N`` values), e.g. to initialise a forget gate."""
@@ -168,19 +178,16 @@ class PlainRecurrentConv(nn.Module):
         bias: Give the convolution a bias.
     """
 
-    def __init__(self, input_channels: int, hidden_channels: int, num_gates: int,
-                 bias: bool = True) -> None:
+    def __init__(self, input_channels: int, hidden_channels: int, num_gates: int, bias: bool = True) -> None:
         super().__init__()
         check_positive_int('input_channels', input_channels)
         check_positive_int('hidden_channels', hidden_channels)
         check_positive_int('num_gates', num_gates)
         self.channels = hidden_channels
         self.num_gates = num_gates
-        self.conv = nn.Conv2d(input_channels + hidden_channels, num_gates * hidden_channels, 3,
-                              padding=1, bias=bias)
+        self.conv = nn.Conv2d(input_channels + hidden_channels, num_gates * hidden_channels, 3, padding=1, bias=bias)
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor,
-                gates: Optional[Sequence[int]] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, h: torch.Tensor, gates: Optional[Sequence[int]] = None) -> torch.Tensor:
         """Return one pre-activation map ``(B, N, H, W)`` per gate of ``gates`` (default: all)."""
         xh = torch.cat([x, h.to(x.dtype)], dim=1)
         if gates is None:
@@ -199,8 +206,14 @@ class PlainRecurrentConv(nn.Module):
         return self.conv.bias.view(self.num_gates, self.channels)[gate]
 
 
-def build_recurrent_conv(conv_type: str, input_channels: int, hidden_channels: int,
-                         num_gates: int, bias: bool = True, fuse_steps: Optional[bool] = None) -> nn.Module:
+def build_recurrent_conv(
+    conv_type: str,
+    input_channels: int,
+    hidden_channels: int,
+    num_gates: int,
+    bias: bool = True,
+    fuse_steps: Optional[bool] = None,
+) -> nn.Module:
     """Build the recurrent convolution named by ``conv_type`` (``'light'`` or ``'conv3x3'``).
 
     ``fuse_steps`` applies to ``'light'`` only (see :class:`LightRecurrentConv`).
@@ -209,9 +222,11 @@ def build_recurrent_conv(conv_type: str, input_channels: int, hidden_channels: i
     if conv_type == 'conv3x3':
         return PlainRecurrentConv(input_channels, hidden_channels, num_gates, bias)
     if input_channels != hidden_channels:
-        raise ValueError("conv_type='light' pairs each input channel with one hidden channel, so "
-                         f'input_channels must equal hidden_channels, got {input_channels} and '
-                         f'{hidden_channels}; use conv_type=\'conv3x3\' otherwise')
+        raise ValueError(
+            "conv_type='light' pairs each input channel with one hidden channel, so "
+            f'input_channels must equal hidden_channels, got {input_channels} and '
+            f"{hidden_channels}; use conv_type='conv3x3' otherwise"
+        )
     return LightRecurrentConv(hidden_channels, num_gates, bias, fuse_steps)
 
 
@@ -221,21 +236,32 @@ class _ConvRecurrentCell(nn.Module):
     gate_names: Tuple[str, ...] = ()
     num_states = 1
 
-    def __init__(self, input_channels: int, hidden_channels: int, conv_type: str = 'light',
-                 bias: bool = True, fuse_steps: Optional[bool] = None,
-                 norm_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        input_channels: int,
+        hidden_channels: int,
+        conv_type: str = 'light',
+        bias: bool = True,
+        fuse_steps: Optional[bool] = None,
+        norm_cfg: Optional[dict] = None,
+    ) -> None:
         super().__init__()
         self.input_channels = input_channels
         self.hidden_channels = hidden_channels
         self.conv_type = conv_type
-        self.conv = build_recurrent_conv(conv_type, input_channels, hidden_channels,
-                                         len(self.gate_names), bias, fuse_steps)
+        self.conv = build_recurrent_conv(
+            conv_type, input_channels, hidden_channels, len(self.gate_names), bias, fuse_steps
+        )
         # One norm per gate (in gate order), applied to its pre-activation map.
-        self.gate_norms = None if norm_cfg is None else nn.ModuleList(
-            build_norm_layer(norm_cfg, hidden_channels)[1] for _ in self.gate_names)
+        self.gate_norms = (
+            None
+            if norm_cfg is None
+            else nn.ModuleList(build_norm_layer(norm_cfg, hidden_channels)[1] for _ in self.gate_names)
+        )
 
-    def pre_activations(self, x: torch.Tensor, h: torch.Tensor,
-                        gates: Optional[Sequence[int]] = None) -> Tuple[torch.Tensor, ...]:
+    def pre_activations(
+        self, x: torch.Tensor, h: torch.Tensor, gates: Optional[Sequence[int]] = None
+    ) -> Tuple[torch.Tensor, ...]:
         """The recurrent convolution's map for each gate of ``gates`` (default: all), normalised
         by that gate's norm when the cell has ``norm_cfg``."""
         maps = self.conv(x, h, gates)
@@ -258,12 +284,15 @@ class _ConvRecurrentCell(nn.Module):
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.input_channels:
-            raise ValueError(f'{type(self).__name__} expects x of shape (B, {self.input_channels}, H, W), '
-                             f'got {tuple(x.shape)}')
+            raise ValueError(
+                f'{type(self).__name__} expects x of shape (B, {self.input_channels}, H, W), got {tuple(x.shape)}'
+            )
 
     def extra_repr(self) -> str:
-        return (f'input_channels={self.input_channels}, hidden_channels={self.hidden_channels}, '
-                f'conv_type={self.conv_type!r}')
+        return (
+            f'input_channels={self.input_channels}, hidden_channels={self.hidden_channels}, '
+            f'conv_type={self.conv_type!r}'
+        )
 
 
 class ConvRNNCell(_ConvRecurrentCell):
@@ -282,13 +311,13 @@ class ConvRNNCell(_ConvRecurrentCell):
         norm_cfg: A norm for each gate's pre-activation map (``None``: no norm).
     """
 
-    gate_names = ('candidate', )
+    gate_names = ('candidate',)
 
     def forward(self, x: torch.Tensor, state: Optional[State] = None) -> State:
         """Return the new state ``(h,)``."""
         self._check_input(x)
-        (h, ) = self.init_state(x) if state is None else state
-        return (_like(tanh(self.pre_activations(x, h)[0], inplace=True), x), )
+        (h,) = self.init_state(x) if state is None else state
+        return (_like(tanh(self.pre_activations(x, h)[0], inplace=True), x),)
 
 
 class ConvGRUCell(_ConvRecurrentCell):
@@ -314,15 +343,20 @@ class ConvGRUCell(_ConvRecurrentCell):
     def forward(self, x: torch.Tensor, state: Optional[State] = None) -> State:
         """Return the new state ``(h,)``."""
         self._check_input(x)
-        (h, ) = self.init_state(x) if state is None else state
+        (h,) = self.init_state(x) if state is None else state
         sigmoid = torch.sigmoid_ if is_plain_inference() else torch.sigmoid  # the maps are ours to overwrite
         reset, update = (sigmoid(pre) for pre in self.pre_activations(x, h, gates=(0, 1)))
-        candidate = tanh(self.pre_activations(x, reset * h, gates=(2, ))[0], inplace=True)
-        return (_like(torch.lerp(h.to(candidate.dtype), candidate, update), x), )  # (1 - Z) H + Z H~
+        candidate = tanh(self.pre_activations(x, reset * h, gates=(2,))[0], inplace=True)
+        return (_like(torch.lerp(h.to(candidate.dtype), candidate, update), x),)  # (1 - Z) H + Z H~
 
 
-def _lstm_equations(input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre: torch.Tensor,
-                    output_pre: torch.Tensor, c: Optional[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+def _lstm_equations(
+    input_pre: torch.Tensor,
+    forget_pre: torch.Tensor,
+    cell_pre: torch.Tensor,
+    output_pre: torch.Tensor,
+    c: Optional[torch.Tensor],
+) -> Tuple[torch.Tensor, ...]:
     """``C' = F C + I G``, ``H = O tanh(C')`` from the pre-activations; ``c=None`` is a zero cell
     state, whose forget term (and forget gate) is skipped.
 
@@ -338,8 +372,13 @@ def _lstm_equations(input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre:
     return output_gate * tanh_c, new_c, input_gate, forget_gate, cell_input, output_gate, tanh_c
 
 
-def _lstm_inference(input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre: torch.Tensor,
-                    output_pre: torch.Tensor, c: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+def _lstm_inference(
+    input_pre: torch.Tensor,
+    forget_pre: torch.Tensor,
+    cell_pre: torch.Tensor,
+    output_pre: torch.Tensor,
+    c: Optional[torch.Tensor],
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(H, C')`` of :func:`_lstm_equations` computed in the pre-activation maps' memory, for
     inference (:func:`~mmdet_rla.models.layers.graph_mode.is_plain_inference`): the same operations
     (the same values, bit for bit on dense maps) with one new map instead of seven. Measured on a
@@ -361,8 +400,14 @@ class _LSTMGates(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, input_pre: torch.Tensor, forget_pre: torch.Tensor, cell_pre: torch.Tensor,
-                output_pre: torch.Tensor, c: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        ctx,
+        input_pre: torch.Tensor,
+        forget_pre: torch.Tensor,
+        cell_pre: torch.Tensor,
+        output_pre: torch.Tensor,
+        c: Optional[torch.Tensor],
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         ctx.set_materialize_grads(False)
         h, new_c, *gates_and_tanh_c = _lstm_equations(input_pre, forget_pre, cell_pre, output_pre, c)
         ctx.save_for_backward(c, *gates_and_tanh_c)
@@ -370,8 +415,9 @@ class _LSTMGates(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_h: Optional[torch.Tensor],
-                 grad_c: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
+    def backward(
+        ctx, grad_h: Optional[torch.Tensor], grad_c: Optional[torch.Tensor]
+    ) -> Tuple[Optional[torch.Tensor], ...]:
         c, input_gate, forget_gate, cell_input, output_gate, tanh_c = ctx.saved_tensors
         # dL/dC' = grad_c + grad_h * o * (1 - tanh(C')^2)
         if grad_h is None:  # (None gradients stand for zeros)
@@ -421,10 +467,17 @@ class ConvLSTMCell(_ConvRecurrentCell):
         convolution without gate norms, a float32/float64 CPU input, no CPU autocast, the kernel
         switched on and built. Eager and under ``torch.compile`` (an opaque op with its own backward);
         TorchScript traces and ``torch.export`` (hence ONNX) record the PyTorch equations."""
-        return (isinstance(self.conv, LightRecurrentConv) and self.conv.fuse_steps and self.gate_norms is None
-                and x.device.type == 'cpu' and x.dtype in (torch.float32, torch.float64)
-                and self.conv.pair_conv.weight.dtype == x.dtype and not _cpu_autocast()
-                and not is_recording_for_export() and fused_available())
+        return (
+            isinstance(self.conv, LightRecurrentConv)
+            and self.conv.fuse_steps
+            and self.gate_norms is None
+            and x.device.type == 'cpu'
+            and x.dtype in (torch.float32, torch.float64)
+            and self.conv.pair_conv.weight.dtype == x.dtype
+            and not _cpu_autocast()
+            and not is_recording_for_export()
+            and fused_available()
+        )
 
     def forward(self, x: torch.Tensor, state: Optional[State] = None) -> State:
         """Return the new state ``(h, c)``."""
@@ -450,9 +503,15 @@ class ConvLSTMCell(_ConvRecurrentCell):
 CONV_RNN_CELLS = {'rnn': ConvRNNCell, 'gru': ConvGRUCell, 'lstm': ConvLSTMCell}
 
 
-def build_conv_rnn_cell(kind: str, input_channels: int, hidden_channels: int, conv_type: str = 'light',
-                        bias: bool = True, fuse_steps: Optional[bool] = None,
-                        norm_cfg: Optional[dict] = None) -> _ConvRecurrentCell:
+def build_conv_rnn_cell(
+    kind: str,
+    input_channels: int,
+    hidden_channels: int,
+    conv_type: str = 'light',
+    bias: bool = True,
+    fuse_steps: Optional[bool] = None,
+    norm_cfg: Optional[dict] = None,
+) -> _ConvRecurrentCell:
     """Build the cell named by ``kind`` (``'rnn'``, ``'gru'`` or ``'lstm'``)."""
     check_choice('regulator', kind, tuple(CONV_RNN_CELLS))
     return CONV_RNN_CELLS[kind](input_channels, hidden_channels, conv_type, bias, fuse_steps, norm_cfg)

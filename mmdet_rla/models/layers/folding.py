@@ -1,4 +1,5 @@
 """A 1x1 projection of ``BN(conv(u))`` computed from ``u``: the three linear maps composed into one."""
+
 from typing import Optional, Tuple
 
 import torch
@@ -9,8 +10,14 @@ from torch.nn.modules.batchnorm import _BatchNorm
 def is_plain_1x1(conv: nn.Module) -> bool:
     """Whether ``conv`` is a plain ``nn.Conv2d`` computing a per-pixel linear map (1x1, stride 1,
     no padding, dilation or groups)."""
-    return (type(conv) is nn.Conv2d and conv.kernel_size == (1, 1) and conv.stride == (1, 1)
-            and conv.padding == (0, 0) and conv.dilation == (1, 1) and conv.groups == 1)
+    return (
+        type(conv) is nn.Conv2d
+        and conv.kernel_size == (1, 1)
+        and conv.stride == (1, 1)
+        and conv.padding == (0, 0)
+        and conv.dilation == (1, 1)
+        and conv.groups == 1
+    )
 
 
 def uses_running_stats(norm: nn.Module) -> bool:
@@ -19,8 +26,9 @@ def uses_running_stats(norm: nn.Module) -> bool:
     return isinstance(norm, _BatchNorm) and not norm.training and norm.running_mean is not None
 
 
-def fold_projection(project: nn.Module, conv: nn.Module,
-                    norm: nn.Module) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+def fold_projection(
+    project: nn.Module, conv: nn.Module, norm: nn.Module
+) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
     r"""Weight and bias of ``project(norm(conv(u)))`` as one 1x1 convolution over ``u``.
 
     With running statistics a batch norm is affine per channel,

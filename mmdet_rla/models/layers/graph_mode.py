@@ -1,6 +1,7 @@
 """Whether a layer runs eagerly or is being recorded into a graph: the fast eager paths of the
 layers (:func:`~mmdet_rla.models.layers.tanh`, :func:`~mmdet_rla.models.layers.ceil_avg_pool2d`,
 the cells' in-place inference) step aside where a graph must hold the general form."""
+
 import torch
 
 

@@ -1,4 +1,5 @@
 """Average pooling in ceil mode, written so that compilers and exporters see no size-dependent branch."""
+
 import torch
 import torch.nn.functional as F
 from torch import nn
