@@ -90,7 +90,7 @@ else
     log "building mmcv $MMCV_VERSION with CUDA ops for $MMCV_ARCH_LIST (about 20 minutes per architecture on 2" \
         "cores; cached in $WHEELDIR)"
   else
-    log "building mmcv $MMCV_VERSION with CPU-only ops (about 5 minutes on 2 cores; cached in $WHEELDIR)"
+    log "building mmcv $MMCV_VERSION with CPU-only ops (5-7 minutes on 2 cores; cached in $WHEELDIR)"
   fi
   mmcv_build_wheel "$PY" "$MMCV_VERSION" "$MMCV_FLAVOUR" "$MMCV_ARCH_LIST" "$CUDA_HOME_BUILD" "$WHEELDIR" "$BUILD"
   log "built $(cd "$WHEELDIR" && ls mmcv-"$MMCV_VERSION"-*.whl) ($(du -h "$WHEELDIR"/mmcv-"$MMCV_VERSION"-*.whl | cut -f1)); $(grep '^built' "$WHEELDIR/BUILD_INFO")"
