@@ -98,6 +98,32 @@ class _RLABlockMixin:
     last_conv_name: str
     last_norm_name: str
 
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        *,
+        rla_channels: int = 32,
+        channel_attention: Optional[str] = None,
+        se_reduction: int = 16,
+        eca_kernel_size: int = 3,
+        rla_input: str = 'residual',
+        fold_conv_out: bool = True,
+        **kwargs,
+    ) -> None:
+        # The host mmdet block (next in the MRO) builds its layers from **kwargs; the RLA parts go on top.
+        super().__init__(inplanes, planes, **kwargs)  # type: ignore[call-arg]
+        self._add_rla_parts(
+            rla_channels,
+            kwargs.get('conv_cfg'),
+            channel_attention,
+            planes * self.expansion,  # type: ignore[attr-defined]
+            se_reduction,
+            eca_kernel_size,
+            rla_input,
+            fold_conv_out,
+        )
+
     def _add_rla_parts(
         self,
         rla_channels: int,
@@ -221,31 +247,6 @@ class RLABasicBlock(_RLABlockMixin, BasicBlock):
     last_conv_name = 'conv2'
     last_norm_name = 'norm2'
 
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        *,
-        rla_channels: int = 32,
-        channel_attention: Optional[str] = None,
-        se_reduction: int = 16,
-        eca_kernel_size: int = 3,
-        rla_input: str = 'residual',
-        fold_conv_out: bool = True,
-        **kwargs,
-    ) -> None:
-        super().__init__(inplanes, planes, **kwargs)
-        self._add_rla_parts(
-            rla_channels,
-            kwargs.get('conv_cfg'),
-            channel_attention,
-            planes * self.expansion,
-            se_reduction,
-            eca_kernel_size,
-            rla_input,
-            fold_conv_out,
-        )
-
     def branch(
         self, x: torch.Tensor, h: torch.Tensor, x_term: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -258,31 +259,6 @@ class RLABottleneck(_RLABlockMixin, Bottleneck):
 
     last_conv_name = 'conv3'
     last_norm_name = 'norm3'
-
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        *,
-        rla_channels: int = 32,
-        channel_attention: Optional[str] = None,
-        se_reduction: int = 16,
-        eca_kernel_size: int = 3,
-        rla_input: str = 'residual',
-        fold_conv_out: bool = True,
-        **kwargs,
-    ) -> None:
-        super().__init__(inplanes, planes, **kwargs)
-        self._add_rla_parts(
-            rla_channels,
-            kwargs.get('conv_cfg'),
-            channel_attention,
-            planes * self.expansion,
-            se_reduction,
-            eca_kernel_size,
-            rla_input,
-            fold_conv_out,
-        )
 
     def branch(
         self, x: torch.Tensor, h: torch.Tensor, x_term: Optional[torch.Tensor] = None

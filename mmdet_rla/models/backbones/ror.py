@@ -88,6 +88,33 @@ class _RoRBlockMixin:
     training: bool
     refine_mask: torch.Tensor
 
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        *,
+        represent_ratio: float = 0.05,
+        refine_drop_rate: float = 0.2,
+        drop_scaling: str = 'inverted',
+        mask_generator: Optional[torch.Generator] = None,
+        channel_attention: Optional[str] = None,
+        se_reduction: int = 16,
+        eca_kernel_size: int = 3,
+        **kwargs,
+    ) -> None:
+        # The host mmdet block (next in the MRO) builds its layers from **kwargs; the RoR parts go on top.
+        super().__init__(inplanes, planes, **kwargs)  # type: ignore[call-arg]
+        self._add_ror_parts(
+            planes * self.expansion,  # type: ignore[attr-defined]
+            represent_ratio,
+            refine_drop_rate,
+            drop_scaling,
+            mask_generator,
+            channel_attention,
+            se_reduction,
+            eca_kernel_size,
+        )
+
     def _add_ror_parts(
         self,
         out_channels: int,
@@ -220,32 +247,6 @@ class RoRBasicBlock(_RoRBlockMixin, BasicBlock):
 
     last_norm_name = 'norm2'
 
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        *,
-        represent_ratio: float = 0.05,
-        refine_drop_rate: float = 0.2,
-        drop_scaling: str = 'inverted',
-        mask_generator: Optional[torch.Generator] = None,
-        channel_attention: Optional[str] = None,
-        se_reduction: int = 16,
-        eca_kernel_size: int = 3,
-        **kwargs,
-    ) -> None:
-        super().__init__(inplanes, planes, **kwargs)
-        self._add_ror_parts(
-            planes * self.expansion,
-            represent_ratio,
-            refine_drop_rate,
-            drop_scaling,
-            mask_generator,
-            channel_attention,
-            se_reduction,
-            eca_kernel_size,
-        )
-
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.norm1(self.conv1(x)))
         return self.norm2(self.conv2(out))
@@ -259,32 +260,6 @@ class RoRBottleneck(_RoRBlockMixin, Bottleneck):
     """
 
     last_norm_name = 'norm3'
-
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        *,
-        represent_ratio: float = 0.05,
-        refine_drop_rate: float = 0.2,
-        drop_scaling: str = 'inverted',
-        mask_generator: Optional[torch.Generator] = None,
-        channel_attention: Optional[str] = None,
-        se_reduction: int = 16,
-        eca_kernel_size: int = 3,
-        **kwargs,
-    ) -> None:
-        super().__init__(inplanes, planes, **kwargs)
-        self._add_ror_parts(
-            planes * self.expansion,
-            represent_ratio,
-            refine_drop_rate,
-            drop_scaling,
-            mask_generator,
-            channel_attention,
-            se_reduction,
-            eca_kernel_size,
-        )
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         return bottleneck_residual(self, self.conv1(x))
